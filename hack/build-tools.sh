@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Builds the pinned upstream binaries (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubectl, kwok, helm) from the
+# official Go modules into $WEIR_CACHE_DIR, one directory per tool and version.
+# A tool whose directory is complete is not rebuilt, so this is cheap when warm.
+#
+# Usage: hack/build-tools.sh [--check]   (--check: exit 1 if anything is missing)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+all_present() {
+  local f
+  for f in "$KUBE_APISERVER" "$KUBE_CONTROLLER_MANAGER" "$KUBE_SCHEDULER" \
+           "$KUBECTL" "$ETCD" "$KWOK" "$HELM"; do
+    [[ -x $f ]] || return 1
+  done
+}
+
+if [[ ${1:-} == --check ]]; then all_present; exit; fi
+all_present && exit 0
+
+# --- Go toolchain ------------------------------------------------------------
+version_ge() { [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" == "$2" ]]; }
+command -v go >/dev/null ||
+  die "Go $GO_MIN_VERSION or newer is needed to build the control plane, and 'go' is not on PATH. Install Go >= $GO_MIN_VERSION (https://go.dev/dl) and run again."
+go_version=$(go env GOVERSION | sed 's/^go//')
+version_ge "$go_version" "$GO_MIN_VERSION" ||
+  die "Go $GO_MIN_VERSION or newer is needed to build Kubernetes $KUBERNETES_VERSION; found go$go_version. Install a newer Go and run again."
+
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+mkdir -p "$WEIR_CACHE_DIR"
+build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# Builds into a temporary directory, then renames it into place, so an
+# interrupted build never leaves a half-filled cache directory behind.
+finish() { rm -rf "$2"; mv "$1" "$2"; }
+
+build_kubernetes() {
+  local out work minor
+  out=$(k8s_bin_dir); [[ -x $out/kubectl && -x $out/kube-apiserver ]] && return
+  log "building Kubernetes $KUBERNETES_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl); a cold build takes a while"
+  work=$(mktemp -d "$WEIR_CACHE_DIR/.build-k8s.XXXXXX")
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them
+  # with ./staging paths that do not exist outside its repository; point each
+  # one at its published v0.Y.Z twin instead.
+  local staging
+  staging=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+  {
+    echo "module weir.dev/hack/kubernetes"
+    echo "go $GO_MIN_VERSION"
+    echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
+    awk '/^[[:space:]]+k8s\.io\/[^ ]+ v0\.0\.0$/ {print "replace " $1 " => " $1 " '"$KUBERNETES_STAGING_VERSION"'"}' "$staging"
+  } >"$work/go.mod"
+  cat >"$work/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+GO
+  (cd "$work" && go mod tidy -e >/dev/null 2>"$work/tidy.log") || { cat "$work/tidy.log" >&2; die "go mod tidy failed for Kubernetes $KUBERNETES_VERSION"; }
+  minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
+  local ldflags="-s -w"
+  local pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
+  done
+  mkdir -p "$work/bin"
+  (cd "$work" && go build -trimpath -ldflags "$ldflags" -o bin/ \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+  finish "$work/bin" "$out"; rm -rf "$work"
+}
+
+build_etcd() {
+  local out work
+  out=$(etcd_bin_dir); [[ -x $out/etcd ]] && return
+  log "building etcd $ETCD_VERSION"
+  work=$(mktemp -d "$WEIR_CACHE_DIR/.build-etcd.XXXXXX")
+  printf 'module weir.dev/hack/etcd\n\ngo %s\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$GO_MIN_VERSION" "$ETCD_VERSION" >"$work/go.mod"
+  cat >"$work/main.go" <<'GO'
+// Command etcd is etcd's server main, built from the published server module.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+  (cd "$work" && go mod tidy >/dev/null 2>"$work/tidy.log") || { cat "$work/tidy.log" >&2; die "go mod tidy failed for etcd $ETCD_VERSION"; }
+  mkdir -p "$work/bin"
+  (cd "$work" && go build -trimpath -ldflags "-s -w" -o bin/etcd .)
+  finish "$work/bin" "$out"; rm -rf "$work"
+}
+
+# kwok and helm have no replace directives, so `go install pkg@version` works.
+go_install() {  # name out_dir package@version ldflags
+  local name=$1 out=$2 pkg=$3 ldflags=$4 work
+  [[ -x $out/$name ]] && return
+  log "building $pkg"
+  work=$(mktemp -d "$WEIR_CACHE_DIR/.build-$name.XXXXXX")
+  GOBIN="$work" go install -trimpath -ldflags "$ldflags" "$pkg"
+  finish "$work" "$out"
+}
+
+build_etcd
+go_install kwok "$(kwok_bin_dir)" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" \
+  "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+go_install helm "$(helm_bin_dir)" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
+  "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+build_kubernetes
+all_present || die "some tools are missing after the build"
+log "tools ready in $WEIR_CACHE_DIR"

@@ -1,0 +1,27 @@
+# Shared helpers for hack/ scripts. Source it; it defines no side effects
+# beyond variables and functions.
+
+WEIR_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=versions.env
+source "$WEIR_ROOT/hack/versions.env"
+
+# Built upstream binaries live outside the checkout so fresh clones reuse them.
+WEIR_CACHE_DIR=${WEIR_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/weir}
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Directories holding each pinned tool; keyed by version and recipe.
+k8s_bin_dir()  { echo "$WEIR_CACHE_DIR/kubernetes-$KUBERNETES_VERSION-r$TOOLS_RECIPE"; }
+etcd_bin_dir() { echo "$WEIR_CACHE_DIR/etcd-$ETCD_VERSION-r$TOOLS_RECIPE"; }
+kwok_bin_dir() { echo "$WEIR_CACHE_DIR/kwok-$KWOK_VERSION-r$TOOLS_RECIPE"; }
+helm_bin_dir() { echo "$WEIR_CACHE_DIR/helm-$HELM_VERSION-r$TOOLS_RECIPE"; }
+
+# Paths of the pinned binaries (they may not be built yet).
+KUBE_APISERVER="$(k8s_bin_dir)/kube-apiserver"
+KUBE_CONTROLLER_MANAGER="$(k8s_bin_dir)/kube-controller-manager"
+KUBE_SCHEDULER="$(k8s_bin_dir)/kube-scheduler"
+KUBECTL="$(k8s_bin_dir)/kubectl"
+ETCD="$(etcd_bin_dir)/etcd"
+KWOK="$(kwok_bin_dir)/kwok"
+HELM="$(helm_bin_dir)/helm"
