@@ -1,0 +1,10 @@
+#include "base/clock.h"
+
+namespace weir {
+
+RealClock& RealClock::Get() {
+  static RealClock* clock = new RealClock();
+  return *clock;
+}
+
+}  // namespace weir
