@@ -5,7 +5,6 @@
 // Thread-safety: all implementations are safe for concurrent use.
 #pragma once
 
-
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
