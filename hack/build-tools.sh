@@ -33,7 +33,7 @@ build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # Builds into a temporary directory, then renames it into place, so an
 # interrupted build never leaves a half-filled cache directory behind.
-finish() { rm -rf "$2"; mv "$1" "$2"; }
+finish() { chmod 755 "$1"; rm -rf "$2"; mv "$1" "$2"; }
 
 build_kubernetes() {
   local out work minor

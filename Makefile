@@ -1,0 +1,54 @@
+# weir: the two commands that matter are `make run` and `make test`.
+# Both install what is missing (Debian packages, the pinned control-plane
+# binaries) before they do anything else.
+
+BUILD_DIR ?= build
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps tools build unit e2e test run bench lint format cluster-up cluster-down clean
+
+all: build
+
+deps:
+	@hack/install-deps.sh
+
+tools:
+	@hack/build-tools.sh
+
+$(BUILD_DIR)/build.ninja: | deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS) >/dev/null
+
+build: deps $(BUILD_DIR)/build.ninja
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+unit: build
+	@ctest --test-dir $(BUILD_DIR) -L unit -j $(JOBS) --output-on-failure
+
+# e2e brings the control plane up if it is not, and takes it down again only
+# if it started it.
+e2e: build tools
+	@hack/e2e.sh $(BUILD_DIR)
+
+test: lint unit e2e
+
+run: build tools
+	@hack/run.sh
+
+bench: build
+	@hack/bench.sh $(BUILD_DIR)
+
+lint: deps
+	@hack/lint.sh
+
+format: deps
+	@hack/lint.sh --fix
+
+cluster-up: tools
+	@hack/cluster.sh up
+
+cluster-down:
+	@hack/cluster.sh down
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the e2e tests (ctest label e2e) against the local control plane. Brings
+# the control plane up if it is not running and, in that case, takes it down
+# again afterwards, whether the tests pass or not.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+build_dir=${1:-build}
+cluster="$WEIR_ROOT/hack/cluster.sh"
+
+started=0
+if ! "$cluster" status >/dev/null 2>&1; then
+  started=1
+  trap '"$cluster" down >/dev/null 2>&1 || true' EXIT
+  "$cluster" up >/dev/null
+fi
+eval "$("$cluster" env)"
+export WEIR_ROOT
+ctest --test-dir "$WEIR_ROOT/$build_dir" -L e2e -j 2 --output-on-failure

@@ -1,0 +1,142 @@
+#include "test/e2e/support/kubectl.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+
+extern char** environ;
+
+namespace weir::e2e {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A temporary file removed on destruction.
+class TempFile {
+ public:
+  explicit TempFile(std::string_view content = {}) {
+    char tmpl[] = "/tmp/weir-e2e-XXXXXX";
+    int fd = mkstemp(tmpl);
+    path_ = tmpl;
+    if (fd >= 0) {
+      if (!content.empty() && write(fd, content.data(), content.size()) < 0) path_.clear();
+      close(fd);
+    }
+  }
+  ~TempFile() {
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+absl::StatusOr<Kubectl> Kubectl::FromEnv() {
+  const char* binary = std::getenv("WEIR_KUBECTL");
+  const char* kubeconfig = std::getenv("KUBECONFIG");
+  if (binary == nullptr || *binary == '\0' || kubeconfig == nullptr || *kubeconfig == '\0') {
+    return absl::FailedPreconditionError(
+        "WEIR_KUBECTL and KUBECONFIG must be set: run the e2e tests with `make e2e`, or "
+        "`hack/cluster.sh up && eval \"$(hack/cluster.sh env)\"` first");
+  }
+  return Kubectl(binary, kubeconfig);
+}
+
+absl::StatusOr<std::string> Kubectl::Run(const std::vector<std::string>& args,
+                                         std::string_view input) const {
+  TempFile in(input), out, err;
+  if (in.path().empty() || out.path().empty() || err.path().empty()) {
+    return absl::InternalError("cannot create temporary files for kubectl");
+  }
+  std::vector<std::string> argv_storage = {binary_, "--kubeconfig=" + kubeconfig_};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, in.path().c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.path().c_str(), O_WRONLY | O_TRUNC, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, err.path().c_str(), O_WRONLY | O_TRUNC, 0);
+  pid_t pid;
+  int rc = posix_spawn(&pid, binary_.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return absl::InternalError(absl::StrCat("cannot run ", binary_, ": errno ", rc));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::UnknownError(absl::StrCat("kubectl ", absl::StrJoin(args, " "), " failed (status ",
+                                           status, "): ", ReadFile(err.path())));
+  }
+  return ReadFile(out.path());
+}
+
+absl::StatusOr<nlohmann::json> Kubectl::GetJson(std::vector<std::string> args) const {
+  args.push_back("-o");
+  args.push_back("json");
+  absl::StatusOr<std::string> out = Run(args);
+  if (!out.ok()) return out.status();
+  nlohmann::json parsed = nlohmann::json::parse(*out, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    return absl::InternalError(absl::StrCat("kubectl printed invalid JSON: ", *out));
+  }
+  return parsed;
+}
+
+absl::Status Kubectl::Apply(const nlohmann::json& object) const {
+  return Run({"apply", "-f", "-"}, object.dump()).status();
+}
+
+bool Eventually(const std::function<bool()>& probe, absl::Duration timeout,
+                absl::Duration interval) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    if (probe()) return true;
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(interval);
+  }
+}
+
+TestNamespace::TestNamespace(const Kubectl& kubectl, std::string_view prefix) : kubectl_(kubectl) {
+  static std::atomic<int> counter{0};
+  name_ = absl::StrCat(std::string(prefix), "-", getpid(), "-", counter++);
+  absl::Status created = kubectl_.Run({"create", "namespace", name_}).status();
+  if (!created.ok()) {
+    std::fprintf(stderr, "creating namespace %s: %s\n", name_.c_str(),
+                 std::string(created.message()).c_str());
+    return;
+  }
+  // Pods are refused until the namespace's default ServiceAccount exists.
+  Eventually(
+      [&] {
+        return kubectl_.Run({"get", "serviceaccount", "default", "-n", name_}).ok();
+      },
+      absl::Seconds(30));
+}
+
+TestNamespace::~TestNamespace() {
+  (void)kubectl_.Run({"delete", "namespace", name_, "--wait=false"});
+}
+
+}  // namespace weir::e2e

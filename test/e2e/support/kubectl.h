@@ -1,0 +1,62 @@
+// Test-side helpers for e2e tests: the pinned kubectl as an independent
+// oracle of what the control plane holds, polling, and per-test namespaces.
+//
+// The environment comes from `hack/cluster.sh env`: KUBECONFIG and
+// WEIR_KUBECTL must be set; FromEnv() says clearly what is missing.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+namespace weir::e2e {
+
+class Kubectl {
+ public:
+  // Reads WEIR_KUBECTL and KUBECONFIG; fails naming the missing variable.
+  static absl::StatusOr<Kubectl> FromEnv();
+
+  // Runs kubectl with `args`, feeding `input` on stdin. Returns stdout, or an
+  // error with the exit code and stderr.
+  absl::StatusOr<std::string> Run(const std::vector<std::string>& args,
+                                  std::string_view input = {}) const;
+  // Runs `kubectl <args> -o json` and parses the output.
+  absl::StatusOr<nlohmann::json> GetJson(std::vector<std::string> args) const;
+  // `kubectl apply -f -` of one object.
+  absl::Status Apply(const nlohmann::json& object) const;
+
+ private:
+  Kubectl(std::string binary, std::string kubeconfig)
+      : binary_(std::move(binary)), kubeconfig_(std::move(kubeconfig)) {}
+
+  std::string binary_;
+  std::string kubeconfig_;
+};
+
+// Calls `probe` every `interval` until it returns true (then returns true) or
+// `timeout` has passed (then returns false).
+bool Eventually(const std::function<bool()>& probe, absl::Duration timeout,
+                absl::Duration interval = absl::Milliseconds(200));
+
+// A namespace that exists for the lifetime of the object; deleted (without
+// waiting) on destruction. Names are unique per process and call.
+class TestNamespace {
+ public:
+  TestNamespace(const Kubectl& kubectl, std::string_view prefix);
+  ~TestNamespace();
+  TestNamespace(const TestNamespace&) = delete;
+  TestNamespace& operator=(const TestNamespace&) = delete;
+
+  const std::string& name() const { return name_; }
+
+ private:
+  const Kubectl& kubectl_;
+  std::string name_;
+};
+
+}  // namespace weir::e2e
