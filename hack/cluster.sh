@@ -368,9 +368,12 @@ cmd_up() {
 }
 
 cmd_down_quiet() {
-  local i
-  # Reverse start order: clients first, etcd last.
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_component "${COMPONENTS[i]}"; done
+  # The API server's clients first (together), then the API server, etcd last.
+  local c
+  for c in kwok kube-scheduler kube-controller-manager; do stop_component "$c" & done
+  wait
+  stop_component kube-apiserver
+  stop_component etcd
 }
 
 cmd_down() {
