@@ -80,23 +80,25 @@ start_component() {  # name args...
 
 port_busy() { [[ -n $(ss -Htln "sport = :$1" 2>/dev/null) ]]; }
 
-# Picks the preferred port, or the next free one above it (saying so).
-pick_port() {  # name preferred
+# Picks the preferred port, or the next free one above it (saying so), never
+# one already picked for another component.
+picked_ports=" "
+pick_port() {  # name preferred var
   local p=$2
-  while port_busy "$p"; do p=$((p + 1)); done
+  while port_busy "$p" || [[ $picked_ports == *" $p "* ]]; do p=$((p + 1)); done
   [[ $p == "$2" ]] || log "port $2 for $1 is in use; using $p instead"
-  echo "$p"
+  picked_ports+="$p "
+  printf '%s=%s\n' "$3" "$p" >>"$CLUSTER_DIR/ports.env"
 }
 
 choose_ports() {
-  {
-    echo "ETCD_PORT=$(pick_port etcd 23790)"
-    echo "ETCD_PEER_PORT=$(pick_port etcd-peer 23800)"
-    echo "APISERVER_PORT=$(pick_port kube-apiserver 16443)"
-    echo "KCM_PORT=$(pick_port kube-controller-manager 20257)"
-    echo "SCHEDULER_PORT=$(pick_port kube-scheduler 20259)"
-    echo "KWOK_PORT=$(pick_port kwok 20247)"
-  } >"$CLUSTER_DIR/ports.env"
+  : >"$CLUSTER_DIR/ports.env"
+  pick_port etcd 23790 ETCD_PORT
+  pick_port etcd-peer 23800 ETCD_PEER_PORT
+  pick_port kube-apiserver 16443 APISERVER_PORT
+  pick_port kube-controller-manager 20257 KCM_PORT
+  pick_port kube-scheduler 20259 SCHEDULER_PORT
+  pick_port kwok 20247 KWOK_PORT
 }
 
 # --- certificates and kubeconfigs ---------------------------------------------
