@@ -78,6 +78,14 @@
 //                       the flow stopped, and Skipped steps never fail the
 //                       flow by themselves (a flow stopped by StopFlow is
 //                       Failed because of the step that failed).
+// The phase is where the flow stands, not a checked transition: the
+// reconciler moves the flow there through lifecycle::TransitionPath (e.g. a
+// suspended Running flow that is canceled goes Running -> Canceling ->
+// Canceled; a flow whose every step was canceled before it started goes
+// Pending -> Running -> Succeeded).
+//
+// Cost: O(V + E) per call, no allocation beyond the result and a few
+// vectors of size V.
 #pragma once
 
 #include <cstdint>

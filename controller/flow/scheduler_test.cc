@@ -829,6 +829,24 @@ TEST(SchedulerTest, FanOut200StartsAllAtOnce) {
   EXPECT_EQ(f.Decide().phase, Phase::kSucceeded);
 }
 
+TEST(SchedulerTest, Dense200StepsRunInSpecOrder) {
+  // Every step depends on every earlier one: 19900 edges.
+  const int n = 200;
+  std::vector<StepSpec> specs;
+  for (int k = 0; k < n; ++k) {
+    std::vector<DependencySpec> deps;
+    for (int j = 0; j < k; ++j) deps.push_back(D(absl::StrCat("s", j), j % 2 ? "Completed" : ""));
+    specs.push_back(S(absl::StrCat("s", k), deps));
+  }
+  Flow f(specs);
+  std::vector<std::string> order;
+  Plan p = RunToEnd(
+      f, [](const std::string&) { return Phase::kSucceeded; }, &order);
+  EXPECT_EQ(p.phase, Phase::kSucceeded);
+  ASSERT_EQ(order.size(), static_cast<std::size_t>(n));
+  for (int k = 0; k < n; ++k) EXPECT_EQ(order[k], absl::StrCat("s", k));
+}
+
 TEST(SchedulerTest, NamesRoundTrip) {
   for (CancelCause c :
        {CancelCause::kStep, CancelCause::kFlowCanceled, CancelCause::kFlowStopped}) {
