@@ -30,7 +30,7 @@ unit: build
 e2e: build tools
 	@hack/e2e.sh $(BUILD_DIR)
 
-test: lint unit e2e
+test: lint tools unit e2e
 
 run: build tools
 	@hack/run.sh

@@ -316,7 +316,7 @@ nodes_ready() {
 
 print_env() {
   echo "export KUBECONFIG=$KUBECONFIG_ADMIN"
-  echo "export WEIR_KUBECTL=$KUBECTL WEIR_HELM=$HELM"
+  echo "export WEIR_KUBECTL=$KUBECTL WEIR_HELM=$HELM WEIR_KUBERNETES_VERSION=$KUBERNETES_VERSION"
   echo "export PATH=$(k8s_bin_dir):$(helm_bin_dir):\$PATH  # pinned kubectl $KUBERNETES_VERSION and helm $HELM_VERSION"
 }
 
