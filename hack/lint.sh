@@ -3,7 +3,7 @@
 # .clang-format). With --fix, formats them in place instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.h' '*.cc' '*.h.in' | grep -v '\.h\.in$' || true)
+mapfile -t files < <(git ls-files -- '*.h' '*.cc')
 [[ ${#files[@]} -gt 0 ]] || exit 0
 if [[ ${1:-} == --fix ]]; then
   clang-format -i "${files[@]}"
