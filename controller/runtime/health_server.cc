@@ -1,6 +1,8 @@
 #include "runtime/health_server.h"
 
-#define _TURN_OFF_PLATFORM_STRING
+#ifndef _TURN_OFF_PLATFORM_STRING
+#define _TURN_OFF_PLATFORM_STRING  // no U() macro from cpprestsdk
+#endif
 #include <cpprest/http_listener.h>
 
 #include <exception>

@@ -1,5 +1,7 @@
 // cpprestsdk's U() macro clashes with GoogleTest template parameters.
-#define _TURN_OFF_PLATFORM_STRING
+#ifndef _TURN_OFF_PLATFORM_STRING
+#define _TURN_OFF_PLATFORM_STRING  // no U() macro from cpprestsdk
+#endif
 #include "runtime/health_server.h"
 
 #include <arpa/inet.h>
