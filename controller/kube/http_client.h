@@ -1,0 +1,90 @@
+// HttpClient: kube::Client over HTTPS with cpprestsdk.
+//
+// - TLS: the CA and client certificate/key come from RestConfig as PEM bytes
+//   and are loaded into each connection's OpenSSL context; the server's
+//   certificate and host name are verified unless insecure_skip_tls_verify.
+// - Auth: bearer token (re-read from its file when it rotates, and once more
+//   after a 401) or client certificate.
+// - Rate limit: a token bucket of RestConfig qps/burst on the injected Clock.
+//   A 429 is retried up to `max_retries` times after its Retry-After (capped
+//   at `max_retry_wait`, 1s if the server gave none).
+// - Errors: every exception from cpprestsdk is caught and mapped
+//   (connection failures -> kube::IsConnectionFailed / UNAVAILABLE, timeouts
+//   -> kube::IsTimeout / DEADLINE_EXCEEDED); HTTP errors map per errors.h.
+// - Every HTTP request is reported to the optional RequestObserver.
+//
+// Thread-safe: one HttpClient serves any number of threads. A WatchStream it
+// returns may outlive nothing: destroy streams before the client.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/clock.h"
+#include "kube/client.h"
+#include "kube/config.h"
+
+namespace weir::kube {
+
+struct HttpClientOptions {
+  Clock* clock = nullptr;               // null: RealClock::Get()
+  RequestObserver* observer = nullptr;  // not owned; must outlive the client
+  int max_retries = 3;                  // retries of a 429
+  absl::Duration max_retry_wait = absl::Seconds(30);
+  absl::Duration token_reread_interval = absl::Minutes(1);
+  // A watch without timeout_seconds ends with a timeout after this long
+  // without any data from the server.
+  absl::Duration watch_idle_timeout = absl::Minutes(10);
+};
+
+class HttpClient final : public Client {
+ public:
+  // Fails with InvalidArgument if the server URL or TLS material is unusable.
+  static absl::StatusOr<std::unique_ptr<HttpClient>> New(const RestConfig& config,
+                                                         const HttpClientOptions& options = {});
+  ~HttpClient() override;
+
+  absl::StatusOr<nlohmann::json> Get(const ResourceRef& ref, absl::string_view ns,
+                                     absl::string_view name,
+                                     const GetOptions& options = {}) override;
+  absl::StatusOr<nlohmann::json> List(const ResourceRef& ref, absl::string_view ns,
+                                      const ListOptions& options = {}) override;
+  absl::StatusOr<nlohmann::json> Create(const ResourceRef& ref, absl::string_view ns,
+                                        const nlohmann::json& object,
+                                        const CreateOptions& options = {}) override;
+  absl::StatusOr<nlohmann::json> Update(const ResourceRef& ref, absl::string_view ns,
+                                        const nlohmann::json& object,
+                                        const UpdateOptions& options = {}) override;
+  absl::StatusOr<nlohmann::json> Patch(const ResourceRef& ref, absl::string_view ns,
+                                       absl::string_view name, PatchType type,
+                                       const nlohmann::json& patch,
+                                       const PatchOptions& options = {}) override;
+  absl::StatusOr<nlohmann::json> Delete(const ResourceRef& ref, absl::string_view ns,
+                                        absl::string_view name,
+                                        const DeleteOptions& options = {}) override;
+  absl::StatusOr<std::unique_ptr<WatchStream>> Watch(const ResourceRef& ref, absl::string_view ns,
+                                                     const WatchOptions& options = {}) override;
+
+ private:
+  class Impl;
+  explicit HttpClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+namespace internal {
+// RFC 3986 percent-encoding of everything but unreserved characters.
+std::string PercentEncode(absl::string_view s);
+// "a=1&b=x%20y" from ordered pairs (empty values are kept).
+std::string EncodeQuery(const std::vector<std::pair<std::string, std::string>>& params);
+// The URL path of a collection (name empty) or an object, e.g.
+// /apis/batch/v1/namespaces/ns/jobs/name/status. Checks the namespace against
+// the resource's scope and that names are single path segments.
+absl::StatusOr<std::string> BuildPath(const ResourceRef& ref, absl::string_view ns,
+                                      absl::string_view name, absl::string_view subresource,
+                                      bool name_required);
+}  // namespace internal
+
+}  // namespace weir::kube
