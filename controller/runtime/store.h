@@ -1,0 +1,195 @@
+// Store: the informer cache. A thread-safe, indexed map from object key
+// ("namespace/name", or "name" for cluster-scoped objects) to an immutable
+// snapshot of the object.
+//
+// Contract:
+//   - Snapshots: every read returns ObjectPtr (shared_ptr<const json>). A
+//     stored snapshot is never modified; an update replaces the pointer. So a
+//     reader never sees a half-updated object and never copies a big one;
+//     holding an ObjectPtr keeps that version alive after it is replaced.
+//   - Transform: every object passes through the store's Transform before it
+//     is stored, so only the fields controllers read are kept (see
+//     TransformFor() and the Pod/Job transforms below). Index functions and
+//     readers see the transformed object.
+//   - Indexes: always by namespace; by owner uid (every
+//     metadata.ownerReferences[].uid) unless disabled; by label "key=value"
+//     for the label keys named in StoreOptions::indexed_label_keys; plus any
+//     custom index added with AddIndex(). Index lookups return objects in key
+//     order.
+//   - Replace() swaps the whole content (a relist) and returns the deltas
+//     that turn the old content into the new one: added, modified (the
+//     resourceVersion changed) and deleted (gone from the new list) objects.
+//     Objects whose resourceVersion did not change keep their old snapshot
+//     and produce no delta.
+//
+// Thread-safety: all methods are safe for concurrent use; readers share a
+// lock, writers are exclusive. Index functions and the transform run under
+// the store's lock and must not call back into the store.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "kube/client.h"
+#include "nlohmann/json.hpp"
+
+namespace weir::runtime {
+
+// An immutable snapshot of a cached object.
+using ObjectPtr = std::shared_ptr<const nlohmann::json>;
+
+// Reduces an object to the fields worth keeping. Takes ownership of the
+// object and returns the reduced one. Must be deterministic and must keep
+// metadata.name, metadata.namespace and metadata.resourceVersion.
+using Transform = std::function<nlohmann::json(nlohmann::json)>;
+
+// The values an object has in an index (possibly none, possibly several).
+using IndexFunc = std::function<std::vector<std::string>(const nlohmann::json&)>;
+
+// Built-in index names.
+inline constexpr char kNamespaceIndex[] = "namespace";
+inline constexpr char kOwnerUidIndex[] = "owner-uid";
+inline constexpr char kLabelIndex[] = "label";  // values are "key=value"
+
+// "namespace/name", or "name" when `ns` is empty.
+std::string ObjectKey(absl::string_view ns, absl::string_view name);
+// The key of `object` from its metadata; empty if it has no name.
+std::string ObjectKey(const nlohmann::json& object);
+// metadata.resourceVersion, or "" if absent.
+std::string ResourceVersionOf(const nlohmann::json& object);
+
+// ---- Transforms ------------------------------------------------------------
+
+namespace transforms {
+
+// Keeps everything but metadata.managedFields and the
+// kubectl.kubernetes.io/last-applied-configuration annotation. The default
+// for resources without a specific transform (weir's own kinds, ConfigMaps).
+nlohmann::json StripBookkeeping(nlohmann::json object);
+
+// Keeps apiVersion, kind and from metadata: name, namespace, uid,
+// resourceVersion, generation, creationTimestamp, deletionTimestamp, labels,
+// finalizers, ownerReferences and the annotations under weir.dev/ and
+// sim.weir.dev/.
+nlohmann::json MinimalMetadata(nlohmann::json object);
+
+// MinimalMetadata plus spec.nodeName, spec.containers[].{name,resources}
+// and status.{phase,reason,message,conditions,startTime,containerStatuses,
+// initContainerStatuses} (container statuses without image and ids).
+nlohmann::json Pod(nlohmann::json object);
+
+// MinimalMetadata plus spec.{suspend,backoffLimit} and the whole status.
+nlohmann::json Job(nlohmann::json object);
+
+}  // namespace transforms
+
+// The transform weir uses for `resource`: Pod and Job for pods and
+// batch/v1 jobs, StripBookkeeping otherwise.
+Transform TransformFor(const kube::ResourceRef& resource);
+
+// ---- Store -----------------------------------------------------------------
+
+struct StoreOptions {
+  // Applied to every inserted object; null keeps objects unchanged.
+  Transform transform;
+  // Maintain the owner-uid index.
+  bool index_owner_uid = true;
+  // Label keys indexed in kLabelIndex (e.g. "weir.dev/batch-uid").
+  std::vector<std::string> indexed_label_keys;
+};
+
+// One change a write made, as handlers want it.
+struct Delta {
+  enum class Type { kAdded, kModified, kDeleted };
+  Type type = Type::kAdded;
+  ObjectPtr old_object;  // null for kAdded
+  ObjectPtr object;      // the new object; for kDeleted the last known state
+};
+
+class Store {
+ public:
+  explicit Store(StoreOptions options = {});
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Adds a custom index and indexes the objects already stored.
+  // Fails with AlreadyExists if `name` is taken (built-in names included).
+  absl::Status AddIndex(absl::string_view name, IndexFunc fn);
+
+  // ---- Writes (the reflector's) ----
+
+  // Inserts or replaces `object` (after the transform). Returns the delta:
+  // kAdded or kModified. If the stored object has the same non-empty
+  // resourceVersion the store is unchanged and nullopt is returned.
+  std::optional<Delta> Upsert(nlohmann::json object);
+
+  // Removes the object with the key of `object` (a watch DELETED event's
+  // final state). The kDeleted delta carries the transformed `object` and
+  // the stored snapshot as old_object (null if it was not stored).
+  Delta Remove(nlohmann::json object);
+
+  // Replaces the whole content with `objects` (after the transform) and
+  // returns the deltas, deletes first, then adds and modifications, each in
+  // key order.
+  std::vector<Delta> Replace(std::vector<nlohmann::json> objects);
+
+  // ---- Reads ----
+
+  ObjectPtr Get(absl::string_view key) const;
+  ObjectPtr Get(absl::string_view ns, absl::string_view name) const {
+    return Get(ObjectKey(ns, name));
+  }
+  // All objects in key order.
+  std::vector<ObjectPtr> List() const;
+  std::vector<std::string> ListKeys() const;
+  // Objects in `ns` (all when empty).
+  std::vector<ObjectPtr> ListNamespace(absl::string_view ns) const;
+  // Objects whose index `index` has `value`. Empty if there is no such
+  // index (or no such object).
+  std::vector<ObjectPtr> ByIndex(absl::string_view index, absl::string_view value) const;
+  // Objects with an ownerReference to `uid`.
+  std::vector<ObjectPtr> ByOwner(absl::string_view uid) const {
+    return ByIndex(kOwnerUidIndex, uid);
+  }
+  // Objects labelled key=value. REQUIRES: `key` is in indexed_label_keys.
+  std::vector<ObjectPtr> ByLabel(absl::string_view key, absl::string_view value) const;
+  bool HasIndex(absl::string_view name) const;
+  size_t size() const;
+
+ private:
+  // value -> keys of the objects with that value.
+  using Index = absl::btree_map<std::string, absl::btree_set<std::string>, std::less<>>;
+  struct IndexDef {
+    IndexFunc fn;
+    Index entries;
+  };
+
+  nlohmann::json TransformObject(nlohmann::json object) const;
+  void IndexObject(const std::string& key, const nlohmann::json& object)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnindexObject(const std::string& key, const nlohmann::json& object)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores `object` under `key`, keeping the indexes in step.
+  void PutLocked(const std::string& key, ObjectPtr object, const ObjectPtr& old)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const StoreOptions options_;
+  mutable absl::Mutex mu_;
+  // Invariant: for every index I and every stored (key, obj), key is in
+  // I.entries[v] exactly for the values v in I.fn(*obj); no other entries
+  // exist (empty value sets are erased).
+  absl::btree_map<std::string, ObjectPtr, std::less<>> objects_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, IndexDef, std::less<>> indexes_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace weir::runtime
