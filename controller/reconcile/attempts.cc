@@ -1,0 +1,339 @@
+#include "reconcile/attempts.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "api/meta.h"
+#include "api/quantity.h"
+
+namespace weir::reconcile {
+namespace {
+
+using lifecycle::Outcome;
+using lifecycle::Phase;
+
+// Re-read waiting outcomes (image pull, unschedulable, unknown node) this
+// often, so their grace periods are judged on time.
+constexpr absl::Duration kRecheckWaiting = absl::Seconds(5);
+
+// Reasons the classifier never retries: the next attempt would end the same.
+bool IsFinalReason(absl::string_view reason) {
+  namespace r = lifecycle::reason;
+  return reason == r::kDeadlineExceeded || reason == r::kErrImagePull ||
+         reason == r::kImagePullBackOff || reason == r::kInvalidImageName ||
+         reason == r::kErrImageNeverPull || reason == r::kCreateContainerConfigError ||
+         reason == r::kCreateContainerError || reason == r::kMainContainerNotFound;
+}
+
+const nlohmann::json* FindMainContainer(const nlohmann::json& job, absl::string_view main) {
+  const nlohmann::json* spec = &job;
+  for (const char* key : {"spec", "template", "spec"}) {
+    if (!spec->is_object() || !spec->contains(key)) return nullptr;
+    spec = &(*spec)[key];
+  }
+  const std::string name = MainContainerName(*spec, main);
+  auto containers = spec->find("containers");
+  if (containers == spec->end() || !containers->is_array()) return nullptr;
+  for (const nlohmann::json& c : *containers) {
+    if (c.is_object() && c.value("name", "") == name) return &c;
+  }
+  return nullptr;
+}
+
+std::optional<api::Quantity> MemoryOf(const nlohmann::json* container, const char* kind) {
+  if (container == nullptr) return std::nullopt;
+  const nlohmann::json& resources = container->value("resources", nlohmann::json::object());
+  if (!resources.is_object() || !resources.contains(kind) || !resources[kind].is_object()) {
+    return std::nullopt;
+  }
+  const nlohmann::json& memory = resources[kind].value("memory", nlohmann::json());
+  if (!memory.is_string()) return std::nullopt;
+  absl::StatusOr<api::Quantity> q = api::Quantity::Parse(memory.get<std::string>());
+  if (!q.ok()) return std::nullopt;
+  return *q;
+}
+
+class Planner {
+ public:
+  explicit Planner(const AttemptsInput& in) : in_(in) {
+    plan_.phase = in.phase;
+    plan_.attempts = in.attempts;
+    plan_.children_exist = !in.jobs.empty() || !in.pods.empty();
+  }
+
+  AttemptsPlan Run() {
+    if (lifecycle::IsTerminal(in_.phase)) return std::move(plan_);
+    const int current = CurrentAttempt();
+    if (current == 0) {
+      NothingStarted();
+      return std::move(plan_);
+    }
+    EnsureRecord(current);
+    api::AttemptStatus& record = plan_.attempts.back();
+    if (lifecycle::IsTerminal(ParsedPhase(record))) {
+      AfterAttemptEnded(current);
+    } else {
+      ObserveLiveAttempt(current);
+    }
+    return std::move(plan_);
+  }
+
+ private:
+  static Phase ParsedPhase(const api::AttemptStatus& record) {
+    absl::StatusOr<Phase> p = lifecycle::ParsePhase(record.phase);
+    return p.ok() ? *p : Phase::kPending;
+  }
+
+  // Moves the unit to `to` through the table (possibly via intermediate
+  // phases, e.g. Pending -> Running -> Succeeded when the whole run happened
+  // between two looks).
+  void MoveTo(Phase to) {
+    absl::StatusOr<std::vector<Phase>> path = lifecycle::TransitionPath(plan_.phase, to);
+    if (!path.ok()) {
+      plan_.refused = std::make_pair(plan_.phase, to);
+      return;
+    }
+    for (Phase p : *path) plan_.transitions.push_back(p);
+    plan_.phase = to;
+  }
+
+  int CurrentAttempt() const {
+    int current = in_.attempts.empty() ? 0 : in_.attempts.back().attempt;
+    for (const nlohmann::json* job : in_.jobs) {
+      std::optional<int> a = AttemptOf(*job);
+      if (a.has_value() && IsChildOf(*job, in_.owner)) current = std::max(current, *a);
+    }
+    return current;
+  }
+
+  const nlohmann::json* JobOf(int attempt) const {
+    const std::string name = ChildJobName(in_.owner, attempt);
+    for (const nlohmann::json* job : in_.jobs) {
+      if (job->contains("metadata") && (*job)["metadata"].value("name", "") == name &&
+          IsChildOf(*job, in_.owner)) {
+        return job;
+      }
+    }
+    return nullptr;
+  }
+
+  std::vector<nlohmann::json> PodsOf(int attempt) const {
+    std::vector<nlohmann::json> pods;
+    for (const nlohmann::json* pod : in_.pods) {
+      if (AttemptOf(*pod) == attempt) pods.push_back(*pod);
+    }
+    return pods;
+  }
+
+  // The record of `attempt`, added when its Job is known only from the cache
+  // (created just before a restart, or the status write was lost).
+  void EnsureRecord(int attempt) {
+    if (!plan_.attempts.empty() && plan_.attempts.back().attempt >= attempt) return;
+    api::AttemptStatus record;
+    record.attempt = attempt;
+    record.job = ChildJobName(in_.owner, attempt);
+    record.phase = std::string(lifecycle::PhaseName(Phase::kPending));
+    if (const nlohmann::json* job = JobOf(attempt)) {
+      record.start_time = api::ParseRfc3339((*job)["metadata"].value("creationTimestamp", ""));
+    }
+    if (!record.start_time.has_value()) record.start_time = in_.now;
+    plan_.attempts.push_back(std::move(record));
+  }
+
+  void NothingStarted() {
+    if (in_.cancel) {
+      MoveTo(Phase::kCanceled);
+      plan_.reason = lifecycle::reason::kCanceled;
+      plan_.message = "canceled before any attempt started";
+      return;
+    }
+    if (in_.may_start) plan_.create_attempt = 1;
+  }
+
+  void ObserveLiveAttempt(int current) {
+    api::AttemptStatus& record = plan_.attempts.back();
+    const nlohmann::json* job = JobOf(current);
+    std::vector<nlohmann::json> pods = PodsOf(current);
+    if (job == nullptr && pods.empty()) {
+      if (!in_.jobs_gone.contains(record.job)) {
+        plan_.verify_job = record.job;
+        return;
+      }
+      Outcome gone;
+      if (in_.cancel) {
+        gone.phase = Phase::kCanceled;
+        gone.reason = lifecycle::reason::kCanceled;
+        gone.message = "canceled";
+      } else {
+        gone.phase = Phase::kKilled;
+        gone.reason = lifecycle::reason::kPodDeleted;
+        gone.message = absl::StrCat("the attempt's Job ", record.job,
+                                    " was deleted by someone else before it finished");
+        gone.retryable = true;
+      }
+      EndAttempt(current, gone);
+      return;
+    }
+
+    lifecycle::Observation observation;
+    observation.job = job != nullptr ? *job : nlohmann::json();
+    observation.pods = std::move(pods);
+    observation.main_container = in_.main_container;
+    observation.cancel_requested = in_.cancel;
+    observation.image_pull_grace = in_.image_pull_grace;
+    observation.node_lost_timeout = in_.node_lost_timeout;
+    observation.now = in_.now;
+    Outcome outcome = lifecycle::Classify(observation);
+    if (outcome.memory_limit.has_value()) record.memory_limit = outcome.memory_limit->ToString();
+    if (in_.cancel && job != nullptr && !(*job)["metadata"].contains("deletionTimestamp")) {
+      plan_.delete_jobs.push_back(record.job);
+    }
+    if (outcome.ended()) {
+      EndAttempt(current, outcome);
+      return;
+    }
+
+    if (in_.cancel) {
+      if (outcome.phase == Phase::kPending) {
+        // Nothing ran yet: canceled at once, the Job goes with its pod.
+        Outcome canceled;
+        canceled.phase = Phase::kCanceled;
+        canceled.reason = lifecycle::reason::kCanceled;
+        canceled.message = "canceled before the attempt's pod started";
+        EndAttempt(current, canceled);
+      } else {
+        MoveTo(Phase::kCanceling);
+        plan_.reason = lifecycle::reason::kCanceled;
+        plan_.message = "canceling: the attempt's pods are asked to stop";
+      }
+      return;
+    }
+
+    switch (outcome.phase) {
+      case Phase::kRunning:
+        MoveTo(Phase::kRunning);
+        break;
+      case Phase::kUnknown:
+        MoveTo(Phase::kUnknown);
+        break;
+      default:
+        break;  // still Pending (or Retrying): nothing to move
+    }
+    plan_.reason = outcome.reason;
+    plan_.message = outcome.message;
+    if (!outcome.reason.empty()) plan_.wake_at = in_.now + kRecheckWaiting;
+  }
+
+  void EndAttempt(int current, const Outcome& outcome) {
+    api::AttemptStatus& record = plan_.attempts.back();
+    record.phase = std::string(lifecycle::PhaseName(outcome.phase));
+    record.termination_reason = outcome.phase == Phase::kSucceeded ? "Completed" : outcome.reason;
+    if (outcome.exit_code.has_value()) record.exit_code = *outcome.exit_code;
+    record.message = outcome.message;
+    record.completion_time = outcome.finished_at.value_or(in_.now);
+    AfterAttemptEnded(current);
+  }
+
+  void AfterAttemptEnded(int current) {
+    const api::AttemptStatus& record = plan_.attempts.back();
+    const Outcome last = OutcomeOfRecord(record);
+    plan_.reason = record.termination_reason;
+    plan_.exit_code = record.exit_code;
+    plan_.message = record.message;
+
+    if (last.phase == Phase::kSucceeded && plan_.phase != Phase::kCanceling && !in_.cancel) {
+      MoveTo(Phase::kSucceeded);
+      return;
+    }
+    if (last.phase == Phase::kCanceled || in_.cancel || plan_.phase == Phase::kCanceling) {
+      MoveTo(Phase::kCanceled);
+      if (last.phase != Phase::kCanceled) {
+        plan_.message = absl::StrCat("canceled; the last attempt ended ", record.phase,
+                                     record.message.empty() ? "" : ": ", record.message);
+      }
+      plan_.reason = lifecycle::reason::kCanceled;
+      return;
+    }
+
+    std::vector<Outcome> outcomes;
+    outcomes.reserve(plan_.attempts.size());
+    for (const api::AttemptStatus& a : plan_.attempts) outcomes.push_back(OutcomeOfRecord(a));
+    absl::StatusOr<lifecycle::RetryDecision> decision = lifecycle::DecideRetry(in_.retry, outcomes);
+    if (!decision.ok() || !decision->retry) {
+      MoveTo(last.phase);
+      const std::string why =
+          decision.ok() ? decision->message : std::string(decision.status().message());
+      if (!why.empty()) plan_.message = absl::StrCat(record.message, " (", why, ")");
+      return;
+    }
+    MoveTo(Phase::kRetrying);
+    plan_.message = absl::StrCat("attempt ", current, " ended ", record.phase, ": ", record.message,
+                                 "; ", decision->message);
+    const absl::Time retry_at = record.completion_time.value_or(in_.now) + decision->backoff;
+    if (in_.now < retry_at || !in_.may_start) {
+      plan_.wake_at = retry_at;
+      return;
+    }
+    plan_.create_attempt = current + 1;
+    if (decision->memory_limit.has_value()) {
+      plan_.memory.limit = decision->memory_limit;
+      plan_.memory.request = decision->memory_request;
+    } else if (const nlohmann::json* job = JobOf(current)) {
+      // Keep the previous attempt's memory (an earlier raise stays).
+      const nlohmann::json* main = FindMainContainer(*job, in_.main_container);
+      plan_.memory.limit = MemoryOf(main, "limits");
+      plan_.memory.request = MemoryOf(main, "requests");
+    } else if (!record.memory_limit.empty()) {
+      absl::StatusOr<api::Quantity> q = api::Quantity::Parse(record.memory_limit);
+      if (q.ok()) plan_.memory.limit = *q;
+    }
+  }
+
+  const AttemptsInput& in_;
+  AttemptsPlan plan_;
+};
+
+}  // namespace
+
+AttemptsPlan PlanAttempts(const AttemptsInput& input) { return Planner(input).Run(); }
+
+Outcome OutcomeOfRecord(const api::AttemptStatus& record) {
+  Outcome o;
+  absl::StatusOr<Phase> phase = lifecycle::ParsePhase(record.phase);
+  o.phase = phase.ok() ? *phase : Phase::kPending;
+  o.reason = record.termination_reason;
+  if (record.exit_code.has_value()) o.exit_code = *record.exit_code;
+  o.message = record.message;
+  if (!record.memory_limit.empty()) {
+    absl::StatusOr<api::Quantity> q = api::Quantity::Parse(record.memory_limit);
+    if (q.ok()) o.memory_limit = *q;
+  }
+  if (o.phase == Phase::kFailed || o.phase == Phase::kKilled) {
+    if (lifecycle::IsDisruption(o.reason)) {
+      o.retryable = true;
+    } else if (!IsFinalReason(o.reason)) {
+      o.retryable = true;
+      o.counts_against_limit = true;
+    } else {
+      o.counts_against_limit = true;
+    }
+  }
+  return o;
+}
+
+lifecycle::RetrySpec ToPolicy(const api::RetrySpec& spec) {
+  lifecycle::RetrySpec policy;
+  policy.limit = spec.limit;
+  policy.backoff = absl::Seconds(spec.backoff_seconds);
+  if (spec.on_oom.has_value()) {
+    lifecycle::OOMRetrySpec oom;
+    oom.memory_factor = spec.on_oom->memory_factor;
+    oom.max_memory = spec.on_oom->max_memory;
+    policy.on_oom = oom;
+  }
+  policy.on_reasons = spec.on_reasons;
+  return policy;
+}
+
+}  // namespace weir::reconcile

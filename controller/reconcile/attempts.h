@@ -1,0 +1,96 @@
+// PlanAttempts: the one code path that runs a unit of work (a Batch, or one
+// step of a JobFlow) as a series of attempts, one Job each (DESIGN.md §3, §4).
+// The Batch and JobFlow reconcilers both call it; neither classifies an
+// attempt or decides a retry on its own.
+//
+// Given the unit's recorded phase and attempt records and its children as the
+// cache shows them, it decides the next phase (through the transition table
+// only), updates the attempt records, and says which Job to create or delete.
+// It is pure and level-based: the same inputs give the same plan, so a
+// restart anywhere repeats nothing. In particular:
+// - The current attempt is the highest of the recorded attempts and the
+//   weir.dev/attempt labels of the unit's Jobs, so a Job created just before
+//   a crash is found and adopted, not created twice.
+// - A recorded attempt whose Job is missing from the cache may only be missing
+//   from a lagging cache. The plan then asks the caller to confirm with a
+//   live read (`verify_job`) and decides nothing else; the caller plans again
+//   with the Job put in `jobs` (found) or its name in `jobs_gone` (NotFound).
+// - An ended attempt's record is final; retries are decided from the records
+//   alone, so the decision is the same after a restart.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "api/common.h"
+#include "lifecycle/classifier.h"
+#include "lifecycle/phase.h"
+#include "lifecycle/retry_policy.h"
+#include "nlohmann/json.hpp"
+#include "reconcile/children.h"
+
+namespace weir::reconcile {
+
+struct AttemptsInput {
+  lifecycle::Phase phase = lifecycle::Phase::kPending;  // as recorded
+  std::vector<api::AttemptStatus> attempts;             // as recorded, oldest first
+  // The unit's children in the cache, every attempt.
+  std::vector<const nlohmann::json*> jobs;
+  std::vector<const nlohmann::json*> pods;
+  // Jobs a live read found gone.
+  absl::flat_hash_set<std::string> jobs_gone;
+
+  ChildOwner owner;
+  lifecycle::RetrySpec retry;
+  std::string main_container;  // "" = the first container
+  // Stop the unit: spec.cancel, the owner is being deleted, or its flow stops.
+  bool cancel = false;
+  // May start a new attempt (false while a flow is suspended or at its
+  // parallelism limit; a retry then waits too).
+  bool may_start = true;
+  absl::Duration image_pull_grace = absl::Minutes(2);
+  absl::Duration node_lost_timeout = absl::Minutes(5);
+  absl::Time now;
+};
+
+struct AttemptsPlan {
+  lifecycle::Phase phase = lifecycle::Phase::kPending;
+  // The phases moved through, in order, each an allowed transition
+  // (empty: no change).
+  std::vector<lifecycle::Phase> transitions;
+  // A change the table refused (from, to); it was not applied.
+  std::optional<std::pair<lifecycle::Phase, lifecycle::Phase>> refused;
+  std::vector<api::AttemptStatus> attempts;
+
+  // Confirm that this Job is gone with a live read, then plan again.
+  std::optional<std::string> verify_job;
+  // Create the Job of this attempt now (BuildChildJob with `memory`).
+  std::optional<int> create_attempt;
+  MemoryOverride memory;
+  // Delete these Jobs (names), letting their pods terminate gracefully.
+  std::vector<std::string> delete_jobs;
+
+  // The unit's latest word, for the owner's status.
+  std::string reason;
+  std::optional<int32_t> exit_code;
+  std::string message;
+  // Plan again no later than this (backoff over, grace over, ...).
+  std::optional<absl::Time> wake_at;
+  // Some Job or pod of the unit still exists.
+  bool children_exist = false;
+};
+
+AttemptsPlan PlanAttempts(const AttemptsInput& input);
+
+// The Outcome an attempt record stands for, as the retry policy needs it
+// (phase, reason, exit code, whether it was retryable and counted against
+// retry.limit). Matches what Classify said when the record was written.
+lifecycle::Outcome OutcomeOfRecord(const api::AttemptStatus& record);
+
+// api::RetrySpec (the API's shape) as lifecycle::RetrySpec (the policy's).
+lifecycle::RetrySpec ToPolicy(const api::RetrySpec& spec);
+
+}  // namespace weir::reconcile

@@ -1,0 +1,332 @@
+#include "reconcile/attempts.h"
+
+#include <deque>
+
+#include "api/meta.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace weir::reconcile {
+namespace {
+
+using lifecycle::Phase;
+using nlohmann::json;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
+
+json Spec(const std::string& memory = "64Mi") {
+  return {
+      {"template",
+       {{"spec",
+         {{"containers", json::array({{{"name", "main"},
+                                       {"image", "busybox"},
+                                       {"resources", {{"limits", {{"memory", memory}}}}}}})}}}}}};
+}
+
+class AttemptsTest : public ::testing::Test {
+ protected:
+  AttemptsTest() {
+    in_.owner = ChildOwner::Batch("ns", "b", "uid-1");
+    in_.now = kT0;
+  }
+
+  // Adds attempt `n`'s Job (as the API server would show it) and returns it.
+  json& AddJob(int n, const std::string& memory = "64Mi") {
+    json job = BuildChildJob(in_.owner, n, Spec(memory), "", {});
+    job["metadata"]["creationTimestamp"] = api::FormatRfc3339(kT0);
+    jobs_.push_back(job);
+    return jobs_.back();
+  }
+
+  // Adds a pod of attempt `n` with the main container in `state`.
+  void AddPod(int n, const std::string& phase, const json& state,
+              const json& status_extra = json::object()) {
+    json pod = {{"metadata",
+                 {{"name", ChildJobName(in_.owner, n) + "-abcde"},
+                  {"creationTimestamp", api::FormatRfc3339(kT0)},
+                  {"labels", ChildLabels(in_.owner, n)}}},
+                {"spec", Spec()["template"]["spec"]},
+                {"status",
+                 {{"phase", phase},
+                  {"startTime", api::FormatRfc3339(kT0)},
+                  {"containerStatuses", json::array({{{"name", "main"}, {"state", state}}})}}}};
+    if (status_extra.is_object()) pod["status"].update(status_extra);
+    pods_.push_back(pod);
+  }
+
+  static json Running() { return {{"running", {{"startedAt", api::FormatRfc3339(kT0)}}}}; }
+  static json Terminated(int code, const std::string& reason) {
+    return {{"terminated",
+             {{"exitCode", code},
+              {"reason", reason},
+              {"startedAt", api::FormatRfc3339(kT0)},
+              {"finishedAt", api::FormatRfc3339(kT0 + absl::Seconds(5))}}}};
+  }
+
+  AttemptsPlan Plan() {
+    in_.jobs.clear();
+    in_.pods.clear();
+    for (const json& j : jobs_) in_.jobs.push_back(&j);
+    for (const json& p : pods_) in_.pods.push_back(&p);
+    return PlanAttempts(in_);
+  }
+
+  // Feeds the plan's result back as the recorded state, as a status write would.
+  void Record(const AttemptsPlan& plan) {
+    in_.phase = plan.phase;
+    in_.attempts = plan.attempts;
+  }
+
+  AttemptsInput in_;
+  std::deque<json> jobs_;
+  std::deque<json> pods_;
+};
+
+TEST_F(AttemptsTest, FirstLookCreatesAttemptOne) {
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.create_attempt, 1);
+  EXPECT_EQ(p.phase, Phase::kPending);
+  EXPECT_TRUE(p.transitions.empty());
+}
+
+TEST_F(AttemptsTest, NothingStartsWhileNotAllowed) {
+  in_.may_start = false;
+  EXPECT_EQ(Plan().create_attempt, std::nullopt);
+}
+
+TEST_F(AttemptsTest, CancelBeforeAnythingStartedIsCanceledAtOnce) {
+  in_.cancel = true;
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kCanceled);
+  EXPECT_THAT(p.transitions, ElementsAre(Phase::kCanceled));
+  EXPECT_EQ(p.create_attempt, std::nullopt);
+  EXPECT_EQ(p.reason, "Canceled");
+}
+
+TEST_F(AttemptsTest, JobOnlyInCacheIsAdoptedNotCreatedAgain) {
+  AddJob(1);  // created just before a restart: no record yet
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.create_attempt, std::nullopt);
+  ASSERT_EQ(p.attempts.size(), 1u);
+  EXPECT_EQ(p.attempts[0].attempt, 1);
+  EXPECT_EQ(p.attempts[0].job, ChildJobName(in_.owner, 1));
+  EXPECT_EQ(p.attempts[0].phase, "Pending");
+  EXPECT_EQ(p.attempts[0].start_time, kT0);
+}
+
+TEST_F(AttemptsTest, RunningPodMovesToRunning) {
+  AddJob(1);
+  AddPod(1, "Running", Running());
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kRunning);
+  EXPECT_THAT(p.transitions, ElementsAre(Phase::kRunning));
+  EXPECT_EQ(p.attempts[0].memory_limit, "64Mi");
+}
+
+TEST_F(AttemptsTest, SuccessSeenWithoutRunningGoesThroughRunning) {
+  AddJob(1);
+  AddPod(1, "Succeeded", Terminated(0, "Completed"));
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kSucceeded);
+  EXPECT_THAT(p.transitions, ElementsAre(Phase::kRunning, Phase::kSucceeded));
+  EXPECT_EQ(p.attempts[0].phase, "Succeeded");
+  EXPECT_EQ(p.attempts[0].termination_reason, "Completed");
+  EXPECT_EQ(p.attempts[0].exit_code, 0);
+  EXPECT_EQ(p.attempts[0].completion_time, kT0 + absl::Seconds(5));
+}
+
+TEST_F(AttemptsTest, FailureWithoutRetryEndsFailedWithExitCode) {
+  AddJob(1);
+  AddPod(1, "Failed", Terminated(3, "Error"));
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kFailed);
+  EXPECT_EQ(p.reason, "Error");
+  EXPECT_EQ(p.exit_code, 3);
+  EXPECT_EQ(p.create_attempt, std::nullopt);
+}
+
+TEST_F(AttemptsTest, OOMRetryRaisesMemoryAfterBackoffAndKeepsHistory) {
+  in_.retry.on_oom = lifecycle::OOMRetrySpec{2.0, api::Quantity::Parse("1Gi").value()};
+  in_.retry.backoff = absl::Seconds(10);
+  AddJob(1);
+  AddPod(1, "Failed", Terminated(137, "OOMKilled"));
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kRetrying);
+  EXPECT_EQ(p.attempts[0].phase, "Killed");
+  EXPECT_EQ(p.attempts[0].termination_reason, "OOMKilled");
+  EXPECT_EQ(p.attempts[0].memory_limit, "64Mi");
+  EXPECT_EQ(p.create_attempt, std::nullopt) << "backoff first";
+  EXPECT_EQ(p.wake_at, kT0 + absl::Seconds(5) + absl::Seconds(10));
+  Record(p);
+
+  in_.now = kT0 + absl::Seconds(15);
+  p = Plan();
+  EXPECT_EQ(p.create_attempt, 2);
+  ASSERT_TRUE(p.memory.limit.has_value());
+  EXPECT_EQ(p.memory.limit->ToString(), "128Mi");
+  Record(p);
+
+  // Attempt 2 runs with the raised memory and succeeds.
+  json& job2 = AddJob(2, "128Mi");
+  (void)job2;
+  pods_.clear();
+  AddPod(2, "Running", Running());
+  p = Plan();
+  EXPECT_EQ(p.phase, Phase::kRunning);
+  Record(p);
+  pods_.clear();
+  AddPod(2, "Succeeded", Terminated(0, "Completed"));
+  p = Plan();
+  EXPECT_EQ(p.phase, Phase::kSucceeded);
+  ASSERT_EQ(p.attempts.size(), 2u);
+  EXPECT_EQ(p.attempts[0].termination_reason, "OOMKilled");
+  EXPECT_EQ(p.attempts[1].phase, "Succeeded");
+}
+
+TEST_F(AttemptsTest, RetryDecisionIsTheSameAfterARestart) {
+  in_.retry.limit = 1;
+  in_.retry.backoff = absl::ZeroDuration();
+  in_.now = kT0 + absl::Seconds(10);
+  AddJob(1);
+  AddPod(1, "Failed", Terminated(1, "Error"));
+  AttemptsPlan first = Plan();
+  EXPECT_EQ(first.create_attempt, 2);
+  Record(first);
+  // Restarted before attempt 2 was created: the records alone decide again.
+  AttemptsPlan again = Plan();
+  EXPECT_EQ(again.create_attempt, 2);
+  EXPECT_EQ(again.phase, Phase::kRetrying);
+  EXPECT_TRUE(again.transitions.empty());
+}
+
+TEST_F(AttemptsTest, LimitUsedUpEndsFailed) {
+  in_.retry.limit = 1;
+  in_.retry.backoff = absl::ZeroDuration();
+  AddJob(1);
+  AddPod(1, "Failed", Terminated(1, "Error"));
+  Record(Plan());
+  AddJob(2);
+  pods_.clear();
+  AddPod(2, "Failed", Terminated(2, "Error"));
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kFailed);
+  EXPECT_EQ(p.exit_code, 2);
+  EXPECT_EQ(p.create_attempt, std::nullopt);
+}
+
+TEST_F(AttemptsTest, EvictionDoesNotCountAgainstTheLimit) {
+  in_.retry.limit = 0;
+  in_.retry.backoff = absl::ZeroDuration();
+  in_.now = kT0 + absl::Seconds(10);
+  AddJob(1);
+  AddPod(1, "Failed", Terminated(137, "Error"), {{"reason", "Evicted"}});
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.attempts[0].termination_reason, "Evicted");
+  EXPECT_EQ(p.phase, Phase::kRetrying);
+  EXPECT_EQ(p.create_attempt, 2);
+}
+
+TEST_F(AttemptsTest, MissingJobIsVerifiedBeforeAnythingIsConcluded) {
+  AddJob(1);
+  Record(Plan());  // attempt 1 recorded
+  jobs_.clear();   // the cache no longer (or not yet) shows it
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.verify_job, ChildJobName(in_.owner, 1));
+  EXPECT_EQ(p.create_attempt, std::nullopt);
+  EXPECT_EQ(p.phase, Phase::kPending);
+
+  in_.jobs_gone.insert(ChildJobName(in_.owner, 1));
+  p = Plan();
+  EXPECT_EQ(p.verify_job, std::nullopt);
+  EXPECT_EQ(p.attempts[0].phase, "Killed");
+  EXPECT_EQ(p.attempts[0].termination_reason, "PodDeleted");
+  EXPECT_EQ(p.phase, Phase::kRetrying) << "a deletion by someone else is a disruption";
+}
+
+TEST_F(AttemptsTest, CancelWhilePendingPodIsCanceledAndDeletesTheJob) {
+  AddJob(1);
+  AddPod(1, "Pending", {{"waiting", {{"reason", "ContainerCreating"}}}});
+  Record(Plan());
+  in_.cancel = true;
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kCanceled);
+  EXPECT_THAT(p.delete_jobs, ElementsAre(ChildJobName(in_.owner, 1)));
+  EXPECT_EQ(p.attempts[0].phase, "Canceled");
+  EXPECT_FALSE(p.create_attempt.has_value());
+}
+
+TEST_F(AttemptsTest, CancelWhileRunningGoesThroughCanceling) {
+  AddJob(1);
+  AddPod(1, "Running", Running());
+  Record(Plan());
+  in_.cancel = true;
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kCanceling);
+  EXPECT_THAT(p.delete_jobs, ElementsAre(ChildJobName(in_.owner, 1)));
+  Record(p);
+
+  // The Job is being deleted; the pod got SIGTERM and exited 143.
+  jobs_.front()["metadata"]["deletionTimestamp"] = api::FormatRfc3339(kT0);
+  pods_.clear();
+  AddPod(1, "Failed", Terminated(143, "Error"));
+  p = Plan();
+  EXPECT_TRUE(p.delete_jobs.empty()) << "already being deleted";
+  EXPECT_EQ(p.phase, Phase::kCanceled);
+  EXPECT_EQ(p.attempts[0].phase, "Canceled");
+  EXPECT_EQ(p.attempts[0].exit_code, 143);
+}
+
+TEST_F(AttemptsTest, CancelingEndsCanceledEvenIfTheJobVanished) {
+  AddJob(1);
+  AddPod(1, "Running", Running());
+  Record(Plan());
+  in_.cancel = true;
+  Record(Plan());
+  jobs_.clear();
+  pods_.clear();
+  in_.jobs_gone.insert(ChildJobName(in_.owner, 1));
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kCanceled);
+  EXPECT_FALSE(p.children_exist);
+}
+
+TEST_F(AttemptsTest, TerminalUnitsAreLeftAlone) {
+  in_.phase = Phase::kSucceeded;
+  in_.cancel = true;
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kSucceeded);
+  EXPECT_TRUE(p.transitions.empty());
+  EXPECT_FALSE(p.create_attempt.has_value());
+}
+
+TEST_F(AttemptsTest, ForeignJobsAreIgnored) {
+  json foreign = BuildChildJob(ChildOwner::Batch("ns", "b", "uid-OLD"), 5, Spec(), "", {});
+  jobs_.push_back(foreign);
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.create_attempt, 1) << "a predecessor's Job must not be taken for ours";
+}
+
+TEST(OutcomeOfRecordTest, RetryabilityFollowsTheReason) {
+  auto of = [](const std::string& phase, const std::string& reason) {
+    api::AttemptStatus r;
+    r.attempt = 1;
+    r.phase = phase;
+    r.termination_reason = reason;
+    return OutcomeOfRecord(r);
+  };
+  EXPECT_TRUE(of("Killed", "OOMKilled").retryable);
+  EXPECT_TRUE(of("Killed", "OOMKilled").counts_against_limit);
+  EXPECT_TRUE(of("Failed", "Error").counts_against_limit);
+  EXPECT_TRUE(of("Killed", "Evicted").retryable);
+  EXPECT_FALSE(of("Killed", "Evicted").counts_against_limit);
+  EXPECT_FALSE(of("Killed", "NodeLost").counts_against_limit);
+  EXPECT_FALSE(of("Failed", "DeadlineExceeded").retryable);
+  EXPECT_FALSE(of("Failed", "ImagePullBackOff").retryable);
+  EXPECT_FALSE(of("Succeeded", "Completed").retryable);
+  EXPECT_FALSE(of("Canceled", "Canceled").retryable);
+}
+
+}  // namespace
+}  // namespace weir::reconcile
