@@ -1,0 +1,299 @@
+#include "reconcile/batch_plan.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "api/conditions.h"
+#include "api/jobspec.h"
+#include "api/meta.h"
+#include "reconcile/attempts.h"
+#include "reconcile/children.h"
+
+namespace weir::reconcile {
+namespace {
+
+using lifecycle::Phase;
+
+constexpr char kReasonInvalidSpec[] = "InvalidSpec";
+constexpr char kReasonTemplateNotFound[] = "TemplateNotFound";
+constexpr char kReasonInvalidTemplate[] = "InvalidTemplate";
+constexpr char kReasonJobRejected[] = "JobRejected";
+
+Phase RecordedPhase(const api::BatchStatus& status) {
+  absl::StatusOr<Phase> p = lifecycle::ParsePhase(status.phase);
+  return p.ok() ? *p : Phase::kPending;
+}
+
+bool IsWarning(Phase p) { return p == Phase::kFailed || p == Phase::kKilled; }
+
+class BatchPlanner {
+ public:
+  explicit BatchPlanner(const BatchInput& in)
+      : in_(in),
+        meta_(in.batch.metadata),
+        owner_(ChildOwner::Batch(meta_.namespace_name, meta_.name, meta_.uid)),
+        status_(in.batch.status),
+        phase_(RecordedPhase(in.batch.status)),
+        deleting_(meta_.deletion_timestamp.has_value()) {
+    for (const nlohmann::json* job : in.jobs) {
+      if (IsChildOf(*job, owner_)) jobs_.push_back(job);
+    }
+    for (const nlohmann::json* pod : in.pods) {
+      const nlohmann::json& labels = pod->value("metadata", nlohmann::json::object())
+                                         .value("labels", nlohmann::json::object());
+      if (labels.is_object() && labels.value(kLabelBatchUid, "") == meta_.uid) pods_.push_back(pod);
+    }
+    cancel_ = deleting_ || (in.batch.spec.ok() && in.batch.spec->cancel);
+  }
+
+  BatchPlan Run() {
+    if (!deleting_ && !api::HasFinalizer(meta_, kFinalizer)) plan_.add_finalizer = true;
+    const bool finished_before = lifecycle::IsTerminal(phase_);
+    if (!finished_before) {
+      Progress();
+      if (plan_.verify_job.has_value()) return std::move(plan_);
+    }
+    if (lifecycle::IsTerminal(phase_)) Finished(finished_before);
+    status_.phase = std::string(lifecycle::PhaseName(phase_));
+    status_.observed_generation = meta_.generation;
+    if (!(status_ == in_.batch.status)) plan_.status = status_;
+    return std::move(plan_);
+  }
+
+ private:
+  absl::Duration IdleTimeout() const {
+    return in_.batch.spec.ok() && in_.batch.spec->idle_timeout.has_value()
+               ? *in_.batch.spec->idle_timeout
+               : in_.defaults.idle_timeout;
+  }
+
+  void Wake(absl::Time t) {
+    if (!plan_.wake_at.has_value() || t < *plan_.wake_at) plan_.wake_at = t;
+  }
+
+  void Record(Phase from, Phase to) {
+    plan_.transitions.emplace_back(from, to);
+    plan_.events.push_back({IsWarning(to) ? "Warning" : "Normal",
+                            std::string(lifecycle::PhaseName(to)), status_.message});
+  }
+
+  // Ends the Batch Failed with Valid=False before (or instead of) any attempt.
+  void Invalid(absl::string_view reason, absl::string_view message) {
+    api::SetCondition(status_.conditions, api::kConditionValid, api::kConditionFalse, reason,
+                      message, meta_.generation, in_.now);
+    if (cancel_) {
+      MoveTo(Phase::kCanceled, "Canceled", "canceled before any attempt started");
+      return;
+    }
+    MoveTo(Phase::kFailed, reason, message);
+    plan_.events.push_back({"Warning", std::string(reason), std::string(message)});
+  }
+
+  void MoveTo(Phase to, absl::string_view reason, absl::string_view message) {
+    absl::StatusOr<std::vector<Phase>> path = lifecycle::TransitionPath(phase_, to);
+    if (!path.ok()) {
+      plan_.refused = std::make_pair(phase_, to);
+      return;
+    }
+    status_.termination_reason = std::string(reason);
+    status_.message = std::string(message);
+    for (Phase p : *path) {
+      Record(phase_, p);
+      phase_ = p;
+    }
+  }
+
+  // The JobSpec to run, or why there is none (then the Batch is settled).
+  std::optional<nlohmann::json> ResolveJobSpec() {
+    const absl::StatusOr<api::BatchSpec>& spec = in_.batch.spec;
+    if (!spec.ok()) {
+      Invalid(kReasonInvalidSpec, spec.status().message());
+      return std::nullopt;
+    }
+    if (spec->job_spec.has_value()) return *spec->job_spec;
+    if (!in_.template_job_spec.has_value()) {
+      const std::string message = absl::StrCat("JobTemplate \"", spec->template_name,
+                                               "\" not found in namespace ", meta_.namespace_name);
+      const absl::Time deadline =
+          meta_.creation_timestamp.value_or(in_.now) + in_.defaults.template_wait;
+      if (in_.now < deadline && !cancel_ && status_.attempts.empty()) {
+        api::SetCondition(status_.conditions, api::kConditionValid, api::kConditionUnknown,
+                          kReasonTemplateNotFound, absl::StrCat(message, "; waiting for it"),
+                          meta_.generation, in_.now);
+        Wake(deadline);
+        return std::nullopt;
+      }
+      Invalid(kReasonTemplateNotFound, message);
+      return std::nullopt;
+    }
+    const absl::StatusOr<nlohmann::json>& job_spec = *in_.template_job_spec;
+    if (!job_spec.ok()) {
+      Invalid(kReasonInvalidTemplate, absl::StrCat("JobTemplate \"", spec->template_name,
+                                                   "\": ", job_spec.status().message()));
+      return std::nullopt;
+    }
+    absl::Status main =
+        api::CheckMainContainer(*job_spec, spec->main_container, "spec.mainContainer");
+    if (!main.ok()) {
+      Invalid(kReasonInvalidSpec, main.message());
+      return std::nullopt;
+    }
+    return *job_spec;
+  }
+
+  void Progress() {
+    std::optional<nlohmann::json> job_spec = ResolveJobSpec();
+    if (!job_spec.has_value()) return;
+    const api::BatchSpec& spec = *in_.batch.spec;
+    api::SetCondition(status_.conditions, api::kConditionValid, api::kConditionTrue, "Valid",
+                      "the spec is valid", meta_.generation, in_.now);
+
+    AttemptsInput unit;
+    unit.phase = phase_;
+    unit.attempts = status_.attempts;
+    unit.jobs = jobs_;
+    unit.pods = pods_;
+    unit.jobs_gone = in_.jobs_gone;
+    unit.owner = owner_;
+    unit.retry = ToPolicy(spec.retry);
+    unit.main_container = spec.main_container;
+    unit.cancel = cancel_;
+    unit.image_pull_grace = spec.image_pull_grace.value_or(in_.defaults.image_pull_grace);
+    unit.node_lost_timeout = in_.defaults.node_lost_timeout;
+    unit.now = in_.now;
+    AttemptsPlan p = PlanAttempts(unit);
+    if (p.verify_job.has_value()) {
+      plan_.verify_job = p.verify_job;
+      return;
+    }
+    plan_.refused = p.refused;
+    status_.attempts = p.attempts;
+    status_.termination_reason = p.reason;
+    status_.exit_code = p.exit_code;
+    status_.message = p.message;
+    for (Phase to : p.transitions) {
+      Record(phase_, to);
+      phase_ = to;
+    }
+    if (p.create_attempt.has_value()) {
+      plan_.create_job =
+          BuildChildJob(owner_, *p.create_attempt, *job_spec, spec.main_container, p.memory);
+      status_.attempt = *p.create_attempt;
+      status_.job = ChildJobName(owner_, *p.create_attempt);
+    } else if (!status_.attempts.empty()) {
+      status_.attempt = status_.attempts.back().attempt;
+      status_.job = status_.attempts.back().job;
+    }
+    if (!status_.start_time.has_value()) {
+      status_.start_time = status_.attempts.empty() ? std::optional<absl::Time>()
+                                                    : status_.attempts.front().start_time;
+      if (plan_.create_job.has_value() && !status_.start_time.has_value()) {
+        status_.start_time = in_.now;
+      }
+    }
+    plan_.delete_jobs = p.delete_jobs;
+    if (p.wake_at.has_value()) Wake(*p.wake_at);
+
+    const bool running = phase_ == Phase::kRunning;
+    std::string waiting = p.reason.empty() ? std::string(lifecycle::PhaseName(phase_)) : p.reason;
+    api::SetCondition(status_.conditions, api::kConditionRunning,
+                      running ? api::kConditionTrue : api::kConditionFalse,
+                      running ? "Running" : waiting, running ? "the attempt's pod runs" : p.message,
+                      meta_.generation, in_.now);
+  }
+
+  void Finished(bool finished_before) {
+    if (!finished_before) {
+      status_.completion_time = in_.now;
+      plan_.outcome_reason = status_.termination_reason.empty()
+                                 ? std::string(lifecycle::PhaseName(phase_))
+                                 : status_.termination_reason;
+      api::SetCondition(status_.conditions, api::kConditionRunning, api::kConditionFalse,
+                        "Finished", "the Batch has finished", meta_.generation, in_.now);
+      api::SetCondition(status_.conditions, api::kConditionFinished, api::kConditionTrue,
+                        lifecycle::PhaseName(phase_), status_.message, meta_.generation, in_.now);
+    }
+    const std::string already =
+        absl::StrCat("already ", lifecycle::PhaseName(phase_), "; its Job and pods are cleaned up");
+    // A cancel that arrives after the end changes the spec's generation once.
+    if (finished_before && in_.batch.spec.ok() && in_.batch.spec->cancel && !deleting_ &&
+        in_.batch.status.observed_generation < meta_.generation) {
+      plan_.events.push_back({"Normal", "AlreadyFinished", already});
+    }
+
+    const absl::Time completed = status_.completion_time.value_or(in_.now);
+    const bool release_now = cancel_ || in_.now >= completed + IdleTimeout();
+    const bool children = !jobs_.empty() || !pods_.empty();
+    if (release_now) {
+      for (const nlohmann::json* job : jobs_) {
+        if (!(*job)["metadata"].contains("deletionTimestamp")) {
+          plan_.delete_jobs.push_back((*job)["metadata"].value("name", ""));
+        }
+      }
+      if (!children && !status_.attempts.empty() &&
+          !api::IsConditionTrue(status_.conditions, api::kConditionResourcesReleased)) {
+        api::SetCondition(status_.conditions, api::kConditionResourcesReleased, api::kConditionTrue,
+                          "Released", "the Batch's Job and pods were deleted; its status stays",
+                          meta_.generation, in_.now);
+        status_.resources_released_time = in_.now;
+      }
+    } else {
+      Wake(completed + IdleTimeout());
+    }
+
+    if (deleting_) {
+      if (!children && api::HasFinalizer(meta_, kFinalizer)) {
+        plan_.remove_finalizer = true;
+        if (finished_before && plan_.transitions.empty()) {
+          plan_.events.push_back({"Normal", "AlreadyFinished", already});
+        }
+      }
+      return;
+    }
+    if (in_.batch.spec.ok() && in_.batch.spec->ttl_after_finished.has_value()) {
+      const absl::Time expire = completed + *in_.batch.spec->ttl_after_finished;
+      if (in_.now >= expire) {
+        plan_.delete_batch = true;
+      } else {
+        Wake(expire);
+      }
+    }
+  }
+
+  const BatchInput& in_;
+  const api::ObjectMeta& meta_;
+  const ChildOwner owner_;
+  api::BatchStatus status_;
+  Phase phase_;
+  const bool deleting_;
+  bool cancel_ = false;
+  std::vector<const nlohmann::json*> jobs_;
+  std::vector<const nlohmann::json*> pods_;
+  BatchPlan plan_;
+};
+
+}  // namespace
+
+BatchPlan PlanBatch(const BatchInput& input) { return BatchPlanner(input).Run(); }
+
+api::BatchStatus StatusAfterCreateRefused(const api::Batch& batch, absl::string_view message,
+                                          absl::Time now) {
+  api::BatchStatus status = batch.status;
+  const int64_t generation = batch.metadata.generation;
+  const std::string text = absl::StrCat("the API server refused the attempt's Job: ", message);
+  api::SetCondition(status.conditions, api::kConditionValid, api::kConditionFalse,
+                    kReasonJobRejected, text, generation, now);
+  Phase phase = RecordedPhase(status);
+  if (lifecycle::CheckTransition(phase, Phase::kFailed).ok()) {
+    status.phase = std::string(lifecycle::PhaseName(Phase::kFailed));
+    status.termination_reason = kReasonJobRejected;
+    status.message = text;
+    status.completion_time = now;
+    api::SetCondition(status.conditions, api::kConditionFinished, api::kConditionTrue, "Failed",
+                      text, generation, now);
+  }
+  status.observed_generation = generation;
+  return status;
+}
+
+}  // namespace weir::reconcile

@@ -1,0 +1,97 @@
+// PlanBatch: the Batch reconciler's decision, a pure function from the whole
+// current state of one Batch (the object, its Jobs and pods from the cache,
+// its JobTemplate) to the actions that converge it (DESIGN.md §1-§4).
+// BatchReconciler (batch_reconciler.h) reads the state and carries the
+// actions out; everything worth testing about a Batch's behaviour is here.
+//
+// What it decides:
+// - The finalizer weir.dev/cleanup is added before any child exists and
+//   removed only once the Batch is being deleted, its last status is written
+//   and no child is left (the executor confirms that with a live list).
+// - Validation: a bad spec, an unknown JobTemplate (after a short wait, since
+//   `kubectl apply -f dir/` may create the Batch first), or a template whose
+//   JobSpec is invalid ends the Batch Failed with Valid=False, a reason and
+//   the message, creating nothing.
+// - Attempts, retries, cancel and delete go through PlanAttempts, the code
+//   path flow steps share.
+// - After the Batch finished: its Job and pods are deleted once
+//   idleTimeoutSeconds has passed (at once if canceled or deleted), then
+//   ResourcesReleased=True; ttlSecondsAfterFinished deletes the Batch itself.
+//   Canceling or deleting a finished Batch keeps its phase and says "already
+//   <phase>" in an Event.
+// - Status: every write sets observedGeneration; phases change only through
+//   the transition table; conditions Valid, Running, Finished,
+//   ResourcesReleased. `status` is set only when it differs from the stored one.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "api/batch.h"
+#include "lifecycle/phase.h"
+#include "nlohmann/json.hpp"
+
+namespace weir::reconcile {
+
+// Controller-wide defaults (flags) for what a Batch may leave unset.
+struct BatchDefaults {
+  absl::Duration idle_timeout = absl::Minutes(10);
+  absl::Duration image_pull_grace = absl::Minutes(2);
+  absl::Duration node_lost_timeout = absl::Minutes(5);
+  // How long a Batch waits for its JobTemplate to appear before failing.
+  absl::Duration template_wait = absl::Seconds(10);
+};
+
+struct BatchInput {
+  api::Batch batch;
+  // For spec.template: the template's JobSpec (an error if the template is
+  // invalid), or std::nullopt if there is no such JobTemplate.
+  std::optional<absl::StatusOr<nlohmann::json>> template_job_spec;
+  // Candidate children from the cache (filtered by owner here).
+  std::vector<const nlohmann::json*> jobs;
+  std::vector<const nlohmann::json*> pods;
+  absl::flat_hash_set<std::string> jobs_gone;  // confirmed by live reads
+  BatchDefaults defaults;
+  absl::Time now;
+};
+
+struct BatchEvent {
+  std::string type;  // Normal or Warning
+  std::string reason;
+  std::string message;
+};
+
+struct BatchPlan {
+  bool add_finalizer = false;
+  // Confirm with a live read that this Job is gone, then plan again.
+  std::optional<std::string> verify_job;
+  // Create this Job (after a live re-read of the Batch shows no cancel).
+  std::optional<nlohmann::json> create_job;
+  std::vector<std::string> delete_jobs;
+  // The new status, if it differs from the stored one.
+  std::optional<api::BatchStatus> status;
+  std::vector<BatchEvent> events;
+  // Phase changes made (from, to), and one the table refused.
+  std::vector<std::pair<lifecycle::Phase, lifecycle::Phase>> transitions;
+  std::optional<std::pair<lifecycle::Phase, lifecycle::Phase>> refused;
+  // The terminal outcome reached in this plan, for metrics ("" if none).
+  std::string outcome_reason;
+  // Remove the finalizer, once a live list confirms no child is left.
+  bool remove_finalizer = false;
+  bool delete_batch = false;  // ttlSecondsAfterFinished has passed
+  std::optional<absl::Time> wake_at;
+};
+
+BatchPlan PlanBatch(const BatchInput& input);
+
+// The status after the API server refused to create the attempt's Job: the
+// Batch ends Failed with Valid=False and the server's message.
+api::BatchStatus StatusAfterCreateRefused(const api::Batch& batch, absl::string_view message,
+                                          absl::Time now);
+
+}  // namespace weir::reconcile
