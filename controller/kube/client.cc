@@ -6,6 +6,15 @@
 
 namespace weir::kube {
 
+std::string MetadataString(const nlohmann::json& object, const char* field) {
+  if (!object.is_object()) return "";
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return "";
+  auto value = meta->find(field);
+  if (value == meta->end() || !value->is_string()) return "";
+  return value->get<std::string>();
+}
+
 std::string ResourceRef::ApiVersion() const {
   return group.empty() ? version : absl::StrCat(group, "/", version);
 }
@@ -68,10 +77,7 @@ absl::StatusOr<nlohmann::json> Client::ListAll(const ResourceRef& ref, absl::str
     if (!page.ok()) return page.status();
     nlohmann::json items = nlohmann::json::array();
     if (page->contains("items") && (*page)["items"].is_array()) items = std::move((*page)["items"]);
-    std::string next;
-    if (page->contains("metadata") && (*page)["metadata"].is_object()) {
-      next = (*page)["metadata"].value("continue", "");
-    }
+    const std::string next = MetadataString(*page, "continue");
     if (all.is_null()) {
       all = std::move(*page);
       all["items"] = nlohmann::json::array();
@@ -105,10 +111,7 @@ absl::StatusOr<nlohmann::json> Client::JsonPatch(const ResourceRef& ref, absl::s
 absl::StatusOr<nlohmann::json> Client::Apply(const ResourceRef& ref, absl::string_view ns,
                                              const nlohmann::json& object,
                                              absl::string_view field_manager, bool force) {
-  std::string name;
-  if (object.is_object() && object.contains("metadata") && object["metadata"].is_object()) {
-    name = object["metadata"].value("name", "");
-  }
+  const std::string name = MetadataString(object, "name");
   if (name.empty()) return absl::InvalidArgumentError("apply: object has no metadata.name");
   PatchOptions options;
   options.field_manager = std::string(field_manager);

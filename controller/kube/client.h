@@ -43,6 +43,9 @@ struct ResourceRef {
   bool operator==(const ResourceRef&) const = default;
 };
 
+// metadata.<field> of `object` if it is a string, else "". Never throws.
+std::string MetadataString(const nlohmann::json& object, const char* field);
+
 // The resources weir uses.
 namespace resources {
 ResourceRef Namespaces();
@@ -77,6 +80,10 @@ struct ListOptions {
 struct CreateOptions {
   std::string field_manager;
   bool dry_run = false;
+  // To create through a subresource of an existing object (e.g. POST
+  // serviceaccounts/<name>/token, pods/<name>/eviction) set both.
+  std::string subresource_of;  // the existing object's name
+  std::string subresource;     // "token", "eviction", ...
 };
 
 struct UpdateOptions {

@@ -121,14 +121,6 @@ absl::Status StatusFromException(std::exception_ptr ep, bool canceled) {
   }
 }
 
-std::string ObjectName(const nlohmann::json& object) {
-  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
-    return "";
-  }
-  const nlohmann::json& name = object["metadata"]["name"];
-  return name.is_string() ? name.get<std::string>() : "";
-}
-
 const char* PropagationName(PropagationPolicy p) {
   switch (p) {
     case PropagationPolicy::kOrphan:
@@ -318,15 +310,23 @@ class HttpClient::Impl {
   absl::StatusOr<http::http_request> Message(const Request& r) {
     absl::StatusOr<std::string> token = tokens_.Token();
     if (!token.ok()) return token.status();
-    http::http_request msg(r.method);
-    std::string target = r.path;
-    if (!r.params.empty()) absl::StrAppend(&target, "?", internal::EncodeQuery(r.params));
-    msg.set_request_uri(http::uri(target));
-    msg.headers().add("Accept", "application/json");
-    msg.headers().add("User-Agent", user_agent_);
-    if (!token->empty()) msg.headers().add("Authorization", absl::StrCat("Bearer ", *token));
-    if (r.body != nullptr) msg.set_body(r.body->dump(), r.content_type);
-    return msg;
+    try {
+      http::http_request msg(r.method);
+      std::string target = r.path;
+      if (!r.params.empty()) absl::StrAppend(&target, "?", internal::EncodeQuery(r.params));
+      msg.set_request_uri(http::uri(target));
+      msg.headers().add("Accept", "application/json");
+      msg.headers().add("User-Agent", user_agent_);
+      if (!token->empty()) msg.headers().add("Authorization", absl::StrCat("Bearer ", *token));
+      if (r.body != nullptr) {
+        // Invalid UTF-8 in a string is replaced rather than thrown.
+        msg.set_body(r.body->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                     r.content_type);
+      }
+      return msg;
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot build request: ", e.what()));
+    }
   }
 
   void Observe(const char* verb, const ResourceRef& ref, int code, absl::Time start) {
@@ -465,10 +465,16 @@ absl::StatusOr<nlohmann::json> HttpClient::List(const ResourceRef& ref, absl::st
 absl::StatusOr<nlohmann::json> HttpClient::Create(const ResourceRef& ref, absl::string_view ns,
                                                   const nlohmann::json& object,
                                                   const CreateOptions& options) {
-  if (!object.is_object())
+  if (!object.is_object()) {
     return absl::InvalidArgumentError("create: object must be a JSON object");
+  }
+  if (options.subresource.empty() != options.subresource_of.empty()) {
+    return absl::InvalidArgumentError(
+        "create: set both subresource and subresource_of, or neither");
+  }
   // Collections take no name (the server may generate one).
-  absl::StatusOr<std::string> path = internal::BuildPath(ref, ns, "", "", false);
+  absl::StatusOr<std::string> path =
+      internal::BuildPath(ref, ns, options.subresource_of, options.subresource, false);
   if (!path.ok()) return path.status();
   if (ref.namespaced && ns.empty()) {
     return absl::InvalidArgumentError(
@@ -484,7 +490,7 @@ absl::StatusOr<nlohmann::json> HttpClient::Update(const ResourceRef& ref, absl::
                                                   const nlohmann::json& object,
                                                   const UpdateOptions& options) {
   absl::StatusOr<std::string> path =
-      internal::BuildPath(ref, ns, ObjectName(object), options.subresource, true);
+      internal::BuildPath(ref, ns, MetadataString(object, "name"), options.subresource, true);
   if (!path.ok()) return path.status();
   Impl::Request r{"update", http::methods::PUT, *std::move(path), {}, &object};
   if (!options.field_manager.empty()) r.params.emplace_back("fieldManager", options.field_manager);

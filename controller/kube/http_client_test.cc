@@ -301,6 +301,35 @@ TEST_F(HttpClientTest, BadArgumentsFailWithoutARequest) {
   EXPECT_TRUE(server_.seen().empty());
 }
 
+TEST_F(HttpClientTest, CreateThroughSubresource) {
+  auto client = NewClient();
+  CreateOptions o;
+  o.subresource_of = "builder";
+  o.subresource = "token";
+  ASSERT_TRUE(
+      client->Create(resources::ServiceAccounts(), "ns", {{"kind", "TokenRequest"}}, o).ok());
+  EXPECT_EQ(server_.seen()[0].path, "/api/v1/namespaces/ns/serviceaccounts/builder/token");
+  o.subresource_of.clear();
+  EXPECT_EQ(client->Create(resources::ServiceAccounts(), "ns", {{"kind", "X"}}, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(HttpClientTest, InvalidUtf8InABodyDoesNotThrow) {
+  auto client = NewClient();
+  nlohmann::json obj = {{"metadata", {{"name", "x"}}}, {"data", {{"k", std::string("\xff\xfe")}}}};
+  EXPECT_TRUE(client->Create(resources::ConfigMaps(), "ns", obj).ok());
+  ASSERT_EQ(server_.seen().size(), 1u);
+  EXPECT_TRUE(nlohmann::json::parse(server_.seen()[0].body, nullptr, false).is_object());
+}
+
+TEST(MetadataStringTest, NeverThrows) {
+  EXPECT_EQ(MetadataString({{"metadata", {{"name", "a"}}}}, "name"), "a");
+  EXPECT_EQ(MetadataString({{"metadata", {{"name", 3}}}}, "name"), "");
+  EXPECT_EQ(MetadataString({{"metadata", "x"}}, "name"), "");
+  EXPECT_EQ(MetadataString(nlohmann::json::array(), "name"), "");
+  EXPECT_EQ(MetadataString({{"metadata", {{"continue", "t"}}}}, "continue"), "t");
+}
+
 TEST_F(HttpClientTest, DeleteSendsOptions) {
   auto client = NewClient();
   DeleteOptions o;

@@ -2,7 +2,9 @@
 // (hack/cluster.sh up). They read KUBECONFIG from the environment and fail,
 // not skip, when it is unset. Each run works in a namespace of its own.
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <set>
 #include <thread>
@@ -71,6 +73,7 @@ class KubeClientE2E : public ::testing::Test {
     }
     config->qps = 100;
     config->burst = 200;
+    config_ = *config;
     HttpClientOptions options;
     options.observer = &observer_;
     absl::StatusOr<std::unique_ptr<HttpClient>> client = HttpClient::New(*config, options);
@@ -98,6 +101,7 @@ class KubeClientE2E : public ::testing::Test {
 
   void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
+  static inline RestConfig config_;
   static inline std::string setup_error_;
   static inline Client* client_ = nullptr;
   static inline std::string ns_;
@@ -509,6 +513,77 @@ TEST_F(CrdE2E, TooOldResourceVersionIsGone) {
   EXPECT_TRUE(kube::IsExpired(gone)) << gone;
   EXPECT_EQ(GetHttpCode(gone), 410);
   EXPECT_EQ(gone.code(), absl::StatusCode::kOutOfRange);
+}
+
+TEST_F(KubeClientE2E, TlsVerification) {
+  ASSERT_FALSE(config_.ca_data.empty()) << "the local control plane's kubeconfig carries its CA";
+  RestConfig no_ca = config_;
+  no_ca.ca_data.clear();
+  absl::StatusOr<std::unique_ptr<HttpClient>> untrusting = HttpClient::New(no_ca);
+  ASSERT_TRUE(untrusting.ok()) << untrusting.status();
+  absl::Status s = (*untrusting)->Get(resources::Namespaces(), "", ns_).status();
+  EXPECT_TRUE(kube::IsConnectionFailed(s)) << s;
+
+  RestConfig insecure = no_ca;
+  insecure.insecure_skip_tls_verify = true;
+  absl::StatusOr<std::unique_ptr<HttpClient>> trusting = HttpClient::New(insecure);
+  ASSERT_TRUE(trusting.ok()) << trusting.status();
+  absl::StatusOr<json> got = (*trusting)->Get(resources::Namespaces(), "", ns_);
+  EXPECT_TRUE(got.ok()) << got.status();
+}
+
+TEST_F(KubeClientE2E, BearerTokensForbiddenAndUnauthorized) {
+  ASSERT_TRUE(client_
+                  ->Create(resources::ServiceAccounts(), ns_,
+                           {{"apiVersion", "v1"},
+                            {"kind", "ServiceAccount"},
+                            {"metadata", {{"name", "limited"}}}})
+                  .ok());
+  CreateOptions token_request;
+  token_request.subresource_of = "limited";
+  token_request.subresource = "token";
+  absl::StatusOr<json> issued = client_->Create(resources::ServiceAccounts(), ns_,
+                                                {{"apiVersion", "authentication.k8s.io/v1"},
+                                                 {"kind", "TokenRequest"},
+                                                 {"spec", {{"expirationSeconds", 600}}}},
+                                                token_request);
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  const std::string token = (*issued)["status"]["token"].get<std::string>();
+  ASSERT_FALSE(token.empty());
+
+  // The service account authenticates but has no RBAC grants.
+  RestConfig as_sa = config_;
+  as_sa.client_cert_data.clear();
+  as_sa.client_key_data.clear();
+  as_sa.bearer_token = token;
+  absl::StatusOr<std::unique_ptr<HttpClient>> sa_client = HttpClient::New(as_sa);
+  ASSERT_TRUE(sa_client.ok()) << sa_client.status();
+  absl::Status forbidden = (*sa_client)->List(resources::ConfigMaps(), ns_).status();
+  EXPECT_TRUE(kube::IsForbidden(forbidden)) << forbidden;
+  EXPECT_EQ(forbidden.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(forbidden.message(), HasSubstr("limited"));
+
+  // The same token read from a file.
+  std::string path = absl::StrCat(::testing::TempDir(), "/weir-e2e-token-", ns_);
+  {
+    std::ofstream out(path);
+    out << token << "\n";
+  }
+  RestConfig from_file = as_sa;
+  from_file.bearer_token.clear();
+  from_file.token_file = path;
+  absl::StatusOr<std::unique_ptr<HttpClient>> file_client = HttpClient::New(from_file);
+  ASSERT_TRUE(file_client.ok()) << file_client.status();
+  EXPECT_TRUE(kube::IsForbidden((*file_client)->List(resources::ConfigMaps(), ns_).status()));
+  std::remove(path.c_str());
+
+  RestConfig bad = as_sa;
+  bad.bearer_token = "not-a-token";
+  absl::StatusOr<std::unique_ptr<HttpClient>> bad_client = HttpClient::New(bad);
+  ASSERT_TRUE(bad_client.ok()) << bad_client.status();
+  absl::Status unauthorized = (*bad_client)->List(resources::ConfigMaps(), ns_).status();
+  EXPECT_TRUE(kube::IsUnauthorized(unauthorized)) << unauthorized;
+  EXPECT_EQ(unauthorized.code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST(KubeClientE2EConnection, UnreachableServerIsConnectionFailed) {
