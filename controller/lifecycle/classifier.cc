@@ -594,6 +594,16 @@ bool IsDisruption(absl::string_view r) {
          r == reason::kPodDeleted;
 }
 
+RetryTraits RetryTraitsOf(Phase phase, absl::string_view r) {
+  if (phase != Phase::kFailed && phase != Phase::kKilled) return {};
+  if (IsDisruption(r)) return {true, false};
+  if (r == reason::kDeadlineExceeded || r == reason::kMainContainerNotFound ||
+      internal::IsImageOrConfigError(r)) {
+    return {};
+  }
+  return {true, true};
+}
+
 Outcome Classify(const Observation& obs) {
   using internal::Field;
   using internal::Str;

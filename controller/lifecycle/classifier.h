@@ -96,6 +96,18 @@ inline constexpr char kMainContainerNotFound[] = "MainContainerNotFound";
 // Evicted, Preempted, NodeLost, PodDeleted.
 bool IsDisruption(absl::string_view termination_reason);
 
+// What Classify says about retrying an ended outcome of `phase` and
+// `termination_reason`: the flags to give an Outcome rebuilt from a stored
+// attempt record. Failed/Killed by a disruption: retryable, not counted;
+// by DeadlineExceeded, an image-pull/config error or MainContainerNotFound:
+// neither; by anything else (Error, OOMKilled, a kubelet rejection): both.
+// Other phases: neither.
+struct RetryTraits {
+  bool retryable = false;
+  bool counts_against_limit = false;
+};
+RetryTraits RetryTraitsOf(Phase phase, absl::string_view termination_reason);
+
 struct Observation {
   // The attempt's Job object as the API server returns it (metadata, status);
   // null if it does not exist (yet, or any more).

@@ -1104,6 +1104,71 @@ TEST(ClassifierRealJson, KubeletOOMKill) {
   EXPECT_EQ(o.finished_at, absl::FromUnixSeconds(1714644007));
 }
 
+// RetryTraitsOf agrees with the flags Classify sets, for every kind of ended
+// outcome.
+TEST(RetryTraitsOf, MatchesClassify) {
+  std::vector<Observation> cases = {
+      Obs({PodBuilder()
+               .Container("main")
+               .Phase("Succeeded")
+               .Terminated("main", 0, "Completed")
+               .Build()}),
+      Obs({PodBuilder()
+               .Container("main")
+               .Phase("Failed")
+               .Terminated("main", 137, "OOMKilled")
+               .Build()}),
+      Obs({PodBuilder().Container("main").Phase("Failed").Terminated("main", 1, "Error").Build()}),
+      Obs({PodBuilder()
+               .Container("main")
+               .Phase("Failed")
+               .PodReason("Evicted", "x")
+               .Terminated("main", 137, "Error")
+               .Build()}),
+      Obs({PodBuilder().Container("main").Phase("Failed").PodReason("Preempting", "x").Build()}),
+      Obs({PodBuilder()
+               .Container("main")
+               .Phase("Failed")
+               .Deleting(absl::Seconds(5))
+               .Terminated("main", 143, "Error", absl::Seconds(6))
+               .Build()}),
+      Obs({PodBuilder().Container("main").Phase("Failed").PodReason("OutOfcpu", "x").Build()}),
+      Obs({PodBuilder()
+               .Container("main")
+               .Phase("Failed")
+               .PodReason("DeadlineExceeded", "x")
+               .Build()}),
+      Obs({}, JobJson({JobCondition("Failed", "DeadlineExceeded", "x")})),
+      Obs({}, JobJson({JobCondition("Failed", "BackoffLimitExceeded", "x")})),
+      Obs({PodBuilder().Container("app").Build()}),
+  };
+  cases.back().main_container = "main";
+  for (const char* why :
+       {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"}) {
+    Observation obs = Obs({PodBuilder()
+                               .Container("main")
+                               .StartTime(absl::Seconds(2))
+                               .Waiting("main", why, "x")
+                               .Build()});
+    obs.now = kT0 + absl::Hours(1);
+    cases.push_back(obs);
+  }
+  Observation lost = Obs({PodBuilder().Container("main").Phase("Unknown").Running("main").Build()});
+  lost.now = kT0 + absl::Hours(1);
+  cases.push_back(lost);
+  Observation canceled = Obs({});
+  canceled.cancel_requested = true;
+  cases.push_back(canceled);
+
+  for (const Observation& obs : cases) {
+    const Outcome o = Classify(obs);
+    ASSERT_TRUE(o.ended()) << o.message;
+    const RetryTraits t = RetryTraitsOf(o.phase, o.reason);
+    EXPECT_EQ(t.retryable, o.retryable) << o.phase << " " << o.reason;
+    EXPECT_EQ(t.counts_against_limit, o.counts_against_limit) << o.phase << " " << o.reason;
+  }
+}
+
 TEST(IsDisruption, ExactlyThePlatformsFailures) {
   for (const char* r : {"Evicted", "Preempted", "NodeLost", "PodDeleted"}) {
     EXPECT_TRUE(IsDisruption(r)) << r;
