@@ -5,8 +5,8 @@
 // condition, and no cycle; or an InvalidArgument status whose message names the
 // offending field and the reason, ready to be the message of a `Valid=False`
 // condition. ValidationReason() gives the CamelCase reason for that condition.
-// Only the first problem found is reported, checking steps in spec order:
-// names, then templates, then dependencies, then cycles.
+// Only the first problem found is reported: first each step's name and
+// template (in spec order), then each step's dependencies, then cycles.
 //
 // Steps are identified by StepIndex, their position in spec.steps. The graph
 // keeps, for each step, its dependencies (with their condition) and its

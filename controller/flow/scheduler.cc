@@ -212,17 +212,18 @@ absl::StatusOr<Plan> PlanFlow(const Dag& dag, absl::Span<const StepState> steps,
   for (std::size_t i = 0; i < n; ++i) {
     if (IsActive(phase[i], steps[i].started)) ++active;
   }
-  std::size_t waiting_for_slot = 0;
-  if (!options.suspend && !options.cancel) {
-    std::size_t slots = ready.size();
+  // (Under flow cancel every not-started step was canceled: none is ready.)
+  std::size_t take = 0;
+  if (!options.suspend) {
+    take = ready.size();
     if (options.parallelism > 0) {
-      slots = static_cast<std::size_t>(std::max(0, options.parallelism - active));
+      take = std::min(take, static_cast<std::size_t>(std::max(0, options.parallelism - active)));
     }
-    std::size_t take = std::min(slots, ready.size());
-    plan.start.assign(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(take));
-    waiting_for_slot = ready.size() - take;
-    active += static_cast<int>(take);
   }
+  plan.start.assign(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(take));
+  plan.waiting.assign(ready.begin() + static_cast<std::ptrdiff_t>(take), ready.end());
+  active += static_cast<int>(take);
+  const std::size_t waiting_for_slot = options.suspend ? 0 : plan.waiting.size();
 
   // Counts of the projected state.
   StepCounts& c = plan.counts;

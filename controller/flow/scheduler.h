@@ -192,6 +192,9 @@ struct Plan {
   std::string reason;   // CamelCase, one of the kFlowReason* constants
   std::string message;  // for people, e.g. "step transform ended Failed (Error): exit code 1"
   StepCounts counts;
+  // Ready steps not started by this plan: held by suspend, or beyond the
+  // parallelism limit. Earliest in topological order first.
+  std::vector<StepIndex> waiting;
 };
 
 // Decides the next actions for a flow. `steps[i]` is the state of

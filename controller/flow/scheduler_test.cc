@@ -469,6 +469,7 @@ TEST(SchedulerTest, StopFlowCancelsRunningAndSkipsPending) {
   Plan p = f.Step();
   EXPECT_THAT(f.Names(p.start), ElementsAre("a", "b"));
   EXPECT_EQ(p.message, "0/4 steps done, 2 running, 1 waiting for parallelism 2");
+  EXPECT_THAT(f.Names(p.waiting), ElementsAre("c"));
 
   f.Finish("a", Phase::kKilled, "OOMKilled", "container main exceeded its memory limit 1Gi");
   p = f.Step();
@@ -629,6 +630,7 @@ TEST(SchedulerTest, SuspendStartsNothing) {
   EXPECT_EQ(p.phase, Phase::kPending);
   EXPECT_EQ(p.reason, kFlowReasonSuspended);
   EXPECT_EQ(p.message, "suspended: 4 steps waiting, 0/4 steps done");
+  EXPECT_THAT(f.Names(p.waiting), ElementsAre("a"));
 
   f.options().suspend = false;
   p = f.Step();
@@ -645,6 +647,7 @@ TEST(SchedulerTest, SuspendStartsNothing) {
   EXPECT_EQ(p.phase, Phase::kRunning);  // it has made progress: not back to Pending
   EXPECT_EQ(p.reason, kFlowReasonSuspended);
   EXPECT_EQ(p.message, "suspended: 3 steps waiting, 1/4 steps done");
+  EXPECT_THAT(f.Names(p.waiting), ElementsAre("b", "c"));
 
   f.options().suspend = false;
   p = f.Step();
@@ -922,6 +925,14 @@ TEST(SchedulerPropertyTest, RandomFlowsAlwaysEndConsistently) {
       }
       if (o.parallelism > 0) {
         ASSERT_LE(running, o.parallelism);
+      }
+      // Work-conserving: a ready step waits only for suspend or a full quota.
+      if (!o.suspend && !p.waiting.empty()) {
+        EXPECT_GT(o.parallelism, 0);
+        EXPECT_EQ(running, o.parallelism);
+      }
+      if (o.suspend) {
+        EXPECT_THAT(p.start, IsEmpty());
       }
       EXPECT_EQ(p.counts.active, running);
       EXPECT_EQ(p.counts.total, n);
