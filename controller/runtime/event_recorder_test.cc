@@ -1,6 +1,7 @@
 #include "runtime/event_recorder.h"
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -207,6 +208,10 @@ TEST_F(EventRecorderTest, ShutdownGivesUpAfterTheDrainDeadline) {
   std::thread stopper([&] { recorder.Shutdown(absl::Seconds(2)); });
   clock_.WaitForWaiters(1);
   clock_.Advance(absl::Seconds(3));
+  // The drain wait leaves the clock while holding the recorder's lock and
+  // gives up the queue before releasing it, so once it is gone from the
+  // clock the queued event can no longer be sent.
+  while (clock_.NumWaiters() > 0) std::this_thread::yield();
   release_.Notify();  // let the stuck write return so the sender can exit
   stopper.join();
   EXPECT_EQ(recorder.stats().dropped, 1);
