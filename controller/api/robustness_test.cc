@@ -12,6 +12,8 @@
 
 #include "absl/strings/match.h"
 #include "api/batch.h"
+#include "api/jobflow.h"
+#include "api/jobtemplate.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -224,6 +226,60 @@ TEST(RobustnessTest, ParseBatch) {
     });
   });
   // The mutations leave some documents valid, so both verdicts were exercised.
+  EXPECT_GT(ok, 0);
+  EXPECT_LT(ok, kIterations);
+}
+
+json FlowSeed() {
+  return json::parse(R"({
+    "apiVersion": "weir.dev/v1alpha1", "kind": "JobFlow", "metadata": {"name": "f"},
+    "spec": {
+      "steps": [
+        {"name": "a", "template": "etl"},
+        {"name": "b", "template": "etl", "dependsOn": [{"step": "a", "condition": "Failed"}],
+         "patch": {"template": {"spec": {"containers": [{"name": "etl", "env": [{"name": "X"}]}]}}},
+         "retry": {"limit": 1, "onOOM": {"maxMemory": "2Gi"}}, "cancel": false}],
+      "onStepFailure": "StopFlow", "parallelism": 1, "suspend": false, "cancel": false,
+      "jobRetainPolicy": "Retain", "idleTimeoutSeconds": 5, "ttlSecondsAfterFinished": 6},
+    "status": {"phase": "Running", "observedGeneration": 3, "progress": "0/2",
+      "startTime": "2026-11-25T12:00:00Z",
+      "steps": [{"name": "a", "template": "etl", "phase": "Running",
+                 "attempts": [{"attempt": 1, "job": "f-a-1"}]}],
+      "conditions": [{"type": "Valid", "status": "True", "reason": "Validated", "message": "",
+                      "lastTransitionTime": "2026-11-25T12:00:00Z"}]}})");
+}
+
+TEST(RobustnessTest, ParseJobFlow) {
+  int ok = 0;
+  Fuzz({FlowSeed()}, 2, [&](const json& doc) {
+    NoThrow(doc, [&] {
+      JobFlow f = ParseJobFlow(doc);
+      ExpectSpecVerdict(f.spec.status(), "JobFlow", doc);
+      if (f.spec.ok()) ++ok;
+      EXPECT_EQ(ParseJobFlowStatus(JobFlowStatusToJson(f.status)), f.status);
+    });
+  });
+  EXPECT_GT(ok, 0);
+  EXPECT_LT(ok, kIterations);
+}
+
+TEST(RobustnessTest, ParseJobTemplate) {
+  json seed = json::parse(R"({"apiVersion": "weir.dev/v1alpha1", "kind": "JobTemplate",
+    "metadata": {"name": "etl"},
+    "spec": {"jobSpec": {"template": {
+      "metadata": {"labels": {"a": "b"}, "annotations": {"sim.weir.dev/outcome": "Succeeded"}},
+      "spec": {"initContainers": [{"name": "init"}],
+               "containers": [{"name": "etl", "resources": {"limits": {"memory": "1Gi"},
+                                                             "requests": {"cpu": "100m"}}}]}}}},
+    "status": {"usedBy": ["ns/f"]}})");
+  int ok = 0;
+  Fuzz({seed}, 3, [&](const json& doc) {
+    NoThrow(doc, [&] {
+      JobTemplate t = ParseJobTemplate(doc);
+      ExpectSpecVerdict(t.job_spec.status(), "JobTemplate", doc);
+      if (t.job_spec.ok()) ++ok;
+    });
+  });
   EXPECT_GT(ok, 0);
   EXPECT_LT(ok, kIterations);
 }
