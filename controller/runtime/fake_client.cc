@@ -505,6 +505,15 @@ int FakeClient::Calls(absl::string_view verb) const {
   return it == calls_.end() ? 0 : it->second;
 }
 
+void FakeClient::WaitForCalls(absl::string_view verb, int n) const {
+  absl::MutexLock l(&mu_);
+  auto enough = [this, verb, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = calls_.find(verb);
+    return it != calls_.end() && it->second >= n;
+  };
+  mu_.Await(absl::Condition(&enough));
+}
+
 std::string FakeClient::ResourceVersion() const {
   absl::MutexLock l(&mu_);
   return std::to_string(rv_);

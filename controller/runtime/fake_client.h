@@ -104,6 +104,8 @@ class FakeClient final : public kube::Client {
   std::vector<kube::ListOptions> ListCalls() const;
   // Number of calls of `verb` (failed ones included).
   int Calls(absl::string_view verb) const;
+  // Blocks until `verb` has been called at least `n` times.
+  void WaitForCalls(absl::string_view verb, int n) const;
   // The last resourceVersion assigned.
   std::string ResourceVersion() const;
   // Direct access to stored objects (copies), bypassing faults.
