@@ -1,6 +1,7 @@
 #include "api/jobspec.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -96,7 +97,85 @@ absl::Status ValidateContainers(const json& pod_spec, absl::string_view key, abs
   return absl::OkStatus();
 }
 
+bool HasStringName(const json& item) {
+  if (!item.is_object()) return false;
+  auto it = item.find("name");
+  return it != item.end() && it->is_string();
+}
+
+// A list that merges by name: every item is an object with a string name.
+bool IsNamedList(const json& list) {
+  if (!list.is_array()) return false;
+  for (const json& item : list) {
+    if (!HasStringName(item)) return false;
+  }
+  return true;
+}
+
+// `value` without null object members, at any depth. Null list items stay.
+json DropNulls(const json& value) {
+  if (value.is_object()) {
+    json out = json::object();
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      if (!it->is_null()) out[it.key()] = DropNulls(*it);
+    }
+    return out;
+  }
+  if (value.is_array()) {
+    json out = json::array();
+    for (const json& item : value) out.push_back(DropNulls(item));
+    return out;
+  }
+  return value;
+}
+
+json Merge(const json& base, const json& patch) {
+  if (patch.is_object()) {
+    json out = base.is_object() ? base : json::object();
+    for (auto it = patch.begin(); it != patch.end(); ++it) {
+      if (it->is_null()) {
+        out.erase(it.key());
+        continue;
+      }
+      auto existing = out.find(it.key());
+      if (existing == out.end()) {
+        out[it.key()] = DropNulls(*it);
+      } else {
+        *existing = Merge(*existing, *it);
+      }
+    }
+    return out;
+  }
+  if (patch.is_array() && !patch.empty() && IsNamedList(patch) && IsNamedList(base)) {
+    // The n-th patch item of a name goes into the n-th base item of that name
+    // (names are normally unique; counting keeps repeats stable under a
+    // second application of the same patch).
+    json out = base;
+    std::map<std::string, size_t> seen;
+    for (const json& item : patch) {
+      const std::string& name = item.find("name")->get_ref<const std::string&>();
+      size_t wanted = seen[name]++;
+      size_t count = 0;
+      auto match = std::find_if(out.begin(), out.end(), [&](const json& b) {
+        return b.find("name")->get_ref<const std::string&>() == name && count++ == wanted;
+      });
+      if (match == out.end()) {
+        out.push_back(DropNulls(item));
+      } else {
+        *match = Merge(*match, item);
+      }
+    }
+    return out;
+  }
+  return DropNulls(patch);
+}
+
 }  // namespace
+
+json MergeJobSpec(const json& base, const json& patch) {
+  if (patch.is_null()) return base;
+  return Merge(base, patch);
+}
 
 absl::Status ValidateJobSpec(const json& job_spec, absl::string_view path) {
   WEIR_API_RETURN_IF_ERROR(internal::ExpectObject(job_spec, path));

@@ -2,6 +2,22 @@
 // (spec.jobSpec): the checks weir makes before stamping Jobs from it, and the
 // merge of a JobFlow step's patch into it (DESIGN.md §2).
 //
+// MergeJobSpec is a JSON merge patch (RFC 7386) that also merges lists of
+// named items, as strategic merge patch does for containers, env, volumes:
+// - objects merge recursively; a null in the patch deletes the key;
+// - a non-empty patch list whose items are all objects with a string "name",
+//   applied to a list whose items (if any) all are too, merges item by item
+//   by name: an item with a name already in the base list is merged into it
+//   (recursively, so env inside a container merges by name too), an item with
+//   a new name is appended; base order is kept (should a name repeat, the
+//   n-th patch item of that name merges into the n-th base item of it);
+// - any other list (scalars, unnamed objects, an empty patch list) and any
+//   scalar replace the base value; so `env: []` clears a list;
+// - nulls inside values that are added or replaced are dropped (there is
+//   nothing for them to delete).
+// There is no way to delete one item of a named list except replacing the list
+// through its parent. A null (or absent) patch leaves `base` unchanged.
+//
 // weir does not model the JobSpec; it keeps the JSON and validates only what
 // the CRD schema requires and what weir itself relies on when it builds a Job
 // (the API server validates the rest when the Job is created):
@@ -38,5 +54,9 @@ std::vector<std::string> ContainerNames(const nlohmann::json& job_spec);
 // listing the containers there are.
 absl::Status CheckMainContainer(const nlohmann::json& job_spec, absl::string_view main_container,
                                 absl::string_view path);
+
+// The step's JobSpec: `base` with `patch` applied, as described above. Never
+// throws; works on any JSON (the result is checked with ValidateJobSpec).
+nlohmann::json MergeJobSpec(const nlohmann::json& base, const nlohmann::json& patch);
 
 }  // namespace weir::api

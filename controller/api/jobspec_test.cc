@@ -125,5 +125,156 @@ TEST(CheckMainContainerTest, Cases) {
             "main, sidecar)");
 }
 
+// MergeJobSpec.
+
+json EtlBase() {
+  return json::parse(R"({
+    "activeDeadlineSeconds": 600,
+    "template": {
+      "metadata": {"annotations": {"sim.weir.dev/outcome": "Succeeded", "sim.weir.dev/duration": "2s"}},
+      "spec": {
+        "volumes": [{"name": "scratch", "emptyDir": {}}],
+        "containers": [
+          {"name": "etl", "image": "etl:1", "args": ["--stage", "extract"],
+           "env": [{"name": "STAGE", "value": "extract"}, {"name": "LOG", "value": "info"}],
+           "resources": {"limits": {"memory": "512Mi", "cpu": "1"}},
+           "volumeMounts": [{"name": "scratch", "mountPath": "/tmp"}]},
+          {"name": "sidecar", "image": "shipper:1"}
+        ],
+        "tolerations": [{"key": "batch", "operator": "Exists"}]
+      }
+    }})");
+}
+
+json Patched(const char* patch) { return MergeJobSpec(EtlBase(), json::parse(patch)); }
+
+TEST(MergeJobSpecTest, NullOrEmptyPatchKeepsBase) {
+  EXPECT_EQ(MergeJobSpec(EtlBase(), json()), EtlBase());
+  EXPECT_EQ(MergeJobSpec(EtlBase(), json::object()), EtlBase());
+}
+
+TEST(MergeJobSpecTest, ContainersMergeByName) {
+  json out =
+      Patched(R"({"template": {"spec": {"containers": [{"name": "etl", "image": "etl:2"}]}}})");
+  json expected = EtlBase();
+  expected["template"]["spec"]["containers"][0]["image"] = "etl:2";
+  EXPECT_EQ(out, expected);
+}
+
+TEST(MergeJobSpecTest, EnvMergesByNameInsideAContainer) {
+  json out = Patched(R"({"template": {"spec": {"containers": [{"name": "etl", "env": [
+      {"name": "STAGE", "value": "transform"}, {"name": "EXTRA", "value": "1"}]}]}}})");
+  const json& env = out["template"]["spec"]["containers"][0]["env"];
+  EXPECT_EQ(env, json::parse(R"([{"name": "STAGE", "value": "transform"},
+                                 {"name": "LOG", "value": "info"},
+                                 {"name": "EXTRA", "value": "1"}])"));
+  // The rest of the container and the other container are untouched.
+  EXPECT_EQ(out["template"]["spec"]["containers"][0]["image"], "etl:1");
+  EXPECT_EQ(out["template"]["spec"]["containers"][1],
+            EtlBase()["template"]["spec"]["containers"][1]);
+}
+
+TEST(MergeJobSpecTest, NewNamesAreAppended) {
+  json out = Patched(R"({"template": {"spec": {
+      "containers": [{"name": "debug", "image": "busybox"}],
+      "volumes": [{"name": "cache", "emptyDir": {"medium": "Memory"}}]}}})");
+  const json& containers = out["template"]["spec"]["containers"];
+  ASSERT_EQ(containers.size(), 3u);
+  EXPECT_EQ(containers[0]["name"], "etl");
+  EXPECT_EQ(containers[1]["name"], "sidecar");
+  EXPECT_EQ(containers[2], json::parse(R"({"name": "debug", "image": "busybox"})"));
+  EXPECT_EQ(out["template"]["spec"]["volumes"].size(), 2u);
+  EXPECT_EQ(out["template"]["spec"]["volumes"][1]["name"], "cache");
+}
+
+TEST(MergeJobSpecTest, ScalarsAreReplaced) {
+  json out = Patched(R"({"activeDeadlineSeconds": 60, "template": {"metadata": {"annotations": {
+      "sim.weir.dev/outcome": "Failed"}}}})");
+  EXPECT_EQ(out["activeDeadlineSeconds"], 60);
+  EXPECT_EQ(out["template"]["metadata"]["annotations"],
+            json::parse(R"({"sim.weir.dev/outcome": "Failed", "sim.weir.dev/duration": "2s"})"));
+}
+
+TEST(MergeJobSpecTest, NullDeletes) {
+  json out = Patched(R"({"activeDeadlineSeconds": null,
+      "template": {"metadata": {"annotations": {"sim.weir.dev/duration": null}},
+                   "spec": {"containers": [{"name": "etl", "resources": {"limits": {"memory": null}},
+                                            "args": null}]}}})");
+  EXPECT_FALSE(out.contains("activeDeadlineSeconds"));
+  EXPECT_FALSE(out["template"]["metadata"]["annotations"].contains("sim.weir.dev/duration"));
+  const json& etl = out["template"]["spec"]["containers"][0];
+  EXPECT_EQ(etl["resources"], json::parse(R"({"limits": {"cpu": "1"}})"));
+  EXPECT_FALSE(etl.contains("args"));
+  // Deleting what is not there is no error.
+  EXPECT_EQ(Patched(R"({"parallelism": null})"), EtlBase());
+}
+
+TEST(MergeJobSpecTest, NonNamedListsAreReplaced) {
+  json out = Patched(R"({"template": {"spec": {
+      "containers": [{"name": "etl", "args": ["--stage", "load", "--fast"]}],
+      "tolerations": [{"key": "gpu", "operator": "Exists"}]}}})");
+  EXPECT_EQ(out["template"]["spec"]["containers"][0]["args"],
+            json::parse(R"(["--stage", "load", "--fast"])"));
+  EXPECT_EQ(out["template"]["spec"]["tolerations"],
+            json::parse(R"([{"key": "gpu", "operator": "Exists"}])"));
+}
+
+TEST(MergeJobSpecTest, MixedOrEmptyListsReplace) {
+  // One patch item without a name: the whole list is replaced.
+  json out = Patched(R"({"template": {"spec": {"containers": [{"name": "etl", "env": [
+      {"name": "A", "value": "1"}, {"value": "nameless"}]}]}}})");
+  EXPECT_EQ(out["template"]["spec"]["containers"][0]["env"],
+            json::parse(R"([{"name": "A", "value": "1"}, {"value": "nameless"}])"));
+  // An empty list clears.
+  out = Patched(R"({"template": {"spec": {"containers": [{"name": "etl", "env": []}]}}})");
+  EXPECT_EQ(out["template"]["spec"]["containers"][0]["env"], json::array());
+  // A named patch list over a base list that is not named replaces it.
+  out = Patched(R"({"template": {"spec": {"tolerations": [{"name": "x", "key": "k"}]}}})");
+  EXPECT_EQ(out["template"]["spec"]["tolerations"], json::parse(R"([{"name": "x", "key": "k"}])"));
+}
+
+TEST(MergeJobSpecTest, TypeChangesReplaceAndDropNulls) {
+  json out = Patched(R"({"template": {"spec": {"volumes": {"odd": true, "gone": null},
+                                               "nodeSelector": {"disk": "ssd", "zone": null}}}})");
+  EXPECT_EQ(out["template"]["spec"]["volumes"], json::parse(R"({"odd": true})"));
+  EXPECT_EQ(out["template"]["spec"]["nodeSelector"], json::parse(R"({"disk": "ssd"})"));
+  // Appended named items lose their nulls too.
+  out = Patched(R"({"template": {"spec": {"containers": [{"name": "new", "image": null}]}}})");
+  EXPECT_EQ(out["template"]["spec"]["containers"][2], json::parse(R"({"name": "new"})"));
+}
+
+TEST(MergeJobSpecTest, VolumeMountsMergeByNameAndBaseIsNotModified) {
+  json base = EtlBase();
+  json out = MergeJobSpec(base, json::parse(R"({"template": {"spec": {"containers": [
+      {"name": "etl", "volumeMounts": [{"name": "scratch", "readOnly": true}]}]}}})"));
+  EXPECT_EQ(out["template"]["spec"]["containers"][0]["volumeMounts"],
+            json::parse(R"([{"name": "scratch", "mountPath": "/tmp", "readOnly": true}])"));
+  EXPECT_EQ(base, EtlBase());
+}
+
+TEST(MergeJobSpecTest, ResultOfAStepPatchValidates) {
+  json out = Patched(R"({"template": {"spec": {"containers": [
+      {"name": "etl", "resources": {"limits": {"memory": "1Gi"}}}]}}})");
+  EXPECT_TRUE(ValidateJobSpec(out, "spec.jobSpec").ok());
+  EXPECT_EQ(out["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"], "1Gi");
+  EXPECT_EQ(out["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"], "1");
+}
+
+TEST(MergeJobSpecTest, RepeatedNamesMatchByOccurrence) {
+  json base = json::parse(R"({"env": [{"name": "B", "value": "1"}, {"name": "C"}]})");
+  json patch =
+      json::parse(R"({"env": [{"name": "B", "value": "x"}, {"name": "B", "value": "y"}]})");
+  json once = MergeJobSpec(base, patch);
+  EXPECT_EQ(once, json::parse(R"({"env": [{"name": "B", "value": "x"}, {"name": "C"},
+                                          {"name": "B", "value": "y"}]})"));
+  EXPECT_EQ(MergeJobSpec(once, patch), once);
+}
+
+TEST(MergeJobSpecTest, AnyJsonIsMerged) {
+  EXPECT_EQ(MergeJobSpec(json(3), json::parse(R"({"a": 1})")), json::parse(R"({"a": 1})"));
+  EXPECT_EQ(MergeJobSpec(json::parse(R"({"a": 1})"), json("x")), json("x"));
+  EXPECT_EQ(MergeJobSpec(json::array({1, 2}), json::array({3})), json::array({3}));
+}
+
 }  // namespace
 }  // namespace weir::api

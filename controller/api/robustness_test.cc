@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "api/batch.h"
 #include "api/jobflow.h"
+#include "api/jobspec.h"
 #include "api/jobtemplate.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -282,6 +283,43 @@ TEST(RobustnessTest, ParseJobTemplate) {
   });
   EXPECT_GT(ok, 0);
   EXPECT_LT(ok, kIterations);
+}
+
+bool ContainsNaN(const json& v) {
+  if (v.is_number_float()) return std::isnan(v.get<double>());
+  if (v.is_object() || v.is_array()) {
+    for (const json& child : v) {
+      if (ContainsNaN(child)) return true;
+    }
+  }
+  return false;
+}
+
+TEST(RobustnessTest, MergeJobSpec) {
+  json base = json::parse(R"({"template": {"metadata": {"annotations": {"a": "1"}}, "spec": {
+      "containers": [{"name": "etl", "env": [{"name": "A", "value": "1"}], "args": ["x"]},
+                     {"name": "side"}],
+      "volumes": [{"name": "v", "emptyDir": {}}]}}})");
+  json patch_seed = json::parse(R"({"template": {"metadata": {"annotations": {"a": null}}, "spec": {
+      "containers": [{"name": "etl", "env": [{"name": "B", "value": "2"}], "image": "i"}]}}})");
+  Mutator m(4);
+  for (int i = 0; i < kIterations; ++i) {
+    json b = base;
+    json p = patch_seed;
+    for (int n = m.Below(4); n > 0; --n) m.Mutate(b);
+    for (int n = 1 + m.Below(4); n > 0; --n) m.Mutate(p);
+    NoThrow(p, [&] {
+      json once = MergeJobSpec(b, p);
+      if (ContainsNaN(b) || ContainsNaN(p)) return;  // NaN != NaN: no equalities to check
+      // A merge patch is idempotent, named lists included.
+      ASSERT_EQ(MergeJobSpec(once, p), once)
+          << p.dump(-1, ' ', false, json::error_handler_t::replace);
+      // The empty patch changes nothing.
+      EXPECT_EQ(MergeJobSpec(once, json::object()), once.is_object() ? once : json::object());
+      (void)ValidateJobSpec(once, "spec.jobSpec");
+    });
+    if (HasFatalFailure()) return;
+  }
 }
 
 }  // namespace
