@@ -69,6 +69,7 @@ class Planner {
       NothingStarted();
       return std::move(plan_);
     }
+    SettleEarlierAttempt(current);
     EnsureRecord(current);
     api::AttemptStatus& record = plan_.attempts.back();
     if (lifecycle::IsTerminal(ParsedPhase(record))) {
@@ -141,6 +142,40 @@ class Planner {
     plan_.attempts.push_back(std::move(record));
   }
 
+  // A restart between creating attempt n+1 and writing the status leaves
+  // attempt n's record open; its outcome is still on its Job and pods, so
+  // record it now rather than lose it.
+  void SettleEarlierAttempt(int current) {
+    if (plan_.attempts.empty()) return;
+    api::AttemptStatus& record = plan_.attempts.back();
+    if (record.attempt >= current || lifecycle::IsTerminal(ParsedPhase(record))) return;
+    Outcome outcome = Observe(record.attempt);
+    if (!outcome.ended()) return;
+    Close(record, outcome);
+  }
+
+  Outcome Observe(int attempt) const {
+    const nlohmann::json* job = JobOf(attempt);
+    lifecycle::Observation observation;
+    observation.job = job != nullptr ? *job : nlohmann::json();
+    observation.pods = PodsOf(attempt);
+    observation.main_container = in_.main_container;
+    observation.cancel_requested = in_.cancel;
+    observation.image_pull_grace = in_.image_pull_grace;
+    observation.node_lost_timeout = in_.node_lost_timeout;
+    observation.now = in_.now;
+    return lifecycle::Classify(observation);
+  }
+
+  void Close(api::AttemptStatus& record, const Outcome& outcome) const {
+    record.phase = std::string(lifecycle::PhaseName(outcome.phase));
+    record.termination_reason = outcome.phase == Phase::kSucceeded ? "Completed" : outcome.reason;
+    if (outcome.exit_code.has_value()) record.exit_code = *outcome.exit_code;
+    record.message = outcome.message;
+    record.completion_time = outcome.finished_at.value_or(in_.now);
+    if (outcome.memory_limit.has_value()) record.memory_limit = outcome.memory_limit->ToString();
+  }
+
   void NothingStarted() {
     if (in_.cancel) {
       MoveTo(Phase::kCanceled);
@@ -148,14 +183,25 @@ class Planner {
       plan_.message = "canceled before any attempt started";
       return;
     }
-    if (in_.may_start) plan_.create_attempt = 1;
+    if (in_.may_start) StartAttempt(1);
+  }
+
+  // Creates attempt `n` and records it at once, so the record and the Job
+  // appear together and a lagging cache is verified, not trusted.
+  void StartAttempt(int n) {
+    plan_.create_attempt = n;
+    api::AttemptStatus record;
+    record.attempt = n;
+    record.job = ChildJobName(in_.owner, n);
+    record.phase = std::string(lifecycle::PhaseName(Phase::kPending));
+    record.start_time = in_.now;
+    plan_.attempts.push_back(std::move(record));
   }
 
   void ObserveLiveAttempt(int current) {
     api::AttemptStatus& record = plan_.attempts.back();
     const nlohmann::json* job = JobOf(current);
-    std::vector<nlohmann::json> pods = PodsOf(current);
-    if (job == nullptr && pods.empty()) {
+    if (job == nullptr && PodsOf(current).empty()) {
       if (!in_.jobs_gone.contains(record.job)) {
         plan_.verify_job = record.job;
         return;
@@ -176,15 +222,7 @@ class Planner {
       return;
     }
 
-    lifecycle::Observation observation;
-    observation.job = job != nullptr ? *job : nlohmann::json();
-    observation.pods = std::move(pods);
-    observation.main_container = in_.main_container;
-    observation.cancel_requested = in_.cancel;
-    observation.image_pull_grace = in_.image_pull_grace;
-    observation.node_lost_timeout = in_.node_lost_timeout;
-    observation.now = in_.now;
-    Outcome outcome = lifecycle::Classify(observation);
+    Outcome outcome = Observe(current);
     if (outcome.memory_limit.has_value()) record.memory_limit = outcome.memory_limit->ToString();
     if (in_.cancel && job != nullptr && !(*job)["metadata"].contains("deletionTimestamp")) {
       plan_.delete_jobs.push_back(record.job);
@@ -226,12 +264,7 @@ class Planner {
   }
 
   void EndAttempt(int current, const Outcome& outcome) {
-    api::AttemptStatus& record = plan_.attempts.back();
-    record.phase = std::string(lifecycle::PhaseName(outcome.phase));
-    record.termination_reason = outcome.phase == Phase::kSucceeded ? "Completed" : outcome.reason;
-    if (outcome.exit_code.has_value()) record.exit_code = *outcome.exit_code;
-    record.message = outcome.message;
-    record.completion_time = outcome.finished_at.value_or(in_.now);
+    Close(plan_.attempts.back(), outcome);
     AfterAttemptEnded(current);
   }
 
@@ -275,17 +308,19 @@ class Planner {
       plan_.wake_at = retry_at;
       return;
     }
-    plan_.create_attempt = current + 1;
+    const int previous = current;
+    const std::string previous_memory = record.memory_limit;
+    StartAttempt(current + 1);
     if (decision->memory_limit.has_value()) {
       plan_.memory.limit = decision->memory_limit;
       plan_.memory.request = decision->memory_request;
-    } else if (const nlohmann::json* job = JobOf(current)) {
+    } else if (const nlohmann::json* job = JobOf(previous)) {
       // Keep the previous attempt's memory (an earlier raise stays).
       const nlohmann::json* main = FindMainContainer(*job, in_.main_container);
       plan_.memory.limit = MemoryOf(main, "limits");
       plan_.memory.request = MemoryOf(main, "requests");
-    } else if (!record.memory_limit.empty()) {
-      absl::StatusOr<api::Quantity> q = api::Quantity::Parse(record.memory_limit);
+    } else if (!previous_memory.empty()) {
+      absl::StatusOr<api::Quantity> q = api::Quantity::Parse(previous_memory);
       if (q.ok()) plan_.memory.limit = *q;
     }
   }

@@ -190,15 +190,26 @@ TEST_F(AttemptsTest, RetryDecisionIsTheSameAfterARestart) {
   in_.retry.backoff = absl::ZeroDuration();
   in_.now = kT0 + absl::Seconds(10);
   AddJob(1);
+  AddPod(1, "Running", Running());
+  Record(Plan());  // attempt 1 recorded Running
+  pods_.clear();
   AddPod(1, "Failed", Terminated(1, "Error"));
   AttemptsPlan first = Plan();
   EXPECT_EQ(first.create_attempt, 2);
-  Record(first);
-  // Restarted before attempt 2 was created: the records alone decide again.
+  // Restarted before attempt 2's Job was created (its status is written only
+  // after the create): the same state gives the same decision.
   AttemptsPlan again = Plan();
   EXPECT_EQ(again.create_attempt, 2);
-  EXPECT_EQ(again.phase, Phase::kRetrying);
-  EXPECT_TRUE(again.transitions.empty());
+  EXPECT_EQ(again.attempts, first.attempts);
+  // Restarted after the Job's create but before the status write: the Job is
+  // adopted, not created again.
+  AddJob(2);
+  AttemptsPlan adopted = Plan();
+  EXPECT_EQ(adopted.create_attempt, std::nullopt);
+  ASSERT_EQ(adopted.attempts.size(), 2u);
+  EXPECT_EQ(adopted.attempts[0].phase, "Failed") << "attempt 1's outcome is not lost";
+  EXPECT_EQ(adopted.attempts[0].exit_code, 1);
+  EXPECT_EQ(adopted.attempts[1].job, ChildJobName(in_.owner, 2));
 }
 
 TEST_F(AttemptsTest, LimitUsedUpEndsFailed) {

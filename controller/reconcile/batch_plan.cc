@@ -226,8 +226,11 @@ class BatchPlanner {
     const bool children = !jobs_.empty() || !pods_.empty();
     if (release_now) {
       for (const nlohmann::json* job : jobs_) {
-        if (!(*job)["metadata"].contains("deletionTimestamp")) {
-          plan_.delete_jobs.push_back((*job)["metadata"].value("name", ""));
+        const std::string name = (*job)["metadata"].value("name", "");
+        if (!(*job)["metadata"].contains("deletionTimestamp") &&
+            std::find(plan_.delete_jobs.begin(), plan_.delete_jobs.end(), name) ==
+                plan_.delete_jobs.end()) {
+          plan_.delete_jobs.push_back(name);
         }
       }
       if (!children && !status_.attempts.empty() &&

@@ -1,0 +1,318 @@
+#include "reconcile/batch_plan.h"
+
+#include <deque>
+
+#include "api/conditions.h"
+#include "api/meta.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "reconcile/children.h"
+
+namespace weir::reconcile {
+namespace {
+
+using lifecycle::Phase;
+using nlohmann::json;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
+
+json BatchObject(const json& spec) {
+  return {{"apiVersion", "weir.dev/v1alpha1"},
+          {"kind", "Batch"},
+          {"metadata",
+           {{"name", "b"},
+            {"namespace", "ns"},
+            {"uid", "uid-1"},
+            {"generation", 1},
+            {"creationTimestamp", api::FormatRfc3339(kT0)},
+            {"finalizers", json::array({kFinalizer})}}},
+          {"spec", spec}};
+}
+
+json InlineSpec() {
+  return {
+      {"jobSpec",
+       {{"template",
+         {{"spec", {{"containers", json::array({{{"name", "main"}, {"image", "busybox"}}})}}}}}}}};
+}
+
+class BatchPlanTest : public ::testing::Test {
+ protected:
+  BatchPlanTest() : object_(BatchObject(InlineSpec())) { in_.now = kT0; }
+
+  BatchPlan Plan() {
+    in_.batch = api::ParseBatch(object_);
+    in_.jobs.clear();
+    in_.pods.clear();
+    for (const json& j : jobs_) in_.jobs.push_back(&j);
+    for (const json& p : pods_) in_.pods.push_back(&p);
+    return PlanBatch(in_);
+  }
+
+  // Stores the plan's status and created Job, as the executor and the API
+  // server would.
+  void Apply(const BatchPlan& plan) {
+    if (plan.status.has_value()) object_["status"] = api::BatchStatusToJson(*plan.status);
+    if (plan.create_job.has_value()) {
+      json job = *plan.create_job;
+      job["metadata"]["creationTimestamp"] = api::FormatRfc3339(in_.now);
+      jobs_.push_back(job);
+    }
+  }
+
+  void AddPod(int attempt, const std::string& phase, const json& state) {
+    ChildOwner owner = ChildOwner::Batch("ns", "b", "uid-1");
+    pods_.push_back(
+        {{"metadata",
+          {{"name", ChildJobName(owner, attempt) + "-x"},
+           {"creationTimestamp", api::FormatRfc3339(in_.now)},
+           {"labels", ChildLabels(owner, attempt)}}},
+         {"spec", InlineSpec()["jobSpec"]["template"]["spec"]},
+         {"status",
+          {{"phase", phase},
+           {"startTime", api::FormatRfc3339(in_.now)},
+           {"containerStatuses", json::array({{{"name", "main"}, {"state", state}}})}}}});
+  }
+
+  json Terminated(int code, const std::string& reason) {
+    return {{"terminated",
+             {{"exitCode", code},
+              {"reason", reason},
+              {"startedAt", api::FormatRfc3339(in_.now)},
+              {"finishedAt", api::FormatRfc3339(in_.now)}}}};
+  }
+
+  const api::Condition* Condition(const BatchPlan& p, absl::string_view type) {
+    return p.status.has_value() ? api::FindCondition(p.status->conditions, type) : nullptr;
+  }
+
+  json object_;
+  std::deque<json> jobs_;
+  std::deque<json> pods_;
+  BatchInput in_;
+};
+
+TEST_F(BatchPlanTest, NewBatchGetsFinalizerFirstJobAndPendingStatus) {
+  object_["metadata"].erase("finalizers");
+  BatchPlan p = Plan();
+  EXPECT_TRUE(p.add_finalizer);
+  ASSERT_TRUE(p.create_job.has_value());
+  EXPECT_EQ((*p.create_job)["metadata"]["name"],
+            ChildJobName(ChildOwner::Batch("ns", "b", "uid-1"), 1));
+  ASSERT_TRUE(p.status.has_value());
+  EXPECT_EQ(p.status->phase, "Pending");
+  EXPECT_EQ(p.status->attempt, 1);
+  EXPECT_EQ(p.status->observed_generation, 1);
+  EXPECT_EQ(p.status->start_time, kT0);
+  ASSERT_NE(Condition(p, "Valid"), nullptr);
+  EXPECT_EQ(Condition(p, "Valid")->status, "True");
+  EXPECT_TRUE(p.transitions.empty());
+}
+
+TEST_F(BatchPlanTest, ConvergedStateWritesNothing) {
+  Apply(Plan());
+  Apply(Plan());  // first look at the new Job
+  BatchPlan again = Plan();
+  EXPECT_FALSE(again.create_job.has_value()) << "the Job exists: adopt, don't create";
+  EXPECT_FALSE(again.status.has_value())
+      << "nothing changed, nothing to write: " << api::BatchStatusToJson(*again.status).dump()
+      << " was " << object_["status"].dump();
+  EXPECT_TRUE(again.events.empty());
+}
+
+TEST_F(BatchPlanTest, RunThenSucceedThenReleaseIdleResources) {
+  json spec = InlineSpec();
+  spec["idleTimeoutSeconds"] = 60;
+  object_ = BatchObject(spec);
+  Apply(Plan());
+  AddPod(1, "Running", {{"running", {{"startedAt", api::FormatRfc3339(kT0)}}}});
+  BatchPlan p = Plan();
+  EXPECT_EQ(p.status->phase, "Running");
+  EXPECT_THAT(p.transitions, ElementsAre(Pair(Phase::kPending, Phase::kRunning)));
+  EXPECT_EQ(Condition(p, "Running")->status, "True");
+  Apply(p);
+
+  in_.now = kT0 + absl::Seconds(5);
+  pods_.clear();
+  AddPod(1, "Succeeded", Terminated(0, "Completed"));
+  p = Plan();
+  EXPECT_EQ(p.status->phase, "Succeeded");
+  EXPECT_EQ(p.status->termination_reason, "Completed");
+  EXPECT_EQ(p.status->completion_time, in_.now);
+  EXPECT_EQ(p.outcome_reason, "Completed");
+  EXPECT_EQ(Condition(p, "Finished")->status, "True");
+  EXPECT_EQ(Condition(p, "Running")->status, "False");
+  EXPECT_TRUE(p.delete_jobs.empty()) << "the Job stays for kubectl logs";
+  EXPECT_EQ(p.wake_at, in_.now + absl::Seconds(60));
+  Apply(p);
+
+  in_.now = kT0 + absl::Seconds(65);
+  p = Plan();
+  EXPECT_THAT(p.delete_jobs, ElementsAre(jobs_.front()["metadata"]["name"]));
+  jobs_.clear();
+  pods_.clear();
+  p = Plan();
+  ASSERT_TRUE(p.status.has_value());
+  EXPECT_EQ(p.status->phase, "Succeeded") << "the record stays";
+  EXPECT_EQ(Condition(p, "ResourcesReleased")->status, "True");
+  EXPECT_EQ(p.status->resources_released_time, in_.now);
+}
+
+TEST_F(BatchPlanTest, InvalidSpecFailsWithValidFalseAndCreatesNothing) {
+  object_ = BatchObject({{"template", "etl"}, {"jobSpec", InlineSpec()["jobSpec"]}});
+  BatchPlan p = Plan();
+  EXPECT_FALSE(p.create_job.has_value());
+  EXPECT_EQ(p.status->phase, "Failed");
+  EXPECT_EQ(Condition(p, "Valid")->status, "False");
+  EXPECT_EQ(Condition(p, "Valid")->reason, "InvalidSpec");
+  EXPECT_THAT(p.status->message, HasSubstr("spec"));
+  EXPECT_FALSE(p.events.empty());
+}
+
+TEST_F(BatchPlanTest, UnknownTemplateWaitsThenFails) {
+  object_ = BatchObject({{"template", "etl"}});
+  BatchPlan p = Plan();
+  EXPECT_FALSE(p.create_job.has_value());
+  EXPECT_EQ(p.status->phase, "Pending");
+  EXPECT_EQ(Condition(p, "Valid")->status, "Unknown");
+  EXPECT_EQ(p.wake_at, kT0 + absl::Seconds(10));
+  Apply(p);
+
+  in_.now = kT0 + absl::Seconds(11);
+  p = Plan();
+  EXPECT_EQ(p.status->phase, "Failed");
+  EXPECT_EQ(Condition(p, "Valid")->reason, "TemplateNotFound");
+  EXPECT_THAT(p.status->message, HasSubstr("JobTemplate \"etl\" not found"));
+}
+
+TEST_F(BatchPlanTest, TemplateJobSpecIsUsed) {
+  object_ = BatchObject({{"template", "etl"}});
+  in_.template_job_spec = absl::StatusOr<json>(InlineSpec()["jobSpec"]);
+  BatchPlan p = Plan();
+  ASSERT_TRUE(p.create_job.has_value());
+  EXPECT_EQ((*p.create_job)["spec"]["template"]["spec"]["containers"][0]["name"], "main");
+}
+
+TEST_F(BatchPlanTest, CancelWhilePendingEndsCanceledNeverFailed) {
+  Apply(Plan());  // attempt 1's Job exists, its pod not started
+  object_["spec"]["cancel"] = true;
+  object_["metadata"]["generation"] = 2;
+  BatchPlan p = Plan();
+  EXPECT_EQ(p.status->phase, "Canceled");
+  EXPECT_FALSE(p.create_job.has_value());
+  EXPECT_EQ(p.delete_jobs.size(), 1u);
+  EXPECT_EQ(p.status->observed_generation, 2);
+  EXPECT_EQ(Condition(p, "Finished")->reason, "Canceled");
+}
+
+TEST_F(BatchPlanTest, DeleteWhilePendingWritesCanceledThenRemovesFinalizerWhenChildrenGone) {
+  Apply(Plan());
+  object_["metadata"]["deletionTimestamp"] = api::FormatRfc3339(kT0);
+  BatchPlan p = Plan();
+  EXPECT_EQ(p.status->phase, "Canceled");
+  EXPECT_EQ(p.delete_jobs.size(), 1u);
+  EXPECT_FALSE(p.remove_finalizer) << "a child is still there";
+  EXPECT_FALSE(p.add_finalizer);
+  Apply(p);
+
+  jobs_.clear();
+  p = Plan();
+  EXPECT_TRUE(p.remove_finalizer);
+  EXPECT_FALSE(p.create_job.has_value());
+}
+
+TEST_F(BatchPlanTest, CancelAfterFinishIsNoErrorAndCleansUp) {
+  Apply(Plan());
+  AddPod(1, "Succeeded", Terminated(0, "Completed"));
+  Apply(Plan());
+  object_["spec"]["cancel"] = true;
+  object_["metadata"]["generation"] = 2;
+  BatchPlan p = Plan();
+  EXPECT_EQ(p.status->phase, "Succeeded");
+  EXPECT_TRUE(p.transitions.empty());
+  EXPECT_EQ(p.delete_jobs.size(), 1u);
+  ASSERT_EQ(p.events.size(), 1u);
+  EXPECT_EQ(p.events[0].reason, "AlreadyFinished");
+  EXPECT_THAT(p.events[0].message, HasSubstr("already Succeeded"));
+  Apply(p);
+  EXPECT_TRUE(Plan().events.empty()) << "said once";
+}
+
+TEST_F(BatchPlanTest, DeleteAfterFinishSaysAlreadyFinishedOnce) {
+  Apply(Plan());
+  AddPod(1, "Failed", Terminated(2, "Error"));
+  Apply(Plan());
+  jobs_.clear();
+  pods_.clear();
+  object_["metadata"]["deletionTimestamp"] = api::FormatRfc3339(kT0);
+  BatchPlan p = Plan();
+  EXPECT_TRUE(p.remove_finalizer);
+  ASSERT_EQ(p.events.size(), 1u);
+  EXPECT_THAT(p.events[0].message, HasSubstr("already Failed"));
+}
+
+TEST_F(BatchPlanTest, TtlDeletesTheBatchItself) {
+  json spec = InlineSpec();
+  spec["ttlSecondsAfterFinished"] = 30;
+  object_ = BatchObject(spec);
+  Apply(Plan());
+  AddPod(1, "Succeeded", Terminated(0, "Completed"));
+  BatchPlan p = Plan();
+  EXPECT_FALSE(p.delete_batch);
+  EXPECT_EQ(p.wake_at, kT0 + absl::Seconds(30));
+  Apply(p);
+  in_.now = kT0 + absl::Seconds(31);
+  EXPECT_TRUE(Plan().delete_batch);
+}
+
+TEST_F(BatchPlanTest, OomKillWithoutRetryIsKilledWithAdvice) {
+  Apply(Plan());
+  AddPod(1, "Failed", Terminated(137, "OOMKilled"));
+  BatchPlan p = Plan();
+  EXPECT_EQ(p.status->phase, "Killed");
+  EXPECT_EQ(p.status->termination_reason, "OOMKilled");
+  EXPECT_EQ(p.status->exit_code, 137);
+  EXPECT_THAT(p.status->message, HasSubstr("main"));
+  EXPECT_EQ(p.events.back().type, "Warning");
+  EXPECT_EQ(p.outcome_reason, "OOMKilled");
+}
+
+TEST_F(BatchPlanTest, ForeignChildrenAreNotOurs) {
+  Apply(Plan());
+  json foreign = jobs_.front();
+  foreign["metadata"]["ownerReferences"][0]["uid"] = "uid-OLD";
+  foreign["metadata"]["labels"][kLabelBatchUid] = "uid-OLD";
+  jobs_.clear();
+  jobs_.push_back(foreign);
+  BatchPlan p = Plan();
+  EXPECT_EQ(p.verify_job, ChildJobName(ChildOwner::Batch("ns", "b", "uid-1"), 1))
+      << "our recorded Job is missing; a predecessor's Job does not stand in for it";
+}
+
+TEST_F(BatchPlanTest, CreateRefusedFailsWithTheServersMessage) {
+  api::Batch batch = api::ParseBatch(object_);
+  api::BatchStatus s = StatusAfterCreateRefused(
+      batch, "spec.template.spec.containers[0].image: Required value", kT0);
+  EXPECT_EQ(s.phase, "Failed");
+  EXPECT_EQ(s.termination_reason, "JobRejected");
+  EXPECT_THAT(s.message, HasSubstr("Required value"));
+  const api::Condition* valid = api::FindCondition(s.conditions, "Valid");
+  ASSERT_NE(valid, nullptr);
+  EXPECT_EQ(valid->status, "False");
+}
+
+TEST_F(BatchPlanTest, GarbageObjectsNeverCrash) {
+  for (const json& spec : {json(nullptr), json(42), json::array(), json{{"jobSpec", "x"}},
+                           json{{"retry", {{"limit", "many"}}}, {"template", 7}}}) {
+    object_ = BatchObject(spec);
+    BatchPlan p = Plan();
+    ASSERT_TRUE(p.status.has_value());
+    EXPECT_EQ(p.status->phase, "Failed") << spec.dump();
+  }
+}
+
+}  // namespace
+}  // namespace weir::reconcile
