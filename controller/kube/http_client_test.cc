@@ -577,6 +577,32 @@ TEST_F(HttpClientTest, WatchCallbackCanStop) {
   reply.Close();
 }
 
+TEST_F(HttpClientTest, WatchIdleTimeoutCountsOnlySilence) {
+  StreamingReply reply;
+  server_.SetHandler([&](http::http_request req, const Seen&) { reply.Reply(req); });
+  HttpClientOptions o;
+  o.watch_idle_timeout = absl::Milliseconds(800);
+  auto client = NewClient({}, o);
+  absl::StatusOr<std::unique_ptr<WatchStream>> w = client->Watch(resources::Pods(), "", {});
+  ASSERT_TRUE(w.ok()) << w.status();
+  std::thread sender([&] {
+    for (int i = 0; i < 5; ++i) {  // 2s of events, 400ms apart: never 800ms of silence
+      reply.Send({{"type", "ADDED"}, {"object", {{"i", i}}}});
+      absl::SleepFor(absl::Milliseconds(400));
+    }
+  });
+  WatchEvent e;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE((*w)->Next(&e)) << "event " << i << ": " << (*w)->status();
+    EXPECT_EQ(e.object["i"], i);
+  }
+  sender.join();
+  // Then silence: the stream ends with a timeout.
+  EXPECT_FALSE((*w)->Next(&e));
+  EXPECT_TRUE(kube::IsTimeout((*w)->status())) << (*w)->status();
+  reply.Close();
+}
+
 TEST_F(HttpClientTest, WatchMalformedEventEndsStream) {
   StreamingReply reply;
   server_.SetHandler([&](http::http_request req, const Seen&) { reply.Reply(req); });
