@@ -13,8 +13,8 @@
 //   -> kube::IsTimeout / DEADLINE_EXCEEDED); HTTP errors map per errors.h.
 // - Every HTTP request is reported to the optional RequestObserver.
 //
-// Thread-safe: one HttpClient serves any number of threads. A WatchStream it
-// returns may outlive nothing: destroy streams before the client.
+// Thread-safe: one HttpClient serves any number of threads. Each WatchStream
+// owns its own connection and may outlive the HttpClient that opened it.
 #pragma once
 
 #include <memory>

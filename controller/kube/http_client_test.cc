@@ -434,6 +434,27 @@ TEST_F(HttpClientTest, RateLimitWaitsOnTheClock) {
   EXPECT_EQ(server_.seen().size(), 2u);
 }
 
+TEST_F(HttpClientTest, ConcurrentRequestsFromManyThreads) {
+  server_.SetHandler([](http::http_request req, const Seen& s) {
+    ReplyJson(req, 200, {{"path", s.path}});
+  });
+  auto client = NewClient();
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        std::string name = absl::StrCat("cm-", t, "-", i);
+        absl::StatusOr<nlohmann::json> r = client->Get(resources::ConfigMaps(), "ns", name);
+        if (r.ok() && (*r)["path"] == absl::StrCat("/api/v1/namespaces/ns/configmaps/", name)) ++ok;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok, 100);
+  EXPECT_EQ(observer_.records().size(), 100u);
+}
+
 TEST_F(HttpClientTest, NonJsonSuccessIsInternal) {
   server_.SetHandler([](http::http_request req, const Seen&) {
     req.reply(http::status_codes::OK, "<html>", "text/html");
@@ -601,6 +622,22 @@ TEST_F(HttpClientTest, WatchIdleTimeoutCountsOnlySilence) {
   EXPECT_FALSE((*w)->Next(&e));
   EXPECT_TRUE(kube::IsTimeout((*w)->status())) << (*w)->status();
   reply.Close();
+}
+
+TEST_F(HttpClientTest, WatchStreamOutlivesTheClient) {
+  StreamingReply reply;
+  server_.SetHandler([&](http::http_request req, const Seen&) { reply.Reply(req); });
+  auto client = NewClient();
+  absl::StatusOr<std::unique_ptr<WatchStream>> w = client->Watch(resources::Pods(), "", {});
+  ASSERT_TRUE(w.ok()) << w.status();
+  client.reset();
+  reply.Send({{"type", "ADDED"}, {"object", {{"i", 1}}}});
+  reply.Close();
+  WatchEvent e;
+  ASSERT_TRUE((*w)->Next(&e));
+  EXPECT_EQ(e.object["i"], 1);
+  EXPECT_FALSE((*w)->Next(&e));
+  EXPECT_TRUE((*w)->status().ok()) << (*w)->status();
 }
 
 TEST_F(HttpClientTest, WatchMalformedEventEndsStream) {
