@@ -1,0 +1,248 @@
+// Batch end to end (issue 5) on the real control plane: weir-controller runs
+// as a separate process watching one namespace per test; kubectl is the
+// independent oracle of what the API server holds.
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "test/e2e/support/controller_process.h"
+#include "test/e2e/support/kubectl.h"
+
+namespace weir::e2e {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+class BatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<Kubectl> kubectl = Kubectl::FromEnv();
+    ASSERT_TRUE(kubectl.ok()) << kubectl.status();
+    kubectl_.emplace(*std::move(kubectl));
+    ns_.emplace(*kubectl_, "batch");
+    controller_.emplace(std::vector<std::string>{absl::StrCat("--namespace=", ns_->name()),
+                                                 "--batch-idle-timeout=1h"});
+    ASSERT_TRUE(controller_->Start().ok());
+    absl::Status ready = controller_->WaitReady(absl::Seconds(30));
+    ASSERT_TRUE(ready.ok()) << ready;
+  }
+
+  void TearDown() override {
+    if (HasFailure() && controller_.has_value()) {
+      std::fprintf(stderr, "controller log: %s\n", controller_->log_path().c_str());
+    }
+  }
+
+  // A Batch whose pod plays `outcome`; `extra` is merged into the spec.
+  json MakeBatch(const std::string& name, const std::string& outcome, json extra = json::object(),
+                 json annotations = json::object()) {
+    annotations["sim.weir.dev/outcome"] = outcome;
+    if (!annotations.contains("sim.weir.dev/duration")) annotations["sim.weir.dev/duration"] = "1s";
+    json spec = {{"jobSpec",
+                  {{"template",
+                    {{"metadata", {{"annotations", annotations}}},
+                     {"spec",
+                      {{"containers",
+                        json::array({{{"name", "main"},
+                                      {"image", "busybox:1.36"},
+                                      {"resources", {{"limits", {{"memory", "64Mi"}}}}}}})}}}}}}}};
+    spec.update(extra);
+    return {{"apiVersion", "weir.dev/v1alpha1"},
+            {"kind", "Batch"},
+            {"metadata", {{"name", name}, {"namespace", ns_->name()}}},
+            {"spec", spec}};
+  }
+
+  void Create(const json& batch) {
+    absl::Status s = kubectl_->Apply(batch);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  json Get(const std::string& name) {
+    absl::StatusOr<json> b = kubectl_->GetJson({"get", "batch", name, "-n", ns_->name()});
+    return b.ok() ? *b : json();
+  }
+
+  std::string Phase(const json& batch) {
+    return batch.is_object() ? batch.value("status", json::object()).value("phase", "") : "";
+  }
+
+  // Waits for `phase` and returns the Batch (fails the test on timeout).
+  json WaitForPhase(const std::string& name, const std::string& phase,
+                    absl::Duration timeout = absl::Seconds(60)) {
+    json b;
+    bool ok = Eventually(
+        [&] {
+          b = Get(name);
+          return Phase(b) == phase;
+        },
+        timeout);
+    EXPECT_TRUE(ok) << name << " never reached " << phase << "; last: " << b.dump();
+    return b;
+  }
+
+  json Jobs(const std::string& batch) {
+    absl::StatusOr<json> jobs = kubectl_->GetJson(
+        {"get", "jobs", "-n", ns_->name(), "-l", absl::StrCat("weir.dev/batch=", batch)});
+    return jobs.ok() ? (*jobs)["items"] : json::array();
+  }
+
+  void Patch(const std::string& name, const json& patch) {
+    ASSERT_TRUE(
+        kubectl_
+            ->Run({"patch", "batch", name, "-n", ns_->name(), "--type=merge", "-p", patch.dump()})
+            .ok());
+  }
+
+  std::optional<Kubectl> kubectl_;
+  std::optional<TestNamespace> ns_;
+  std::optional<ControllerProcess> controller_;
+};
+
+TEST_F(BatchTest, SucceedsAndKeepsItsJobLabelledAndOwned) {
+  Create(MakeBatch("ok", "Succeeded"));
+  json b = WaitForPhase("ok", "Succeeded");
+  EXPECT_EQ(b["status"]["terminationReason"], "Completed");
+  EXPECT_EQ(b["status"]["exitCode"], 0);
+  EXPECT_EQ(b["status"]["attempt"], 1);
+  EXPECT_EQ(b["status"]["observedGeneration"], b["metadata"]["generation"]);
+  ASSERT_EQ(b["status"]["attempts"].size(), 1u);
+  EXPECT_EQ(b["status"]["attempts"][0]["phase"], "Succeeded");
+  EXPECT_THAT(b["metadata"]["finalizers"].dump(), HasSubstr("weir.dev/cleanup"));
+
+  json jobs = Jobs("ok");
+  ASSERT_EQ(jobs.size(), 1u);
+  const json& job = jobs[0];
+  EXPECT_EQ(job["metadata"]["labels"]["weir.dev/batch-uid"], b["metadata"]["uid"]);
+  EXPECT_EQ(job["metadata"]["labels"]["weir.dev/attempt"], "1");
+  EXPECT_EQ(job["metadata"]["ownerReferences"][0]["uid"], b["metadata"]["uid"]);
+  EXPECT_EQ(job["spec"]["backoffLimit"], 0);
+  EXPECT_EQ(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
+  EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"]["weir.dev/batch"], "ok");
+
+  absl::StatusOr<std::string> table = kubectl_->Run({"get", "batches", "-n", ns_->name()});
+  ASSERT_TRUE(table.ok());
+  EXPECT_THAT(*table, HasSubstr("PHASE"));
+  EXPECT_THAT(*table, HasSubstr("ATTEMPT"));
+  EXPECT_THAT(*table, HasSubstr("Succeeded"));
+  EXPECT_THAT(*table, HasSubstr("Completed"));
+}
+
+TEST_F(BatchTest, FailureReportsTheExitCode) {
+  Create(MakeBatch("fail", "Failed", json::object(), {{"sim.weir.dev/exit-code", "3"}}));
+  json b = WaitForPhase("fail", "Failed");
+  EXPECT_EQ(b["status"]["terminationReason"], "Error");
+  EXPECT_EQ(b["status"]["exitCode"], 3);
+}
+
+TEST_F(BatchTest, OOMKilledIsKilledWithContainerLimitAndAdvice) {
+  Create(MakeBatch("oom", "OOMKilled"));
+  json b = WaitForPhase("oom", "Killed");
+  EXPECT_EQ(b["status"]["terminationReason"], "OOMKilled");
+  EXPECT_EQ(b["status"]["exitCode"], 137);
+  const std::string message = b["status"]["message"];
+  EXPECT_THAT(message, HasSubstr("main"));
+  EXPECT_THAT(message, HasSubstr("64Mi"));
+  EXPECT_THAT(message, HasSubstr("retry.onOOM"));
+}
+
+TEST_F(BatchTest, EvictedIsKilled) {
+  Create(MakeBatch("evict", "Evicted", {{"retry", {{"onReasons", json::array({"OOMKilled"})}}}}));
+  json b = WaitForPhase("evict", "Killed");
+  EXPECT_EQ(b["status"]["terminationReason"], "Evicted");
+}
+
+TEST_F(BatchTest, ImagePullErrorsBeyondTheGraceFail) {
+  Create(MakeBatch("pull", "ImagePullBackOff", {{"imagePullGraceSeconds", 3}}));
+  json b = WaitForPhase("pull", "Failed");
+  EXPECT_THAT(b["status"]["terminationReason"].get<std::string>(),
+              ::testing::AnyOf("ImagePullBackOff", "ErrImagePull"));
+}
+
+TEST_F(BatchTest, FailedAttemptIsRetriedUpToTheLimit) {
+  Create(MakeBatch("retry", "Failed", {{"retry", {{"limit", 1}, {"backoffSeconds", 1}}}}));
+  json b = WaitForPhase("retry", "Failed", absl::Seconds(90));
+  ASSERT_EQ(b["status"]["attempts"].size(), 2u) << b["status"].dump();
+  EXPECT_EQ(b["status"]["attempt"], 2);
+  EXPECT_EQ(Jobs("retry").size(), 2u) << "exactly one Job per attempt";
+}
+
+TEST_F(BatchTest, CancelWhilePendingEndsCanceledNotFailed) {
+  Create(MakeBatch("cancel-pending", "ImagePullBackOff", {{"imagePullGraceSeconds", 600}}));
+  ASSERT_TRUE(Eventually([&] { return !Jobs("cancel-pending").empty(); }, absl::Seconds(30)));
+  Patch("cancel-pending", {{"spec", {{"cancel", true}}}});
+  json b = WaitForPhase("cancel-pending", "Canceled");
+  EXPECT_EQ(b["status"]["terminationReason"], "Canceled");
+  EXPECT_TRUE(Eventually([&] { return Jobs("cancel-pending").empty(); }, absl::Seconds(30)))
+      << "the canceled Batch's Job is cleaned up";
+  EXPECT_EQ(Phase(Get("cancel-pending")), "Canceled") << "the record stays";
+}
+
+TEST_F(BatchTest, CancelWhileRunningGoesThroughCanceling) {
+  Create(MakeBatch("cancel-running", "Hang"));
+  WaitForPhase("cancel-running", "Running");
+  Patch("cancel-running", {{"spec", {{"cancel", true}}}});
+  json b = WaitForPhase("cancel-running", "Canceled");
+  ASSERT_EQ(b["status"]["attempts"].size(), 1u);
+  EXPECT_EQ(b["status"]["attempts"][0]["phase"], "Canceled");
+  absl::StatusOr<std::string> events =
+      kubectl_->Run({"get", "events", "-n", ns_->name(), "--field-selector",
+                     "involvedObject.name=cancel-running", "-o", "jsonpath={.items[*].reason}"});
+  ASSERT_TRUE(events.ok());
+  EXPECT_THAT(*events, HasSubstr("Canceling"));
+  EXPECT_THAT(*events, HasSubstr("Canceled"));
+}
+
+TEST_F(BatchTest, DeletedWhilePendingLastStatusIsCanceledAndChildrenGoFirst) {
+  Create(MakeBatch("del", "ImagePullBackOff", {{"imagePullGraceSeconds", 600}}));
+  ASSERT_TRUE(Eventually([&] { return !Jobs("del").empty(); }, absl::Seconds(30)));
+  // Watch the Batch until it is gone; the last state seen must be Canceled.
+  absl::StatusOr<std::string> watched;
+  std::thread watcher([&] {
+    watched = kubectl_->Run({"get", "batch", "del", "-n", ns_->name(), "--watch", "-o", "json",
+                             "--request-timeout=8s"});
+  });
+  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_TRUE(
+      kubectl_->Run({"delete", "batch", "del", "-n", ns_->name(), "--wait=true", "--timeout=30s"})
+          .ok());
+  EXPECT_TRUE(Jobs("del").empty()) << "children must be gone before the Batch is";
+  watcher.join();
+  ASSERT_TRUE(watched.ok()) << watched.status();
+  const size_t last = watched->rfind("\"phase\":");
+  ASSERT_NE(last, std::string::npos) << *watched;
+  EXPECT_THAT(watched->substr(last, 30), HasSubstr("Canceled"));
+}
+
+TEST_F(BatchTest, SchemaRefusesBadInputNamingTheField) {
+  json bad = MakeBatch("bad", "Succeeded", {{"template", "etl"}, {"retry", {{"limit", -1}}}});
+  absl::Status s = kubectl_->Apply(bad);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr("exactly one of spec.template or spec.jobSpec"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("spec.retry.limit"));
+}
+
+TEST_F(BatchTest, UnknownTemplateFailsWithValidFalse) {
+  json batch = MakeBatch("orphan", "Succeeded");
+  batch["spec"].erase("jobSpec");
+  batch["spec"]["template"] = "no-such-template";
+  Create(batch);
+  json b = WaitForPhase("orphan", "Failed", absl::Seconds(60));
+  bool valid_false = false;
+  for (const json& c : b["status"]["conditions"]) {
+    if (c["type"] == "Valid" && c["status"] == "False" && c["reason"] == "TemplateNotFound") {
+      valid_false = true;
+    }
+  }
+  EXPECT_TRUE(valid_false) << b["status"].dump();
+  EXPECT_TRUE(Jobs("orphan").empty());
+}
+
+}  // namespace
+}  // namespace weir::e2e

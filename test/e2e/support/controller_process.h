@@ -1,0 +1,49 @@
+// Runs build/bin/weir-controller as a child process for e2e tests, against
+// the local control plane ($KUBECONFIG), with its health and metrics servers
+// on free loopback ports. Stop() sends SIGTERM and waits; Kill() sends
+// SIGKILL (a crash). The destructor stops it if it still runs.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace weir::e2e {
+
+class ControllerProcess {
+ public:
+  // `extra_flags` are appended to the defaults (--kubeconfig, the bind
+  // addresses, --log-format=json). Output goes to `log_path`.
+  explicit ControllerProcess(std::vector<std::string> extra_flags = {}, std::string log_path = "");
+  ~ControllerProcess();
+  ControllerProcess(const ControllerProcess&) = delete;
+  ControllerProcess& operator=(const ControllerProcess&) = delete;
+
+  absl::Status Start();
+  // Waits until /readyz answers 200 (caches synced).
+  absl::Status WaitReady(absl::Duration timeout);
+  // SIGTERM, then waits; returns the exit code (or -signal).
+  int Stop(absl::Duration timeout = absl::Seconds(30));
+  void Kill();
+  bool running() const { return pid_ > 0; }
+  int health_port() const { return health_port_; }
+  const std::string& log_path() const { return log_path_; }
+  // GET http://127.0.0.1:<health port><path>; the body, or an error.
+  absl::StatusOr<std::string> HttpGet(const std::string& path) const;
+
+ private:
+  std::vector<std::string> extra_flags_;
+  std::string log_path_;
+  int health_port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// A free TCP port on 127.0.0.1 (bound and released).
+int FreeLoopbackPort();
+
+}  // namespace weir::e2e
