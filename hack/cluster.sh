@@ -9,6 +9,7 @@
 #   hack/cluster.sh status   show what runs, where, and the exports
 #   hack/cluster.sh env      print only the export lines (for eval)
 #   hack/cluster.sh restart COMPONENT   stop and start one component
+#   hack/cluster.sh start-controller [FLAGS]   (re)start build/bin/weir-controller
 #
 # State lives in $WEIR_CLUSTER_DIR (default: .cluster in the checkout):
 # certificates, kubeconfigs, etcd data, logs/<component>.log, pids/, ports.env.
@@ -31,6 +32,7 @@ binary_of() {
     kube-controller-manager) echo "$KUBE_CONTROLLER_MANAGER" ;;
     kube-scheduler) echo "$KUBE_SCHEDULER" ;;
     kwok) echo "$KWOK" ;;
+    weir-controller) echo "$WEIR_ROOT/build/bin/weir-controller" ;;
     *) die "unknown component '$1' (one of: ${COMPONENTS[*]})" ;;
   esac
 }
@@ -370,9 +372,10 @@ cmd_up() {
 }
 
 cmd_down_quiet() {
-  # The API server's clients first (together), then the API server, etcd last.
+  # The API server's clients first (together, with a weir-controller that
+  # `make run` started), then the API server, etcd last.
   local c
-  for c in kwok kube-scheduler kube-controller-manager; do stop_component "$c" & done
+  for c in weir-controller kwok kube-scheduler kube-controller-manager; do stop_component "$c" & done
   wait
   stop_component kube-apiserver
   stop_component etcd
@@ -413,11 +416,25 @@ cmd_restart() {
   log "$c restarted"
 }
 
+# Runs build/bin/weir-controller against this control plane as a recorded
+# component (so `down` stops it too), replacing a running one.
+cmd_start_controller() {
+  [[ -f $CLUSTER_DIR/ports.env ]] && all_running || die "no control plane running; run 'hack/cluster.sh up'"
+  local bin
+  bin=$(binary_of weir-controller)
+  [[ -x $bin ]] || die "$bin is not built; run 'make build'"
+  stop_component weir-controller
+  start_component weir-controller --kubeconfig="$KUBECONFIG_ADMIN" \
+    --health-bind-address=127.0.0.1:18081 --metrics-bind-address=127.0.0.1:18080 "$@"
+  wait_for "weir-controller /readyz" weir-controller 60 curl -sf http://127.0.0.1:18081/readyz
+}
+
 case ${1:-} in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) [[ -f $CLUSTER_DIR/ports.env ]] || die "no control plane in $CLUSTER_DIR"; print_env ;;
   restart) cmd_restart "${2:-}" ;;
-  *) echo "usage: hack/cluster.sh up|down|status|env|restart COMPONENT" >&2; exit 2 ;;
+  start-controller) shift; cmd_start_controller "$@" ;;
+  *) echo "usage: hack/cluster.sh up|down|status|env|restart COMPONENT|start-controller [FLAGS]" >&2; exit 2 ;;
 esac

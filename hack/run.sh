@@ -1,23 +1,39 @@
 #!/usr/bin/env bash
-# `make run`: brings up the local control plane and shows how to use it.
-# Later steps (CRDs, the controller, examples) hook in here.
+# `make run`: the local control plane, weir's CRDs, the controller and the
+# examples, with readable progress.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+cluster="$WEIR_ROOT/hack/cluster.sh"
 
 step() { printf '\n==> %s\n' "$*"; }
 
 step "control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)"
-"$WEIR_ROOT/hack/cluster.sh" up >/dev/null
-eval "$("$WEIR_ROOT/hack/cluster.sh" env)"
+"$cluster" up >/dev/null
+eval "$("$cluster" env)"
 "$KUBECTL" get nodes
 
+step "CRDs (crds/)"
+"$KUBECTL" apply -f "$WEIR_ROOT/crds/"
+"$KUBECTL" wait --for=condition=Established crd --all --timeout=60s >/dev/null
+
+step "weir-controller (logs: .cluster/logs/weir-controller.log)"
+"$cluster" start-controller --batch-idle-timeout=5m
+echo "ready: /readyz ok, metrics on http://127.0.0.1:18080/metrics"
+
+step "examples (examples/)"
+"$KUBECTL" apply -f "$WEIR_ROOT/examples/"
+sleep 5
+"$KUBECTL" get weir
+
 step "ready. To use it from your shell:"
-"$WEIR_ROOT/hack/cluster.sh" env
+"$cluster" env
 cat <<EOF
 
 Try:
-  kubectl get nodes
-  kubectl create job demo --image=busybox -- true && kubectl get pods -w
-Pods play out their sim.weir.dev/outcome annotation (see README).
-Stop it with: hack/cluster.sh down
+  kubectl get batches -w                  # Phase, Attempt, Reason, Age
+  kubectl describe batch hello            # status, conditions, events
+  kubectl explain batch.spec.retry        # the API, documented
+  kubectl get jobs,pods -l weir.dev/managed-by=weir
+Pods run on kwok's simulated nodes and play out their sim.weir.dev/outcome
+annotation (see README). Stop everything with: hack/cluster.sh down
 EOF
