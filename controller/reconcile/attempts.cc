@@ -17,15 +17,6 @@ using lifecycle::Phase;
 // often, so their grace periods are judged on time.
 constexpr absl::Duration kRecheckWaiting = absl::Seconds(5);
 
-// Reasons the classifier never retries: the next attempt would end the same.
-bool IsFinalReason(absl::string_view reason) {
-  namespace r = lifecycle::reason;
-  return reason == r::kDeadlineExceeded || reason == r::kErrImagePull ||
-         reason == r::kImagePullBackOff || reason == r::kInvalidImageName ||
-         reason == r::kErrImageNeverPull || reason == r::kCreateContainerConfigError ||
-         reason == r::kCreateContainerError || reason == r::kMainContainerNotFound;
-}
-
 const nlohmann::json* FindMainContainer(const nlohmann::json& job, absl::string_view main) {
   const nlohmann::json* spec = &job;
   for (const char* key : {"spec", "template", "spec"}) {
@@ -344,16 +335,9 @@ Outcome OutcomeOfRecord(const api::AttemptStatus& record) {
     absl::StatusOr<api::Quantity> q = api::Quantity::Parse(record.memory_limit);
     if (q.ok()) o.memory_limit = *q;
   }
-  if (o.phase == Phase::kFailed || o.phase == Phase::kKilled) {
-    if (lifecycle::IsDisruption(o.reason)) {
-      o.retryable = true;
-    } else if (!IsFinalReason(o.reason)) {
-      o.retryable = true;
-      o.counts_against_limit = true;
-    } else {
-      o.counts_against_limit = true;
-    }
-  }
+  const lifecycle::RetryTraits traits = lifecycle::RetryTraitsOf(o.phase, o.reason);
+  o.retryable = traits.retryable;
+  o.counts_against_limit = traits.counts_against_limit;
   return o;
 }
 
