@@ -220,6 +220,45 @@ TEST_F(BatchTest, DeletedWhilePendingLastStatusIsCanceledAndChildrenGoFirst) {
   EXPECT_THAT(watched->substr(last, 30), HasSubstr("Canceled"));
 }
 
+TEST_F(BatchTest, OOMRetryRaisesMemoryAndSucceedsOnAttemptTwo) {
+  Create(MakeBatch(
+      "oom-retry", "OOMKilled",
+      {{"retry",
+        {{"backoffSeconds", 1}, {"onOOM", {{"memoryFactor", 2.0}, {"maxMemory", "1Gi"}}}}}},
+      {{"sim.weir.dev/outcome-attempt-2", "Succeeded"}}));
+  json b = WaitForPhase("oom-retry", "Succeeded", absl::Seconds(90));
+  const json& attempts = b["status"]["attempts"];
+  ASSERT_EQ(attempts.size(), 2u) << b["status"].dump();
+  EXPECT_EQ(attempts[0]["phase"], "Killed");
+  EXPECT_EQ(attempts[0]["terminationReason"], "OOMKilled");
+  EXPECT_EQ(attempts[0]["memoryLimit"], "64Mi");
+  EXPECT_EQ(attempts[1]["phase"], "Succeeded");
+  EXPECT_EQ(attempts[1]["memoryLimit"], "128Mi");
+  json jobs = Jobs("oom-retry");
+  ASSERT_EQ(jobs.size(), 2u) << "exactly one Job per attempt";
+  for (const json& job : jobs) {
+    const std::string expected =
+        job["metadata"]["labels"]["weir.dev/attempt"] == "1" ? "64Mi" : "128Mi";
+    EXPECT_EQ(job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"],
+              expected);
+  }
+}
+
+TEST_F(BatchTest, RecreatingADeletedBatchAtOnceDoesNotCollide) {
+  Create(MakeBatch("again", "Hang"));
+  WaitForPhase("again", "Running");
+  const std::string old_job = Jobs("again")[0]["metadata"]["name"];
+  ASSERT_TRUE(
+      kubectl_->Run({"delete", "batch", "again", "-n", ns_->name(), "--wait=true", "--timeout=60s"})
+          .ok());
+  Create(MakeBatch("again", "Succeeded"));
+  json b = WaitForPhase("again", "Succeeded");
+  EXPECT_NE(b["status"]["job"], old_job) << "the new Batch's Job is its own";
+  json jobs = Jobs("again");
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0]["metadata"]["labels"]["weir.dev/batch-uid"], b["metadata"]["uid"]);
+}
+
 TEST_F(BatchTest, SchemaRefusesBadInputNamingTheField) {
   json bad = MakeBatch("bad", "Succeeded", {{"template", "etl"}, {"retry", {{"limit", -1}}}});
   absl::Status s = kubectl_->Apply(bad);

@@ -174,6 +174,31 @@ TEST_F(PodSimulationTest, ImagePullBackOffNeverStarts) {
   EXPECT_THAT(MainState(pod)["waiting"].value("message", ""), ::testing::HasSubstr("busybox:1.36"));
 }
 
+TEST_F(PodSimulationTest, PerAttemptOutcomeFollowsTheAttemptLabel) {
+  for (const std::string attempt : {"1", "2"}) {
+    json job = {
+        {"apiVersion", "batch/v1"},
+        {"kind", "Job"},
+        {"metadata", {{"name", "attempt-" + attempt}, {"namespace", ns_->name()}}},
+        {"spec",
+         {{"backoffLimit", 0},
+          {"template",
+           {{"metadata",
+             {{"labels", {{"weir.dev/attempt", attempt}}},
+              {"annotations",
+               {{"sim.weir.dev/outcome", "OOMKilled"},
+                {"sim.weir.dev/outcome-attempt-2", "Succeeded"}}}}},
+            {"spec",
+             {{"restartPolicy", "Never"},
+              {"containers", json::array({{{"name", "main"}, {"image", "busybox"}}})}}}}}}}};
+    ASSERT_TRUE(kubectl_->Apply(job).ok());
+  }
+  json first = WaitForPodPhase("attempt-1", "Failed");
+  ASSERT_TRUE(first.is_object());
+  EXPECT_EQ(MainState(first)["terminated"]["reason"], "OOMKilled");
+  WaitForPodPhase("attempt-2", "Succeeded");
+}
+
 TEST_F(PodSimulationTest, DurationIsHonoured) {
   CreateJob("slow", "Succeeded", {{"sim.weir.dev/duration", "4s"}});
   json running = WaitForPodPhase("slow", "Running");
