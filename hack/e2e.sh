@@ -15,4 +15,7 @@ if ! "$cluster" status >/dev/null 2>&1; then
 fi
 eval "$("$cluster" env)"
 export WEIR_ROOT
+# weir's CRDs and admission policies, as a user installs them.
+"$KUBECTL" apply -f "$WEIR_ROOT/crds/" -f "$WEIR_ROOT/deploy/" >/dev/null
+"$KUBECTL" wait --for=condition=Established crd --all --timeout=60s >/dev/null
 ctest --test-dir "$WEIR_ROOT/$build_dir" -L e2e -j 2 --output-on-failure

@@ -12,8 +12,8 @@ step "control plane (etcd, kube-apiserver, kube-controller-manager, kube-schedul
 eval "$("$cluster" env)"
 "$KUBECTL" get nodes
 
-step "CRDs (crds/)"
-"$KUBECTL" apply -f "$WEIR_ROOT/crds/"
+step "CRDs and admission policies (crds/, deploy/)"
+"$KUBECTL" apply -f "$WEIR_ROOT/crds/" -f "$WEIR_ROOT/deploy/"
 "$KUBECTL" wait --for=condition=Established crd --all --timeout=60s >/dev/null
 
 step "weir-controller (logs: .cluster/logs/weir-controller.log)"

@@ -1,10 +1,14 @@
 // Batch end to end (issue 5) on the real control plane: weir-controller runs
 // as a separate process watching one namespace per test; kubectl is the
 // independent oracle of what the API server holds.
+#include <algorithm>
+#include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -257,6 +261,108 @@ TEST_F(BatchTest, RecreatingADeletedBatchAtOnceDoesNotCollide) {
   json jobs = Jobs("again");
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0]["metadata"]["labels"]["weir.dev/batch-uid"], b["metadata"]["uid"]);
+}
+
+// DESIGN.md problem 1 under load: 50 Batches, each canceled or deleted at a
+// random moment in its first seconds. None may end Failed, and no Job or pod
+// may be created after its owner's cancel or delete was recorded (checked at
+// the one-second resolution of creationTimestamp against the time the
+// request had returned).
+TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
+  constexpr int kBatches = 50;
+  // Every watch event of every Batch: "TYPE name phase".
+  absl::StatusOr<std::string> watched;
+  std::thread watcher([&] {
+    watched =
+        kubectl_->Run({"get", "batches", "-n", ns_->name(), "--watch", "--output-watch-events",
+                       "--request-timeout=50s", "-o",
+                       "jsonpath={.type} {.object.metadata.name} {.object.status.phase}{\"\\n\"}"});
+  });
+  json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}};
+  for (int i = 0; i < kBatches; ++i) {
+    list["items"].push_back(MakeBatch(absl::StrCat("s", i), "Succeeded", json::object(),
+                                      {{"sim.weir.dev/duration", "3s"}}));
+  }
+  ASSERT_TRUE(kubectl_->Run({"apply", "-f", "-"}, list.dump()).ok());
+
+  // Cancel even-numbered Batches and delete odd ones, in a shuffled order
+  // spread over about three seconds.
+  std::vector<int> order(kBatches);
+  for (int i = 0; i < kBatches; ++i) order[i] = i;
+  std::mt19937 rng(20261125);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<absl::Time> stopped_at(kBatches);
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&, w] {
+      for (int k = w; k < kBatches; k += 4) {
+        const int i = order[k];
+        absl::SleepFor(absl::Milliseconds(240));
+        const std::string name = absl::StrCat("s", i);
+        absl::Status s =
+            i % 2 == 0 ? kubectl_
+                             ->Run({"patch", "batch", name, "-n", ns_->name(), "--type=merge", "-p",
+                                    R"({"spec":{"cancel":true}})"})
+                             .status()
+                       : kubectl_->Run({"delete", "batch", name, "-n", ns_->name(), "--wait=false"})
+                             .status();
+        EXPECT_TRUE(s.ok()) << name << ": " << s;
+        stopped_at[i] = absl::Now();
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+
+  // Canceled ones settle; deleted ones disappear, children first.
+  EXPECT_TRUE(Eventually(
+      [&] {
+        absl::StatusOr<json> batches = kubectl_->GetJson({"get", "batches", "-n", ns_->name()});
+        if (!batches.ok() || (*batches)["items"].size() != kBatches / 2) return false;
+        for (const json& b : (*batches)["items"]) {
+          const std::string phase = Phase(b);
+          if (phase != "Canceled" && phase != "Succeeded") return false;
+        }
+        return true;
+      },
+      absl::Seconds(90)))
+      << "the canceled half did not settle or the deleted half did not go";
+
+  auto created = [](const json& object) {
+    absl::Time t;
+    std::string err;
+    absl::ParseTime(absl::RFC3339_full, object["metadata"]["creationTimestamp"].get<std::string>(),
+                    &t, &err);
+    return t;
+  };
+  for (const char* kind : {"jobs", "pods"}) {
+    absl::StatusOr<json> children =
+        kubectl_->GetJson({"get", kind, "-n", ns_->name(), "-l", "weir.dev/managed-by=weir"});
+    ASSERT_TRUE(children.ok());
+    for (const json& child : (*children)["items"]) {
+      const std::string batch = child["metadata"]["labels"].value("weir.dev/batch", "");
+      int i = -1;
+      ASSERT_TRUE(absl::SimpleAtoi(batch.substr(1), &i)) << batch;
+      EXPECT_EQ(i % 2, 0) << kind << " of deleted Batch " << batch << " outlived it";
+      EXPECT_LE(absl::ToUnixSeconds(created(child)), absl::ToUnixSeconds(stopped_at[i]))
+          << kind << " " << child["metadata"]["name"] << " was created after " << batch
+          << " was canceled";
+    }
+  }
+
+  watcher.join();
+  ASSERT_TRUE(watched.ok()) << watched.status();
+  std::map<std::string, std::string> last_phase;
+  for (absl::string_view line : absl::StrSplit(*watched, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ');
+    if (f.size() >= 3) last_phase[f[1]] = f[2];
+    EXPECT_NE(f.size() >= 3 ? f[2] : "", "Failed")
+        << "a canceled or deleted Batch went Failed: " << line;
+  }
+  for (int i = 1; i < kBatches; i += 2) {
+    const std::string name = absl::StrCat("s", i);
+    EXPECT_THAT(last_phase[name], ::testing::AnyOf("Canceled", "Succeeded"))
+        << name << "'s last status before it vanished";
+  }
 }
 
 TEST_F(BatchTest, SchemaRefusesBadInputNamingTheField) {
