@@ -82,9 +82,9 @@ grep -qx 'ENTRYPOINT \["/usr/local/bin/weir-controller"\]' <<<"$runtime_stage" |
 grep -q -- '--target weir-controller' "$dockerfile" || fail "build stage does not build the weir-controller target"
 
 # --- the chart's default image is this image ---------------------------------------------
-helm=${WEIR_HELM:-helm}
-command -v "$helm" >/dev/null || { eval "$("$root/hack/cluster.sh" env 2>/dev/null)" || true; helm=${WEIR_HELM:-helm}; }
-command -v "$helm" >/dev/null || fail "no helm (run 'make tools' and 'eval \"\$(hack/cluster.sh env)\"')"
+# The pinned helm (hack/lib.sh knows where make tools put it).
+helm=${WEIR_HELM:-$(bash -c 'source "$1/hack/lib.sh" && echo "$HELM"' _ "$root")}
+[[ -x $helm ]] || fail "no pinned helm at $helm; run 'make tools'"
 label() { sed -n "s/.*$1=\"\([^\"]*\)\".*/\1/p" "$dockerfile" | head -1; }
 image_repo=$(label dev.weir.image)
 image_version=$(label org.opencontainers.image.version)
