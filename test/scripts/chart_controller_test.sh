@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Proves the chart's RBAC is enough: installs charts/weir in namespaced mode
+# with 2 replicas (so with the leader-election Role), then runs
+# build/bin/weir-controller OUTSIDE the cluster with a kubeconfig that holds
+# only a token of the chart's ServiceAccount (kubectl create token), watching
+# the namespace the chart grants. The controller must sync its caches
+# (/readyz), take the Lease, run a Batch with an inline Job and one from a
+# JobTemplate to Succeeded, release their Job after the idle timeout, remove
+# its finalizer on delete, record Events, and never be refused (403) by the
+# API server. Pods of the chart's Deployment land on kwok nodes and do nothing.
+# Usage: chart_controller_test.sh [path/to/weir-controller]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+fail() {
+  echo "FAIL: $*" >&2
+  if [[ -n ${log:-} && -f $log ]]; then
+    echo "--- controller log (tail)" >&2
+    tail -20 "$log" >&2
+    echo "--- Batches, Jobs and pods in $wns" >&2
+    "$kubectl" get batches.weir.dev,jobs,pods -n "$wns" -o wide >&2 2>&1 || true
+    "$kubectl" get batches.weir.dev -n "$wns" -o jsonpath='{range .items[*]}{.metadata.name}: {.status}{"\n"}{end}' >&2 || true
+  fi
+  exit 1
+}
+binary=${1:-$root/build/bin/weir-controller}
+[[ -x $binary ]] || fail "$binary is not built; run 'make build'"
+"$root/hack/cluster.sh" status >/dev/null 2>&1 || fail "the control plane must be running (make e2e starts it)"
+eval "$("$root/hack/cluster.sh" env)"
+helm=$WEIR_HELM
+kubectl=$WEIR_KUBECTL
+
+id=$$-$RANDOM
+ns=weir-cct-$id            # release namespace (Lease)
+wns=weir-cct-w-$id         # watched namespace
+release=wcc-$id
+fullname=$release-weir
+work=$(mktemp -d)
+log=
+pid=
+cleanup() {
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  "$kubectl" delete batches.weir.dev --all -n "$wns" --wait=false >/dev/null 2>&1 || true
+  "$helm" uninstall "$release" -n "$ns" --timeout 60s >/dev/null 2>&1 || true
+  # Anything left with our finalizer (the controller is gone) must not block the namespace.
+  for b in $("$kubectl" get batches.weir.dev -n "$wns" -o name 2>/dev/null); do
+    "$kubectl" patch "$b" -n "$wns" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
+  done
+  "$kubectl" delete namespace "$ns" "$wns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$kubectl" create namespace "$ns" >/dev/null
+"$kubectl" create namespace "$wns" >/dev/null
+"$helm" install "$release" "$root/charts/weir" -n "$ns" --set watchNamespace="$wns" --set replicas=2 \
+  >/dev/null || fail "helm install"
+
+# --- a kubeconfig with nothing but the ServiceAccount's token --------------------------
+token=$("$kubectl" create token "$fullname" -n "$ns" --duration=1h) || fail "kubectl create token"
+server=$("$kubectl" config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
+ca_data=$("$kubectl" config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+if [[ -z $ca_data ]]; then
+  ca_file=$("$kubectl" config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority}')
+  [[ -f $ca_file ]] || fail "no CA in the admin kubeconfig"
+  ca_data=$(base64 -w0 <"$ca_file")
+fi
+kc=$work/sa.kubeconfig
+cat >"$kc" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster: {server: "$server", certificate-authority-data: "$ca_data"}
+users:
+- name: weir
+  user: {token: "$token"}
+contexts:
+- name: weir
+  context: {cluster: local, user: weir, namespace: "$wns"}
+current-context: weir
+KC
+whoami=$(env -u KUBECONFIG "$kubectl" --kubeconfig="$kc" auth whoami -o jsonpath='{.status.userInfo.username}' 2>&1) ||
+  fail "the token kubeconfig does not authenticate: $whoami"
+[[ $whoami == "system:serviceaccount:$ns:$fullname" ]] || fail "the token is $whoami, not the chart's ServiceAccount"
+
+# --- the controller, outside the cluster, as that ServiceAccount ---------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+hport=$(free_port)
+mport=$(free_port)
+log=$work/controller.log
+env -u KUBECONFIG HOME="$work" "$binary" --kubeconfig="$kc" --namespace="$wns" --workers=2 \
+  --leader-elect --leader-election-namespace="$ns" \
+  --health-bind-address="127.0.0.1:$hport" --metrics-bind-address="127.0.0.1:$mport" \
+  --batch-idle-timeout=2s --log-format=json --log-level=debug >"$log" 2>&1 &
+pid=$!
+
+wait_for() {  # wait_for <seconds> <what> <command...>
+  local secs=$1 what=$2; shift 2
+  for _ in $(seq $((secs * 2))); do
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || fail "the controller exited while waiting for $what"
+    sleep 0.5
+  done
+  fail "timed out after ${secs}s waiting for $what"
+}
+# Ready = Batches, JobTemplates, Jobs and Pods listed and watched in $wns.
+wait_for 60 "/readyz (caches synced with the ServiceAccount's rights)" curl -sf "http://127.0.0.1:$hport/readyz"
+holder() { [[ -n $("$kubectl" get lease weir-controller -n "$ns" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null) ]]; }
+wait_for 60 "the leader Lease in $ns" holder
+
+# --- Batches ---------------------------------------------------------------------------------
+"$kubectl" apply -n "$wns" -f - >/dev/null <<'YAML' || fail "cannot create the test objects"
+apiVersion: weir.dev/v1alpha1
+kind: JobTemplate
+metadata: {name: tpl}
+spec:
+  jobSpec:
+    template:
+      metadata:
+        annotations: {sim.weir.dev/outcome: Succeeded, sim.weir.dev/duration: 1s}
+      spec:
+        containers:
+        - {name: main, image: busybox:1.36, resources: {limits: {memory: 64Mi}}}
+---
+apiVersion: weir.dev/v1alpha1
+kind: Batch
+metadata: {name: inline}
+spec:
+  jobSpec:
+    template:
+      metadata:
+        annotations: {sim.weir.dev/outcome: Succeeded, sim.weir.dev/duration: 1s}
+      spec:
+        containers:
+        - {name: main, image: busybox:1.36, resources: {limits: {memory: 64Mi}}}
+---
+apiVersion: weir.dev/v1alpha1
+kind: Batch
+metadata: {name: from-template}
+spec:
+  template: tpl
+YAML
+phase_is() { [[ $("$kubectl" get batch.weir.dev "$1" -n "$wns" -o jsonpath='{.status.phase}') == "$2" ]]; }
+wait_for 120 "Batch inline to reach Succeeded" phase_is inline Succeeded
+wait_for 120 "Batch from-template to reach Succeeded" phase_is from-template Succeeded
+released() { [[ -n $("$kubectl" get batch.weir.dev inline -n "$wns" -o jsonpath='{.status.resourcesReleasedTime}') ]]; }
+wait_for 60 "Batch inline to release its Job (idle timeout 2s)" released
+no_jobs() { [[ -z $("$kubectl" get jobs -n "$wns" -l weir.dev/batch=inline -o name) ]]; }
+wait_for 60 "the inline Batch's Job to be deleted" no_jobs
+events=$("$kubectl" get events -n "$wns" --field-selector involvedObject.kind=Batch -o name | wc -l)
+[[ $events -gt 0 ]] || fail "no Events recorded for the Batches"
+"$kubectl" delete batch.weir.dev from-template -n "$wns" --wait=false >/dev/null
+gone() { ! "$kubectl" get batch.weir.dev from-template -n "$wns" >/dev/null 2>&1; }
+wait_for 60 "the deleted Batch to go (finalizer removed after its children)" gone
+
+# --- never refused, and it was this process that did the work --------------------------------
+if grep -Eiq 'forbidden|permission_denied|PermissionDenied|\b403\b' "$log"; then
+  fail "the API server refused the controller: $(grep -Ei 'forbidden|permission_denied|PermissionDenied|\b403\b' "$log" | head -5)"
+fi
+metrics=$(curl -sf "http://127.0.0.1:$mport/metrics") || fail "no /metrics"
+transitions=$(awk '/^weir_batch_phase_transitions_total/ {s += $NF} END {print s + 0}' <<<"$metrics")
+[[ $transitions -gt 0 ]] || fail "this controller wrote no phase transition (another controller did the work?)"
+kill -TERM "$pid"
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+! kill -0 "$pid" 2>/dev/null || fail "the controller did not stop on SIGTERM"
+wait "$pid" || fail "the controller exited non-zero on SIGTERM"
+pid=
+echo "chart RBAC is enough: controller as the chart's ServiceAccount (namespaced, leader election) synced, led, ran 2 Batches to Succeeded ($transitions transitions), released Jobs, removed finalizers, recorded Events, never refused: ok"
