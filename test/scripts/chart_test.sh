@@ -9,6 +9,8 @@
 #   replicas 2, ServiceMonitor and PDB on) is accepted by the API server
 #   (kubectl apply --dry-run=server); the ServiceMonitor (its CRD is not
 #   installed here) is checked for matching the metrics Service instead;
+# - the chart's MutatingAdmissionPolicy is deploy/admission.yaml's, bound
+#   only to the watched namespace in namespaced mode;
 # - helm install into a fresh namespace: the objects exist, the
 #   ServiceAccount can do what the controller needs and nothing more
 #   (kubectl auth can-i), helm uninstall removes them and keeps the CRDs.
@@ -184,10 +186,10 @@ for f in default nondefault le; do
   without_servicemonitor <"$work/$f.yaml" >"$work/$f.apply.yaml"
   out=$("$kubectl" apply --dry-run=server -f "$work/$f.apply.yaml" 2>&1) ||
     fail "the API server refused the $f rendering: $out"
-  # SA, Role+RoleBinding, lease Role+RoleBinding, Service, Deployment, PDB.
+  # SA, Role+RoleBinding, lease Role+RoleBinding, Service, Deployment, PDB, admission policy+binding.
   if [[ $f == nondefault ]]; then
     kinds=$(grep -c '(server dry run)' <<<"$out") || true
-    [[ $kinds -eq 8 ]] || fail "non-default dry run applied $kinds objects, want 8: $out"
+    [[ $kinds -eq 10 ]] || fail "non-default dry run applied $kinds objects, want 10: $out"
   fi
 done
 python3 - "$work/nondefault.yaml" <<'PY' || fail "ServiceMonitor/PDB check (above)"
@@ -211,6 +213,33 @@ elif pdb["spec"]["selector"]["matchLabels"] != dep["spec"]["selector"]["matchLab
 for e in errs: print("FAIL:", e, file=sys.stderr)
 sys.exit(1 if errs else 0)
 PY
+# The chart's admission policy is deploy/admission.yaml's (names aside); in
+# namespaced mode it binds only in the watched namespace.
+python3 - "$root/deploy/admission.yaml" "$work/default.yaml" "$work/nondefault.yaml" "$wns" <<'PY' || fail "admission policy check (above)"
+import sys, yaml
+src = {d["kind"]: d for d in yaml.safe_load_all(open(sys.argv[1])) if d}
+errs = []
+for f, watch in ((sys.argv[2], ""), (sys.argv[3], sys.argv[4])):
+  by = {d["kind"]: d for d in yaml.safe_load_all(open(f)) if d}
+  pol, bnd = by.get("MutatingAdmissionPolicy"), by.get("MutatingAdmissionPolicyBinding")
+  if not pol or not bnd:
+    errs.append(f"{f}: no admission policy/binding by default"); continue
+  if pol["spec"] != src["MutatingAdmissionPolicy"]["spec"]:
+    errs.append(f"{f}: the policy's spec differs from deploy/admission.yaml's; keep them the same")
+  if bnd["spec"].get("policyName") != pol["metadata"]["name"]:
+    errs.append(f"{f}: the binding names {bnd['spec'].get('policyName')}, not the chart's policy")
+  rest = {k: v for k, v in bnd["spec"].items() if k not in ("policyName", "matchResources")}
+  if rest != {k: v for k, v in src["MutatingAdmissionPolicyBinding"]["spec"].items() if k != "policyName"}:
+    errs.append(f"{f}: the binding differs from deploy/admission.yaml's")
+  sel = bnd["spec"].get("matchResources", {}).get("namespaceSelector", {}).get("matchLabels")
+  want = {"kubernetes.io/metadata.name": watch} if watch else None
+  if sel != want: errs.append(f"{f}: binding namespaceSelector {sel}, want {want}")
+for e in errs: print("FAIL:", e, file=sys.stderr)
+sys.exit(1 if errs else 0)
+PY
+out=$("$helm" template t "$chart" --set admissionPolicy.enabled=false)
+! grep -q 'kind: MutatingAdmissionPolicy' <<<"$out" || fail "admissionPolicy.enabled=false still renders the policy"
+
 if out=$("$helm" template t "$chart" --set serviceMonitor.enabled=true --set metrics.service.enabled=false 2>&1); then
   fail "a ServiceMonitor without the metrics Service was accepted"
 fi
@@ -251,10 +280,12 @@ left+=$("$kubectl" get role,rolebinding -n "$wns" -l app.kubernetes.io/instance=
 
 # Cluster mode: a ClusterRole, and uninstall removes it.
 "$helm" install "$release" "$chart" -n "$ns" >/dev/null || fail "helm install (all namespaces)"
-"$kubectl" get "clusterrole/$fullname" "clusterrolebinding/$fullname" >/dev/null || fail "no ClusterRole/Binding in cluster mode"
+"$kubectl" get "clusterrole/$fullname" "clusterrolebinding/$fullname" "mutatingadmissionpolicy/$fullname-cleanup-finalizer" \
+  "mutatingadmissionpolicybinding/$fullname-cleanup-finalizer" >/dev/null || fail "no ClusterRole/Binding/admission policy in cluster mode"
 can list batches.weir.dev --all-namespaces || fail "cluster mode: cannot list batches in all namespaces"
 ! can get secrets -n "$wns" || fail "cluster mode: can read secrets"
 ! can update leases.coordination.k8s.io -n "$ns" || fail "cluster mode, one replica: lease access without leader election"
 "$helm" uninstall "$release" -n "$ns" --wait --timeout 60s >/dev/null || fail "helm uninstall (all namespaces)"
 ! "$kubectl" get clusterrole "$fullname" >/dev/null 2>&1 || fail "helm uninstall left the ClusterRole"
+! "$kubectl" get mutatingadmissionpolicy "$fullname-cleanup-finalizer" >/dev/null 2>&1 || fail "helm uninstall left the admission policy"
 echo "chart: lint, schema refusals, least-privilege RBAC, server dry runs (default, namespaced+2 replicas+SM+PDB, leader election), install/uninstall in both modes with can-i checks: ok"
