@@ -1,0 +1,650 @@
+#include "reconcile/flow_plan.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "api/conditions.h"
+#include "api/jobspec.h"
+#include "api/meta.h"
+#include "flow/dag.h"
+#include "reconcile/attempts.h"
+#include "reconcile/children.h"
+
+namespace weir::reconcile {
+namespace {
+
+using lifecycle::Phase;
+using nlohmann::json;
+
+constexpr char kReasonInvalidSpec[] = "InvalidSpec";
+constexpr char kReasonTemplateNotFound[] = "TemplateNotFound";
+constexpr char kReasonInvalidTemplate[] = "InvalidTemplate";
+constexpr char kReasonInvalidPatch[] = "InvalidPatch";
+constexpr char kReasonTemplateChanged[] = "TemplateChanged";
+
+// The prefixes of flow::PlanFlow's cancel messages, one per cause.
+constexpr char kStepCancelPrefix[] = "canceled on request";
+constexpr char kFlowCancelPrefix[] = "flow canceled";
+constexpr char kFlowStopPrefix[] = "flow stopped";
+
+// Planning rounds (PlanFlow, then every step) before giving up on a
+// fixpoint; decisions only ever add, so a few rounds always suffice.
+constexpr int kMaxRounds = 16;
+
+Phase ParsedOr(absl::string_view name, Phase fallback) {
+  absl::StatusOr<Phase> p = lifecycle::ParsePhase(name);
+  return p.ok() ? *p : fallback;
+}
+
+bool IsWarning(Phase p) { return p == Phase::kFailed || p == Phase::kKilled; }
+
+std::string Label(const json& object, const char* key) {
+  if (!object.is_object()) return "";
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return "";
+  auto labels = meta->find("labels");
+  if (labels == meta->end() || !labels->is_object()) return "";
+  auto value = labels->find(key);
+  return value != labels->end() && value->is_string() ? value->get<std::string>() : "";
+}
+
+std::string NameOf(const json& object) {
+  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
+    return "";
+  }
+  const json& name = object["metadata"].value("name", json());
+  return name.is_string() ? name.get<std::string>() : "";
+}
+
+bool BeingDeleted(const json& object) {
+  return object.is_object() && object.contains("metadata") && object["metadata"].is_object() &&
+         object["metadata"].contains("deletionTimestamp");
+}
+
+// One spec step, planned as a unit of attempts.
+struct Unit {
+  flow::StepIndex index = 0;
+  const api::FlowStep* spec = nullptr;
+  ChildOwner owner;
+  api::StepStatus recorded;
+  Phase recorded_phase = Phase::kPending;
+  std::vector<const json*> jobs;
+  std::vector<const json*> pods;
+
+  // Decisions so far (they only ever turn on).
+  bool may_start = false;
+  bool cancel = false;
+  std::string cancel_message;
+  bool skip = false;
+  std::string skip_message;
+
+  // The outcome of the latest round.
+  Phase phase = Phase::kPending;
+  std::vector<Phase> path;  // transitions from recorded_phase
+  std::optional<std::pair<Phase, Phase>> refused;
+  std::vector<api::AttemptStatus> attempts;
+  std::string reason;
+  std::string message;
+  std::string template_rv;
+  std::optional<int> create_attempt;
+  std::optional<json> job_spec;  // for create_attempt
+  MemoryOverride memory;
+  std::vector<std::string> delete_jobs;
+  std::optional<std::string> verify_job;
+  std::optional<absl::Time> wake_at;
+};
+
+class FlowPlanner {
+ public:
+  explicit FlowPlanner(const FlowInput& in)
+      : in_(in),
+        meta_(in.flow.metadata),
+        status_(in.flow.status),
+        phase_(ParsedOr(in.flow.status.phase, Phase::kPending)),
+        deleting_(meta_.deletion_timestamp.has_value()) {
+    cancel_ = deleting_ || (in.flow.spec.ok() && in.flow.spec->cancel);
+    for (const json* job : in.jobs) {
+      const std::string step = Label(*job, kLabelStep);
+      if (IsChildOf(*job, ChildOwner::FlowStep(meta_.namespace_name, meta_.name, meta_.uid, step,
+                                               Label(*job, kLabelTemplate)))) {
+        all_jobs_.push_back(job);
+      }
+    }
+    for (const json* pod : in.pods) {
+      if (!meta_.uid.empty() && Label(*pod, kLabelFlowUid) == meta_.uid) all_pods_.push_back(pod);
+    }
+  }
+
+  FlowPlan Run() {
+    if (!deleting_ && !api::HasFinalizer(meta_, kFinalizer)) plan_.add_finalizer = true;
+    const bool finished_before = lifecycle::IsTerminal(phase_);
+    if (!finished_before) {
+      Progress();
+      if (!plan_.verify_jobs.empty()) {
+        FlowPlan out;
+        out.add_finalizer = plan_.add_finalizer;
+        out.verify_jobs = std::move(plan_.verify_jobs);
+        return out;
+      }
+    }
+    if (lifecycle::IsTerminal(phase_)) Finished(finished_before);
+    status_.phase = std::string(lifecycle::PhaseName(phase_));
+    status_.observed_generation = meta_.generation;
+    if (!(status_ == in_.flow.status)) plan_.status = status_;
+    return std::move(plan_);
+  }
+
+ private:
+  void Wake(absl::Time t) {
+    if (!plan_.wake_at.has_value() || t < *plan_.wake_at) plan_.wake_at = t;
+  }
+
+  absl::Duration IdleTimeout() const {
+    return in_.flow.spec.ok() && in_.flow.spec->idle_timeout.has_value()
+               ? *in_.flow.spec->idle_timeout
+               : in_.defaults.idle_timeout;
+  }
+
+  // Moves the flow to `to` through the table, one Event per transition.
+  void MoveFlowTo(Phase to, absl::string_view message) {
+    status_.message = std::string(message);
+    absl::StatusOr<std::vector<Phase>> path = lifecycle::TransitionPath(phase_, to);
+    if (!path.ok()) {
+      plan_.refused.emplace_back(phase_, to);
+      return;
+    }
+    for (Phase p : *path) {
+      plan_.transitions.emplace_back(phase_, p);
+      plan_.events.push_back({IsWarning(p) ? "Warning" : "Normal",
+                              std::string(lifecycle::PhaseName(p)), status_.message});
+      phase_ = p;
+    }
+  }
+
+  // Ends the flow Failed (Canceled if it is being canceled) with Valid=False,
+  // creating nothing.
+  void Invalid(absl::string_view reason, absl::string_view message) {
+    invalid_ = true;
+    api::SetCondition(status_.conditions, api::kConditionValid, api::kConditionFalse, reason,
+                      message, meta_.generation, in_.now);
+    if (cancel_) {
+      MoveFlowTo(Phase::kCanceled, "canceled before any step started");
+      outcome_ = std::string(flow::kFlowReasonCanceled);
+      return;
+    }
+    MoveFlowTo(Phase::kFailed, message);
+    outcome_ = std::string(reason);
+    plan_.events.push_back({"Warning", std::string(reason), std::string(message)});
+  }
+
+  // Checks every step's template and patched JobSpec while nothing has
+  // started. False if the flow cannot start (it waits or is invalid).
+  bool CheckTemplates() {
+    const api::JobFlowSpec& spec = *in_.flow.spec;
+    for (size_t i = 0; i < spec.steps.size(); ++i) {
+      const api::FlowStep& step = spec.steps[i];
+      auto it = in_.templates.find(step.template_name);
+      if (it == in_.templates.end()) {
+        const std::string message =
+            absl::StrCat("step ", step.name, ": JobTemplate \"", step.template_name,
+                         "\" not found in namespace ", meta_.namespace_name);
+        const absl::Time deadline =
+            meta_.creation_timestamp.value_or(in_.now) + in_.defaults.template_wait;
+        if (in_.now < deadline && !cancel_) {
+          api::SetCondition(status_.conditions, api::kConditionValid, api::kConditionUnknown,
+                            kReasonTemplateNotFound, absl::StrCat(message, "; waiting for it"),
+                            meta_.generation, in_.now);
+          Wake(deadline);
+        } else {
+          Invalid(kReasonTemplateNotFound, message);
+        }
+        return false;
+      }
+      std::string reason, message;
+      if (!MergedJobSpec(static_cast<flow::StepIndex>(i), it->second, &reason, &message)) {
+        Invalid(reason, message);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Template + the step's patch, checked. False with a reason and message
+  // if the template is invalid or the result is.
+  std::optional<json> MergedJobSpec(flow::StepIndex i, const FlowTemplate& tmpl,
+                                    std::string* reason, std::string* message) const {
+    const api::FlowStep& step = in_.flow.spec->steps[i];
+    if (!tmpl.job_spec.ok()) {
+      *reason = kReasonInvalidTemplate;
+      *message = absl::StrCat("step ", step.name, ": JobTemplate \"", step.template_name,
+                              "\": ", tmpl.job_spec.status().message());
+      return std::nullopt;
+    }
+    json merged = api::MergeJobSpec(*tmpl.job_spec, step.patch.value_or(json()));
+    absl::Status valid = api::ValidateJobSpec(
+        merged, absl::StrCat("spec.steps[", i, "] (JobTemplate ", step.template_name, " + patch)"));
+    if (!valid.ok()) {
+      *reason = kReasonInvalidPatch;
+      *message = std::string(valid.message());
+      return std::nullopt;
+    }
+    return merged;
+  }
+
+  // The JobSpec of `attempt` of unit `u` (see the header on template
+  // versions); sets u.template_rv when the step starts.
+  std::optional<json> JobSpecFor(Unit& u, int attempt, std::string* reason,
+                                 std::string* message) const {
+    auto it = in_.templates.find(u.spec->template_name);
+    const FlowTemplate* tmpl = it == in_.templates.end() ? nullptr : &it->second;
+    const std::string& recorded_rv = u.recorded.template_resource_version;
+    if (attempt <= 1 || recorded_rv.empty()) {
+      if (tmpl == nullptr) {
+        *reason = kReasonTemplateNotFound;
+        *message = absl::StrCat("JobTemplate \"", u.spec->template_name,
+                                "\" not found in namespace ", meta_.namespace_name);
+        return std::nullopt;
+      }
+      std::optional<json> spec = MergedJobSpec(u.index, *tmpl, reason, message);
+      if (spec.has_value()) u.template_rv = tmpl->resource_version;
+      return spec;
+    }
+    if (tmpl != nullptr && tmpl->resource_version == recorded_rv && tmpl->job_spec.ok()) {
+      std::optional<json> spec = MergedJobSpec(u.index, *tmpl, reason, message);
+      if (spec.has_value()) return spec;
+    }
+    const std::string previous = ChildJobName(u.owner, attempt - 1);
+    for (const json* job : u.jobs) {
+      if (NameOf(*job) == previous) return JobSpecOfChild(*job);
+    }
+    *reason = kReasonTemplateChanged;
+    *message =
+        absl::StrCat("JobTemplate \"", u.spec->template_name, "\" is no longer at resourceVersion ",
+                     recorded_rv, ", which this step started with, and attempt ", attempt - 1,
+                     "'s Job is gone: attempt ", attempt, " cannot be built");
+    return std::nullopt;
+  }
+
+  void RunUnit(Unit& u) {
+    u.path.clear();
+    u.refused.reset();
+    u.create_attempt.reset();
+    u.job_spec.reset();
+    u.memory = MemoryOverride();
+    u.delete_jobs.clear();
+    u.verify_job.reset();
+    u.wake_at.reset();
+    u.template_rv = u.recorded.template_resource_version;
+    if (lifecycle::IsTerminal(u.recorded_phase)) {
+      u.phase = u.recorded_phase;
+      u.attempts = u.recorded.attempts;
+      u.message = u.recorded.message;
+      u.reason = u.attempts.empty() ? "" : u.attempts.back().termination_reason;
+      return;
+    }
+    if (u.skip) {
+      u.phase = Phase::kSkipped;
+      u.path = {Phase::kSkipped};
+      u.attempts = u.recorded.attempts;
+      u.reason = "Skipped";
+      u.message = u.skip_message;
+      return;
+    }
+    AttemptsInput in;
+    in.phase = u.recorded_phase;
+    in.attempts = u.recorded.attempts;
+    in.jobs = u.jobs;
+    in.pods = u.pods;
+    in.jobs_gone = in_.jobs_gone;
+    in.owner = u.owner;
+    in.retry = ToPolicy(u.spec->retry);
+    in.cancel = u.cancel;
+    in.may_start = u.may_start;
+    in.image_pull_grace = in_.defaults.image_pull_grace;
+    in.node_lost_timeout = in_.defaults.node_lost_timeout;
+    in.now = in_.now;
+    AttemptsPlan p = PlanAttempts(in);
+    u.verify_job = p.verify_job;
+    u.phase = p.phase;
+    u.path = p.transitions;
+    u.refused = p.refused;
+    u.attempts = std::move(p.attempts);
+    u.reason = p.reason;
+    u.message = p.message;
+    u.delete_jobs = std::move(p.delete_jobs);
+    u.wake_at = p.wake_at;
+    if (u.cancel && !u.cancel_message.empty()) {
+      u.message =
+          u.message.empty() ? u.cancel_message : absl::StrCat(u.cancel_message, "; ", u.message);
+    }
+    if (p.create_attempt.has_value()) {
+      std::string reason, message;
+      u.job_spec = JobSpecFor(u, *p.create_attempt, &reason, &message);
+      if (u.job_spec.has_value()) {
+        u.create_attempt = p.create_attempt;
+        u.memory = p.memory;
+      } else {
+        // The attempt cannot be built: the step ends Failed, nothing created.
+        u.attempts.pop_back();
+        absl::StatusOr<std::vector<Phase>> tail =
+            lifecycle::TransitionPath(u.phase, Phase::kFailed);
+        if (tail.ok()) {
+          u.path.insert(u.path.end(), tail->begin(), tail->end());
+          u.phase = Phase::kFailed;
+        } else {
+          u.refused = std::make_pair(u.phase, Phase::kFailed);
+        }
+        u.reason = reason;
+        u.message = message;
+      }
+    }
+    if (u.template_rv.empty() && !u.attempts.empty()) {
+      // Adopted after a lost status write: the template as it is now.
+      auto it = in_.templates.find(u.spec->template_name);
+      if (it != in_.templates.end()) u.template_rv = it->second.resource_version;
+    }
+  }
+
+  flow::StepState StateOf(const Unit& u) const {
+    flow::StepState s;
+    s.phase = u.phase;
+    s.started = !u.attempts.empty();
+    s.cancel = u.spec->cancel;
+    if (u.phase == Phase::kCanceled || u.phase == Phase::kCanceling) {
+      s.canceled_by = CancelCauseOfMessage(u.message);
+    }
+    s.reason = u.reason;
+    s.message = u.message;
+    return s;
+  }
+
+  // Applies PlanFlow's decisions to the units; true if any is new.
+  bool Apply(const flow::Plan& plan) {
+    bool changed = false;
+    for (const flow::SkipDecision& d : plan.skip) {
+      Unit& u = units_[d.step];
+      if (u.skip) continue;
+      u.skip = true;
+      u.skip_message = d.message;
+      changed = true;
+    }
+    for (const flow::CancelDecision& d : plan.cancel) {
+      Unit& u = units_[d.step];
+      if (u.cancel) continue;
+      u.cancel = true;
+      u.cancel_message = d.message;
+      changed = true;
+    }
+    for (flow::StepIndex i : plan.start) {
+      Unit& u = units_[i];
+      if (u.may_start) continue;
+      u.may_start = true;
+      changed = true;
+    }
+    return changed;
+  }
+
+  void Progress() {
+    if (!in_.flow.spec.ok()) {
+      Invalid(kReasonInvalidSpec, in_.flow.spec.status().message());
+      return;
+    }
+    const api::JobFlowSpec& spec = *in_.flow.spec;
+    std::vector<flow::StepSpec> specs;
+    specs.reserve(spec.steps.size());
+    for (const api::FlowStep& step : spec.steps) {
+      flow::StepSpec s;
+      s.name = step.name;
+      s.template_name = step.template_name;
+      for (const api::DependsOn& d : step.depends_on) s.depends_on.push_back({d.step, d.condition});
+      specs.push_back(std::move(s));
+    }
+    absl::StatusOr<flow::Dag> dag = flow::Dag::Build(specs);
+    if (!dag.ok()) {
+      Invalid(flow::ValidationReason(dag.status()), dag.status().message());
+      return;
+    }
+    flow::FlowOptions options;
+    options.on_step_failure =
+        flow::ParseOnStepFailure(spec.on_step_failure).value_or(flow::OnStepFailure::kStopFlow);
+    options.parallelism = spec.parallelism;
+    options.suspend = spec.suspend;
+    options.cancel = cancel_;
+
+    BuildUnits(spec);
+    bool any_started = false;
+    for (const Unit& u : units_) {
+      if (!u.recorded.attempts.empty() || !u.jobs.empty()) any_started = true;
+    }
+    if (!any_started && !CheckTemplates()) {
+      status_.progress = absl::StrCat(0, "/", units_.size());
+      return;
+    }
+    api::SetCondition(status_.conditions, api::kConditionValid, api::kConditionTrue, "Valid",
+                      "the spec is valid", meta_.generation, in_.now);
+
+    std::vector<flow::StepState> states(units_.size());
+    flow::Plan plan;
+    for (int round = 0;; ++round) {
+      for (Unit& u : units_) RunUnit(u);
+      for (const Unit& u : units_) {
+        if (u.verify_job.has_value()) plan_.verify_jobs.push_back(*u.verify_job);
+      }
+      if (!plan_.verify_jobs.empty()) return;
+      for (size_t i = 0; i < units_.size(); ++i) states[i] = StateOf(units_[i]);
+      absl::StatusOr<flow::Plan> next = flow::PlanFlow(*dag, states, options);
+      if (!next.ok()) {  // cannot happen: one state per step
+        Invalid(kReasonInvalidSpec, next.status().message());
+        return;
+      }
+      plan = *std::move(next);
+      if (!Apply(plan)) break;
+      if (round + 1 >= kMaxRounds) {
+        Wake(in_.now);  // decisions left for the next look
+        break;
+      }
+    }
+    Emit(plan);
+  }
+
+  void BuildUnits(const api::JobFlowSpec& spec) {
+    absl::flat_hash_map<std::string, size_t> by_name;
+    units_.resize(spec.steps.size());
+    for (size_t i = 0; i < spec.steps.size(); ++i) {
+      const api::FlowStep& step = spec.steps[i];
+      Unit& u = units_[i];
+      u.index = static_cast<flow::StepIndex>(i);
+      u.spec = &step;
+      u.owner = ChildOwner::FlowStep(meta_.namespace_name, meta_.name, meta_.uid, step.name,
+                                     step.template_name);
+      if (const api::StepStatus* s = api::FindStepStatus(in_.flow.status, step.name)) {
+        u.recorded = *s;
+      }
+      u.recorded.name = step.name;
+      u.recorded.template_name = step.template_name;
+      u.recorded_phase = ParsedOr(u.recorded.phase, Phase::kPending);
+      if (u.recorded_phase == Phase::kCanceling) {
+        // Canceling ends only in Canceled; keep the cause the message names.
+        u.cancel = true;
+        u.cancel_message = u.recorded.message.substr(0, u.recorded.message.find("; "));
+      }
+      by_name.emplace(step.name, i);
+    }
+    for (const json* job : all_jobs_) {
+      auto it = by_name.find(Label(*job, kLabelStep));
+      if (it != by_name.end() && IsChildOf(*job, units_[it->second].owner)) {
+        units_[it->second].jobs.push_back(job);
+      }
+    }
+    for (const json* pod : all_pods_) {
+      auto it = by_name.find(Label(*pod, kLabelStep));
+      if (it != by_name.end()) units_[it->second].pods.push_back(pod);
+    }
+    for (Unit& u : units_) {
+      // A started step's retry waits while the flow is suspended.
+      const bool started = !u.recorded.attempts.empty() || !u.jobs.empty();
+      u.may_start = started && !spec.suspend;
+    }
+  }
+
+  // Writes the steps' outcome and the flow's phase into the plan and status.
+  void Emit(const flow::Plan& plan) {
+    std::vector<api::StepStatus> steps;
+    steps.reserve(units_.size());
+    for (Unit& u : units_) {
+      api::StepStatus s;
+      s.name = u.spec->name;
+      s.template_name = u.spec->template_name;
+      s.template_resource_version = u.template_rv;
+      s.phase = std::string(lifecycle::PhaseName(u.phase));
+      s.message = u.message;
+      s.attempts = u.attempts;
+      steps.push_back(std::move(s));
+
+      Phase from = u.recorded_phase;
+      for (Phase to : u.path) {
+        plan_.step_transitions.push_back({u.spec->name, from, to});
+        plan_.events.push_back(
+            {IsWarning(to) ? "Warning" : "Normal", absl::StrCat("Step", lifecycle::PhaseName(to)),
+             absl::StrCat("step ", u.spec->name, ": ",
+                          u.message.empty() ? lifecycle::PhaseName(to) : u.message)});
+        from = to;
+      }
+      if (u.refused.has_value()) plan_.refused.push_back(*u.refused);
+      if (u.create_attempt.has_value()) {
+        plan_.create_jobs.push_back(
+            {u.spec->name, *u.create_attempt,
+             BuildChildJob(u.owner, *u.create_attempt, *u.job_spec, "", u.memory)});
+      }
+      for (std::string& name : u.delete_jobs) plan_.delete_jobs.push_back(std::move(name));
+      if (u.wake_at.has_value()) Wake(*u.wake_at);
+    }
+    status_.steps = std::move(steps);
+
+    if (!status_.start_time.has_value()) {
+      for (const api::StepStatus& s : status_.steps) {
+        if (s.attempts.empty() || !s.attempts.front().start_time.has_value()) continue;
+        const absl::Time t = *s.attempts.front().start_time;
+        if (!status_.start_time.has_value() || t < *status_.start_time) status_.start_time = t;
+      }
+    }
+    status_.progress = absl::StrCat(plan.counts.done(), "/", plan.counts.total);
+    if (lifecycle::IsTerminal(plan.phase)) outcome_ = plan.reason;
+    MoveFlowTo(plan.phase, plan.message);
+    const bool running = phase_ == Phase::kRunning;
+    api::SetCondition(status_.conditions, api::kConditionRunning,
+                      running ? api::kConditionTrue : api::kConditionFalse,
+                      plan.reason.empty() ? lifecycle::PhaseName(phase_) : plan.reason,
+                      plan.message, meta_.generation, in_.now);
+  }
+
+  void Finished(bool finished_before) {
+    if (!finished_before) {
+      status_.completion_time = in_.now;
+      plan_.outcome_reason =
+          outcome_.empty() ? std::string(lifecycle::PhaseName(phase_)) : outcome_;
+      api::SetCondition(status_.conditions, api::kConditionRunning, api::kConditionFalse,
+                        "Finished", "the flow has finished", meta_.generation, in_.now);
+      api::SetCondition(status_.conditions, api::kConditionFinished, api::kConditionTrue,
+                        lifecycle::PhaseName(phase_), status_.message, meta_.generation, in_.now);
+    }
+    const std::string already = absl::StrCat("already ", lifecycle::PhaseName(phase_),
+                                             "; its Jobs and pods are cleaned up");
+    if (finished_before && in_.flow.spec.ok() && in_.flow.spec->cancel && !deleting_ &&
+        in_.flow.status.observed_generation < meta_.generation) {
+      plan_.events.push_back({"Normal", "AlreadyFinished", already});
+    }
+
+    const absl::Time completed = status_.completion_time.value_or(in_.now);
+    const bool delete_policy = in_.flow.spec.ok() && in_.flow.spec->job_retain_policy == "Delete";
+    const bool release_now =
+        cancel_ || invalid_ || delete_policy || in_.now >= completed + IdleTimeout();
+    const bool children = !all_jobs_.empty() || !all_pods_.empty();
+    bool any_attempt = false;
+    for (const api::StepStatus& s : status_.steps) any_attempt |= !s.attempts.empty();
+    if (release_now) {
+      for (const json* job : all_jobs_) {
+        const std::string name = NameOf(*job);
+        if (!BeingDeleted(*job) && std::find(plan_.delete_jobs.begin(), plan_.delete_jobs.end(),
+                                             name) == plan_.delete_jobs.end()) {
+          plan_.delete_jobs.push_back(name);
+        }
+      }
+      if (!children && any_attempt &&
+          !api::IsConditionTrue(status_.conditions, api::kConditionResourcesReleased)) {
+        api::SetCondition(status_.conditions, api::kConditionResourcesReleased, api::kConditionTrue,
+                          "Released", "the flow's Jobs and pods were deleted; its status stays",
+                          meta_.generation, in_.now);
+      }
+    } else {
+      Wake(completed + IdleTimeout());
+    }
+
+    if (deleting_) {
+      if (!children && api::HasFinalizer(meta_, kFinalizer)) {
+        plan_.remove_finalizer = true;
+        if (finished_before && plan_.transitions.empty()) {
+          plan_.events.push_back({"Normal", "AlreadyFinished", already});
+        }
+      }
+      return;
+    }
+    if (in_.flow.spec.ok() && in_.flow.spec->ttl_after_finished.has_value()) {
+      const absl::Time expire = completed + *in_.flow.spec->ttl_after_finished;
+      if (in_.now >= expire) {
+        plan_.delete_flow = true;
+      } else {
+        Wake(expire);
+      }
+    }
+  }
+
+  const FlowInput& in_;
+  const api::ObjectMeta& meta_;
+  api::JobFlowStatus status_;
+  Phase phase_;
+  const bool deleting_;
+  bool cancel_ = false;
+  bool invalid_ = false;
+  std::string outcome_;
+  std::vector<const json*> all_jobs_;
+  std::vector<const json*> all_pods_;
+  std::vector<Unit> units_;
+  FlowPlan plan_;
+};
+
+}  // namespace
+
+FlowPlan PlanJobFlow(const FlowInput& input) { return FlowPlanner(input).Run(); }
+
+flow::CancelCause CancelCauseOfMessage(absl::string_view message) {
+  if (absl::StartsWith(message, kStepCancelPrefix)) return flow::CancelCause::kStep;
+  if (absl::StartsWith(message, kFlowCancelPrefix)) return flow::CancelCause::kFlowCanceled;
+  if (absl::StartsWith(message, kFlowStopPrefix)) return flow::CancelCause::kFlowStopped;
+  return flow::CancelCause::kNone;
+}
+
+json JobSpecOfChild(const json& job) {
+  if (!job.is_object() || !job.contains("spec") || !job["spec"].is_object()) return json();
+  json spec = job["spec"];
+  if (!spec.value("manualSelector", false)) {
+    spec.erase("selector");
+    spec.erase("manualSelector");
+  }
+  if (spec.contains("template") && spec["template"].is_object() &&
+      spec["template"].contains("metadata") && spec["template"]["metadata"].is_object()) {
+    json& meta = spec["template"]["metadata"];
+    meta.erase("creationTimestamp");
+    if (meta.contains("labels") && meta["labels"].is_object()) {
+      for (const char* key : {"controller-uid", "job-name", "batch.kubernetes.io/controller-uid",
+                              "batch.kubernetes.io/job-name"}) {
+        meta["labels"].erase(key);
+      }
+    }
+  }
+  return spec;
+}
+
+}  // namespace weir::reconcile

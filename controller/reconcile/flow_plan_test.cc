@@ -1,0 +1,707 @@
+#include "reconcile/flow_plan.h"
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "api/conditions.h"
+#include "api/meta.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "reconcile/children.h"
+
+namespace weir::reconcile {
+namespace {
+
+using lifecycle::Phase;
+using nlohmann::json;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
+
+json EtlJobSpec(const std::string& image = "busybox") {
+  return {
+      {"template",
+       {{"spec",
+         {{"containers", json::array({{{"name", "main"},
+                                       {"image", image},
+                                       {"resources", {{"limits", {{"memory", "1Gi"}}}}}}})}}}}}};
+}
+
+// {"name": n, "template": t, "dependsOn": [{"step": d, "condition": c}...]}
+json Step(const std::string& name, std::vector<std::pair<std::string, std::string>> deps = {},
+          const std::string& tmpl = "etl") {
+  json s = {{"name", name}, {"template", tmpl}};
+  if (!deps.empty()) {
+    json d = json::array();
+    for (const auto& [step, condition] : deps)
+      d.push_back({{"step", step}, {"condition", condition}});
+    s["dependsOn"] = d;
+  }
+  return s;
+}
+
+json FlowObject(const json& spec, const std::string& name = "f", const std::string& uid = "uid-1") {
+  return {{"apiVersion", "weir.dev/v1alpha1"},
+          {"kind", "JobFlow"},
+          {"metadata",
+           {{"name", name},
+            {"namespace", "ns"},
+            {"uid", uid},
+            {"generation", 1},
+            {"creationTimestamp", api::FormatRfc3339(kT0)},
+            {"finalizers", json::array({kFinalizer})}}},
+          {"spec", spec}};
+}
+
+json Diamond() {
+  return {{"steps",
+           json::array({Step("a"), Step("b", {{"a", "Succeeded"}}), Step("c", {{"a", "Succeeded"}}),
+                        Step("d", {{"b", "Succeeded"}, {"c", "Succeeded"}})})}};
+}
+
+json Terminated(int code, const std::string& reason, absl::Time at) {
+  return {{"terminated",
+           {{"exitCode", code},
+            {"reason", reason},
+            {"startedAt", api::FormatRfc3339(at)},
+            {"finishedAt", api::FormatRfc3339(at)}}}};
+}
+
+class FlowPlanTest : public ::testing::Test {
+ protected:
+  FlowPlanTest() : object_(FlowObject(Diamond())) {
+    in_.now = kT0;
+    in_.templates.emplace("etl", FlowTemplate{absl::StatusOr<json>(EtlJobSpec()), "100"});
+  }
+
+  FlowPlan PlanOf(const json& object) {
+    in_.flow = api::ParseJobFlow(object);
+    in_.jobs.clear();
+    in_.pods.clear();
+    for (const json& j : jobs_) in_.jobs.push_back(&j);
+    for (const json& p : pods_) in_.pods.push_back(&p);
+    return PlanJobFlow(in_);
+  }
+  FlowPlan Plan() { return PlanOf(object_); }
+
+  // Stores the plan's status and created Jobs, as the executor and the API
+  // server would.
+  void ApplyTo(json& object, const FlowPlan& plan) {
+    if (plan.status.has_value()) object["status"] = api::JobFlowStatusToJson(*plan.status);
+    for (const FlowJobToCreate& c : plan.create_jobs) {
+      json job = c.job;
+      job["metadata"]["creationTimestamp"] = api::FormatRfc3339(in_.now);
+      jobs_.push_back(job);
+    }
+  }
+  void Apply(const FlowPlan& plan) { ApplyTo(object_, plan); }
+  // Plans and applies until nothing more is written (at most a few looks).
+  FlowPlan Settle() {
+    FlowPlan p = Plan();
+    for (int i = 0; i < 5 && (p.status.has_value() || !p.create_jobs.empty()); ++i) {
+      Apply(p);
+      p = Plan();
+    }
+    return p;
+  }
+
+  static std::string Uid(const json& object) { return object["metadata"]["uid"]; }
+
+  // The Job of `step`'s latest attempt in the cache, of flow `object`.
+  const json* LatestJob(const std::string& step, const json* object = nullptr) {
+    const std::string uid = Uid(object != nullptr ? *object : object_);
+    const json* latest = nullptr;
+    for (const json& j : jobs_) {
+      if (j["metadata"]["labels"][kLabelStep] == step &&
+          j["metadata"]["labels"][kLabelFlowUid] == uid &&
+          (latest == nullptr ||
+           std::stoi(j["metadata"]["labels"][kLabelAttempt].get<std::string>()) >
+               std::stoi(
+                   latest->at("metadata").at("labels").at(kLabelAttempt).get<std::string>()))) {
+        latest = &j;
+      }
+    }
+    return latest;
+  }
+
+  // Puts a pod of `step`'s latest attempt in phase `phase` with main
+  // container `state` (replacing an earlier pod of that attempt).
+  void SetPod(const std::string& step, const std::string& phase, const json& state,
+              const json* object = nullptr) {
+    const json* job = LatestJob(step, object);
+    ASSERT_NE(job, nullptr) << "no Job for step " << step;
+    const std::string name = std::string((*job)["metadata"]["name"]) + "-pod";
+    for (auto it = pods_.begin(); it != pods_.end(); ++it) {
+      if ((*it)["metadata"]["name"] == name) {
+        pods_.erase(it);
+        break;
+      }
+    }
+    pods_.push_back(
+        {{"metadata",
+          {{"name", name},
+           {"creationTimestamp", api::FormatRfc3339(in_.now)},
+           {"labels", (*job)["spec"]["template"]["metadata"]["labels"]}}},
+         {"spec", (*job)["spec"]["template"]["spec"]},
+         {"status",
+          {{"phase", phase},
+           {"startTime", api::FormatRfc3339(in_.now)},
+           {"containerStatuses", json::array({{{"name", "main"}, {"state", state}}})}}}});
+  }
+  void Running(const std::string& step) {
+    SetPod(step, "Running", {{"running", {{"startedAt", api::FormatRfc3339(in_.now)}}}});
+  }
+  void Succeed(const std::string& step, const json* object = nullptr) {
+    SetPod(step, "Succeeded", Terminated(0, "Completed", in_.now), object);
+  }
+  void Fail(const std::string& step, int code = 1, const json* object = nullptr) {
+    SetPod(step, "Failed", Terminated(code, "Error", in_.now), object);
+  }
+
+  static std::vector<std::string> Created(const FlowPlan& p) {
+    std::vector<std::string> steps;
+    for (const FlowJobToCreate& c : p.create_jobs) steps.push_back(c.step);
+    return steps;
+  }
+  static const api::StepStatus& StepOf(const FlowPlan& p, const std::string& name) {
+    static const api::StepStatus kNone;
+    if (!p.status.has_value()) return kNone;
+    const api::StepStatus* s = api::FindStepStatus(*p.status, name);
+    return s != nullptr ? *s : kNone;
+  }
+  static const api::Condition* Cond(const FlowPlan& p, absl::string_view type) {
+    return p.status.has_value() ? api::FindCondition(p.status->conditions, type) : nullptr;
+  }
+  static bool HasEvent(const FlowPlan& p, absl::string_view reason) {
+    for (const FlowEvent& e : p.events) {
+      if (e.reason == reason) return true;
+    }
+    return false;
+  }
+
+  json object_;
+  std::deque<json> jobs_;
+  std::deque<json> pods_;
+  FlowInput in_;
+};
+
+TEST_F(FlowPlanTest, NewFlowGetsFinalizerAndStartsOnlyItsRoots) {
+  object_["metadata"].erase("finalizers");
+  FlowPlan p = Plan();
+  EXPECT_TRUE(p.add_finalizer);
+  EXPECT_THAT(Created(p), ElementsAre("a"));
+  const json& job = p.create_jobs[0].job;
+  EXPECT_EQ(job["metadata"]["name"],
+            ChildJobName(ChildOwner::FlowStep("ns", "f", "uid-1", "a", "etl"), 1));
+  EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"][kLabelFlowUid], "uid-1");
+  EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"][kLabelTemplate], "etl");
+  EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"][kLabelStep], "a");
+  ASSERT_TRUE(p.status.has_value());
+  ASSERT_EQ(p.status->steps.size(), 4u);
+  EXPECT_EQ(p.status->steps[0].name, "a");
+  EXPECT_EQ(p.status->steps[3].name, "d");
+  EXPECT_EQ(StepOf(p, "a").template_resource_version, "100");
+  EXPECT_EQ(StepOf(p, "a").attempts.size(), 1u);
+  EXPECT_EQ(StepOf(p, "b").template_resource_version, "") << "recorded when the step starts";
+  EXPECT_EQ(StepOf(p, "b").phase, "Pending");
+  EXPECT_EQ(p.status->phase, "Running");
+  EXPECT_EQ(p.status->progress, "0/4");
+  EXPECT_EQ(p.status->start_time, kT0);
+  EXPECT_EQ(p.status->observed_generation, 1);
+  EXPECT_EQ(Cond(p, "Valid")->status, "True");
+  EXPECT_EQ(Cond(p, "Running")->status, "True");
+  EXPECT_TRUE(HasEvent(p, "Running"));
+}
+
+TEST_F(FlowPlanTest, ConvergedStateWritesNothing) {
+  Apply(Plan());
+  Apply(Plan());  // first look at the new Job
+  Running("a");
+  Apply(Plan());
+  FlowPlan again = Plan();
+  EXPECT_THAT(again.create_jobs, IsEmpty());
+  EXPECT_FALSE(again.status.has_value())
+      << api::JobFlowStatusToJson(*again.status).dump() << " was " << object_["status"].dump();
+  EXPECT_THAT(again.events, IsEmpty());
+  EXPECT_THAT(again.delete_jobs, IsEmpty());
+}
+
+TEST_F(FlowPlanTest, DiamondStartsAStepOnlyAfterAllItsDependenciesSucceeded) {
+  Apply(Plan());
+  Succeed("a");
+  FlowPlan p = Plan();
+  EXPECT_EQ(StepOf(p, "a").phase, "Succeeded");
+  EXPECT_THAT(Created(p), UnorderedElementsAre("b", "c")) << "several Jobs in one plan";
+  EXPECT_EQ(p.status->progress, "1/4");
+  bool succeeded_event = false;
+  for (const FlowEvent& e : p.events) {
+    if (e.reason == "StepSucceeded") {
+      succeeded_event = true;
+      EXPECT_THAT(e.message, HasSubstr("step a"));
+    }
+  }
+  EXPECT_TRUE(succeeded_event);
+  Apply(p);
+
+  Succeed("b");
+  p = Plan();
+  EXPECT_THAT(Created(p), IsEmpty()) << "d also needs c";
+  Apply(p);
+
+  Succeed("c");
+  p = Plan();
+  EXPECT_THAT(Created(p), ElementsAre("d"));
+  Apply(p);
+
+  in_.now += absl::Seconds(3);
+  Succeed("d");
+  p = Plan();
+  EXPECT_EQ(p.status->phase, "Succeeded");
+  EXPECT_EQ(p.status->progress, "4/4");
+  EXPECT_EQ(p.status->completion_time, in_.now);
+  EXPECT_EQ(Cond(p, "Finished")->status, "True");
+  EXPECT_EQ(Cond(p, "Running")->status, "False");
+  EXPECT_EQ(p.outcome_reason, "StepsSucceeded");
+  EXPECT_THAT(p.delete_jobs, IsEmpty()) << "Retain keeps the Jobs for the idle timeout";
+  EXPECT_EQ(p.wake_at, in_.now + absl::Minutes(10));
+}
+
+TEST_F(FlowPlanTest, TwoFlowsOfTheSameTemplateSeeOnlyTheirOwnJobs) {
+  json other = FlowObject(Diamond(), "g", "uid-2");
+  Apply(Plan());
+  ApplyTo(other, PlanOf(other));
+  ASSERT_EQ(jobs_.size(), 2u);
+  Apply(Plan());  // first look at the new Jobs
+  ApplyTo(other, PlanOf(other));
+  Fail("a", 1, &other);  // g's step a fails
+  FlowPlan mine = Plan();
+  EXPECT_FALSE(mine.status.has_value())
+      << "f is not moved by g's Job: " << api::JobFlowStatusToJson(*mine.status).dump() << " was "
+      << object_["status"].dump();
+  Succeed("a");
+  mine = Plan();
+  EXPECT_EQ(StepOf(mine, "a").phase, "Succeeded");
+  FlowPlan theirs = PlanOf(other);
+  EXPECT_EQ(StepOf(theirs, "a").phase, "Failed");
+  EXPECT_EQ(theirs.status->phase, "Failed");
+  EXPECT_THAT(theirs.status->message, HasSubstr("step a ended Failed"));
+  for (const FlowJobToCreate& c : mine.create_jobs) {
+    EXPECT_EQ(c.job["metadata"]["labels"][kLabelFlowUid], "uid-1");
+  }
+}
+
+TEST_F(FlowPlanTest, SameTemplateTwiceRunsTwoJobsWithTheirOwnStatus) {
+  object_ = FlowObject({{"steps", json::array({Step("x"), Step("y")})}});
+  FlowPlan p = Plan();
+  ASSERT_THAT(Created(p), ElementsAre("x", "y"));
+  EXPECT_NE(p.create_jobs[0].job["metadata"]["name"], p.create_jobs[1].job["metadata"]["name"]);
+  Apply(p);
+  Fail("y");
+  Succeed("x");
+  p = Plan();
+  EXPECT_EQ(StepOf(p, "x").phase, "Succeeded");
+  EXPECT_EQ(StepOf(p, "y").phase, "Failed");
+  EXPECT_EQ(StepOf(p, "x").attempts[0].job, jobs_[0]["metadata"]["name"]);
+  EXPECT_EQ(StepOf(p, "y").attempts[0].job, jobs_[1]["metadata"]["name"]);
+}
+
+TEST_F(FlowPlanTest, ConditionsDecideWhichStepsRunAndSkippedStepsSayWhy) {
+  struct Case {
+    bool a_fails;
+    std::vector<std::string> second_wave;
+    std::string skipped;
+    std::string skip_message;
+    std::string flow_phase;
+  };
+  for (const Case& c : {
+           Case{true,
+                {"cleanup", "finally"},
+                "next",
+                "dependency a ended Failed, needs Succeeded",
+                "Failed"},
+           Case{false,
+                {"next", "finally"},
+                "cleanup",
+                "dependency a ended Succeeded, needs Failed",
+                "Succeeded"},
+       }) {
+    SCOPED_TRACE(c.a_fails ? "a fails" : "a succeeds");
+    jobs_.clear();
+    pods_.clear();
+    object_ = FlowObject({{"steps", json::array({Step("a"), Step("cleanup", {{"a", "Failed"}}),
+                                                 Step("next", {{"a", "Succeeded"}}),
+                                                 Step("finally", {{"a", "Completed"}})})}});
+    Apply(Plan());
+    if (c.a_fails) {
+      Fail("a");
+    } else {
+      Succeed("a");
+    }
+    FlowPlan p = Plan();
+    EXPECT_THAT(Created(p), UnorderedElementsAre(c.second_wave[0], c.second_wave[1]));
+    EXPECT_EQ(StepOf(p, c.skipped).phase, "Skipped");
+    EXPECT_EQ(StepOf(p, c.skipped).message, c.skip_message);
+    EXPECT_TRUE(HasEvent(p, "StepSkipped"));
+    Apply(p);
+    for (const std::string& s : c.second_wave) Succeed(s);
+    p = Plan();
+    EXPECT_EQ(p.status->phase, c.flow_phase);
+    EXPECT_EQ(p.status->progress, "4/4");
+    if (c.a_fails) {
+      EXPECT_THAT(p.status->message, HasSubstr("step a ended Failed"));
+    }
+  }
+}
+
+TEST_F(FlowPlanTest, CancelingOneStepKeepsTheFlowSucceeded) {
+  object_ =
+      FlowObject({{"steps", json::array({Step("a"), Step("b", {{"a", "Succeeded"}}), Step("c")})}});
+  Apply(Plan());
+  Running("a");
+  Running("c");
+  Apply(Plan());
+  object_["spec"]["steps"][0]["cancel"] = true;
+  object_["metadata"]["generation"] = 2;
+  FlowPlan p = Plan();
+  EXPECT_EQ(StepOf(p, "a").phase, "Canceling");
+  EXPECT_THAT(StepOf(p, "a").message, HasSubstr("canceled on request"));
+  EXPECT_THAT(p.delete_jobs, ElementsAre(LatestJob("a")->at("metadata").at("name")));
+  EXPECT_EQ(StepOf(p, "c").phase, "Running") << "the independent branch runs on";
+  EXPECT_EQ(p.status->phase, "Running");
+  Apply(p);
+
+  SetPod("a", "Failed", Terminated(143, "Error", in_.now));  // stopped as asked
+  p = Plan();
+  EXPECT_EQ(StepOf(p, "a").phase, "Canceled");
+  EXPECT_EQ(StepOf(p, "b").phase, "Skipped");
+  EXPECT_THAT(StepOf(p, "b").message, HasSubstr("dependency a ended Canceled"));
+  Apply(p);
+
+  Succeed("c");
+  p = Plan();
+  EXPECT_EQ(p.status->phase, "Succeeded");
+  EXPECT_EQ(p.status->progress, "3/3");
+}
+
+TEST_F(FlowPlanTest, FlowCancelEndsCanceledAndReleasesJobs) {
+  Apply(Plan());
+  Running("a");
+  Apply(Plan());
+  object_["spec"]["cancel"] = true;
+  object_["metadata"]["generation"] = 2;
+  FlowPlan p = Plan();
+  EXPECT_EQ(p.status->phase, "Canceling");
+  EXPECT_EQ(StepOf(p, "a").phase, "Canceling");
+  EXPECT_EQ(StepOf(p, "b").phase, "Canceled") << "not started: canceled at once";
+  EXPECT_THAT(p.delete_jobs, ElementsAre(LatestJob("a")->at("metadata").at("name")));
+  EXPECT_THAT(Created(p), IsEmpty());
+  Apply(p);
+
+  SetPod("a", "Failed", Terminated(143, "Error", in_.now));
+  p = Plan();
+  EXPECT_EQ(p.status->phase, "Canceled");
+  EXPECT_EQ(p.outcome_reason, "FlowCanceled");
+  EXPECT_EQ(StepOf(p, "a").phase, "Canceled");
+  EXPECT_EQ(Cond(p, "Finished")->reason, "Canceled");
+  Apply(p);
+  jobs_.clear();
+  pods_.clear();
+  p = Plan();
+  EXPECT_EQ(Cond(p, "ResourcesReleased")->status, "True");
+}
+
+TEST_F(FlowPlanTest, StopFlowCancelsRunningStepsContinueOthersLetsThemFinish) {
+  for (const std::string policy : {"StopFlow", "ContinueOthers"}) {
+    SCOPED_TRACE(policy);
+    jobs_.clear();
+    pods_.clear();
+    object_ =
+        FlowObject({{"steps", json::array({Step("a"), Step("b"), Step("c", {{"b", "Succeeded"}})})},
+                    {"onStepFailure", policy}});
+    Apply(Plan());
+    Running("b");
+    Fail("a", 3);
+    FlowPlan p = Plan();
+    EXPECT_EQ(StepOf(p, "a").phase, "Failed");
+    if (policy == "StopFlow") {
+      EXPECT_EQ(StepOf(p, "b").phase, "Canceling");
+      EXPECT_THAT(StepOf(p, "b").message, HasSubstr("flow stopped: step a failed"));
+      EXPECT_EQ(p.status->phase, "Running");
+      Apply(p);
+      SetPod("b", "Failed", Terminated(143, "Error", in_.now));
+      p = Plan();
+      EXPECT_EQ(StepOf(p, "b").phase, "Canceled");
+      EXPECT_EQ(StepOf(p, "c").phase, "Skipped");
+    } else {
+      EXPECT_EQ(StepOf(p, "b").phase, "Running");
+      Apply(p);
+      Succeed("b");
+      p = Plan();
+      EXPECT_THAT(Created(p), ElementsAre("c"));
+      Apply(p);
+      Succeed("c");
+      p = Plan();
+      EXPECT_EQ(StepOf(p, "c").phase, "Succeeded");
+    }
+    EXPECT_EQ(p.status->phase, "Failed");
+    EXPECT_THAT(p.status->message, HasSubstr("step a ended Failed (Error)"));
+  }
+}
+
+TEST_F(FlowPlanTest, SuspendStartsNothingUntilCleared) {
+  object_["spec"]["suspend"] = true;
+  FlowPlan p = Plan();
+  EXPECT_THAT(Created(p), IsEmpty());
+  EXPECT_EQ(p.status->phase, "Pending");
+  EXPECT_EQ(Cond(p, "Running")->reason, "Suspended");
+  Apply(p);
+  object_["spec"]["suspend"] = false;
+  p = Plan();
+  EXPECT_THAT(Created(p), ElementsAre("a"));
+}
+
+TEST_F(FlowPlanTest, ParallelismIsNeverExceeded) {
+  object_ =
+      FlowObject({{"steps", json::array({Step("a"), Step("b"), Step("c")})}, {"parallelism", 2}});
+  FlowPlan p = Plan();
+  EXPECT_THAT(Created(p), ElementsAre("a", "b"));
+  Apply(p);
+  p = Plan();
+  EXPECT_THAT(Created(p), IsEmpty());
+  Apply(p);
+  Succeed("a");
+  p = Plan();
+  EXPECT_THAT(Created(p), ElementsAre("c"));
+}
+
+TEST_F(FlowPlanTest, StepRetriesAfterOomWithMoreMemory) {
+  json a = Step("a");
+  a["retry"] = {
+      {"limit", 1}, {"backoffSeconds", 0}, {"onOOM", {{"memoryFactor", 2}, {"maxMemory", "4Gi"}}}};
+  object_ = FlowObject({{"steps", json::array({a})}});
+  Apply(Plan());
+  SetPod("a", "Failed", Terminated(137, "OOMKilled", in_.now));
+  FlowPlan p = Plan();
+  EXPECT_EQ(StepOf(p, "a").phase, "Retrying");
+  ASSERT_EQ(p.create_jobs.size(), 1u);
+  EXPECT_EQ(p.create_jobs[0].attempt, 2);
+  EXPECT_EQ(p.create_jobs[0]
+                .job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"],
+            "2Gi");
+  ASSERT_EQ(StepOf(p, "a").attempts.size(), 2u);
+  EXPECT_EQ(StepOf(p, "a").attempts[0].termination_reason, "OOMKilled");
+  EXPECT_EQ(p.status->phase, "Running") << "a retrying step is no failure";
+}
+
+TEST_F(FlowPlanTest, EditingTheTemplateDoesNotChangeAStartedStep) {
+  json a = Step("a");
+  a["retry"] = {{"limit", 1}, {"backoffSeconds", 0}};
+  object_ = FlowObject({{"steps", json::array({a, Step("b", {{"a", "Succeeded"}})})}});
+  Apply(Plan());
+  in_.templates.erase("etl");
+  in_.templates.emplace("etl", FlowTemplate{absl::StatusOr<json>(EtlJobSpec("v2")), "200"});
+  Fail("a");
+  FlowPlan p = Plan();
+  ASSERT_EQ(p.create_jobs.size(), 1u);
+  EXPECT_EQ(p.create_jobs[0].job["spec"]["template"]["spec"]["containers"][0]["image"], "busybox")
+      << "attempt 2 repeats attempt 1's JobSpec";
+  EXPECT_FALSE(p.create_jobs[0].job["spec"].contains("selector"));
+  EXPECT_EQ(StepOf(p, "a").template_resource_version, "100");
+  Apply(p);
+  Succeed("a");
+  p = Plan();
+  ASSERT_EQ(p.create_jobs.size(), 1u);
+  EXPECT_EQ(p.create_jobs[0].job["spec"]["template"]["spec"]["containers"][0]["image"], "v2")
+      << "a step that starts later uses the template as it is then";
+  EXPECT_EQ(StepOf(p, "b").template_resource_version, "200");
+}
+
+TEST_F(FlowPlanTest, JobSpecOfChildDropsServerSetSelectorAndLabels) {
+  json job = {
+      {"spec",
+       {{"selector", {{"matchLabels", {{"controller-uid", "x"}}}}},
+        {"template",
+         {{"metadata",
+           {{"labels",
+             {{"controller-uid", "x"}, {"batch.kubernetes.io/job-name", "j"}, {"app", "a"}}}}},
+          {"spec", {{"containers", json::array()}}}}}}}};
+  json spec = JobSpecOfChild(job);
+  EXPECT_FALSE(spec.contains("selector"));
+  EXPECT_EQ(spec["template"]["metadata"]["labels"], json({{"app", "a"}}));
+  EXPECT_EQ(JobSpecOfChild(json(42)), json());
+}
+
+TEST_F(FlowPlanTest, ValidationErrorsFailTheFlowAndCreateNothing) {
+  struct Case {
+    std::string name;
+    json spec;
+    std::string reason;
+    std::string message;
+  };
+  for (const Case& c : {
+           Case{"cycle",
+                {{"steps",
+                  json::array({Step("a", {{"b", "Succeeded"}}), Step("b", {{"a", "Succeeded"}})})}},
+                "DependencyCycle",
+                "cycle"},
+           Case{"unknown dependency",
+                {{"steps", json::array({Step("a", {{"zz", "Succeeded"}})})}},
+                "UnknownDependency",
+                "zz"},
+           Case{"duplicate name",
+                {{"steps", json::array({Step("a"), Step("a")})}},
+                "DuplicateStepName",
+                "a"},
+           Case{"bad spec", {{"steps", "nope"}}, "InvalidSpec", "spec.steps"},
+           Case{"patch breaks the JobSpec",
+                {{"steps", json::array({[] {
+                    json s = Step("a");
+                    s["patch"] = {{"template", {{"spec", {{"containers", json::array()}}}}}};
+                    return s;
+                  }()})}},
+                "InvalidPatch",
+                "containers"},
+       }) {
+    SCOPED_TRACE(c.name);
+    object_ = FlowObject(c.spec);
+    FlowPlan p = Plan();
+    EXPECT_THAT(p.create_jobs, IsEmpty());
+    ASSERT_TRUE(p.status.has_value());
+    EXPECT_EQ(p.status->phase, "Failed");
+    ASSERT_NE(Cond(p, "Valid"), nullptr);
+    EXPECT_EQ(Cond(p, "Valid")->status, "False");
+    EXPECT_EQ(Cond(p, "Valid")->reason, c.reason);
+    EXPECT_THAT(Cond(p, "Valid")->message, HasSubstr(c.message));
+    EXPECT_TRUE(HasEvent(p, c.reason));
+  }
+}
+
+TEST_F(FlowPlanTest, UnknownTemplateWaitsThenFails) {
+  object_ = FlowObject({{"steps", json::array({Step("a"), Step("b", {}, "nope")})}});
+  FlowPlan p = Plan();
+  EXPECT_THAT(p.create_jobs, IsEmpty()) << "nothing starts while a template is missing";
+  EXPECT_EQ(p.status->phase, "Pending");
+  EXPECT_EQ(Cond(p, "Valid")->status, "Unknown");
+  EXPECT_EQ(p.wake_at, kT0 + absl::Seconds(10));
+  Apply(p);
+  in_.now = kT0 + absl::Seconds(11);
+  p = Plan();
+  EXPECT_THAT(p.create_jobs, IsEmpty());
+  EXPECT_EQ(p.status->phase, "Failed");
+  EXPECT_EQ(Cond(p, "Valid")->reason, "TemplateNotFound");
+  EXPECT_THAT(p.status->message, HasSubstr("JobTemplate \"nope\" not found"));
+}
+
+TEST_F(FlowPlanTest, DeletedFlowCancelsAndCleansUpBeforeTheFinalizerGoes) {
+  Apply(Plan());
+  Running("a");
+  Apply(Plan());
+  object_["metadata"]["deletionTimestamp"] = api::FormatRfc3339(kT0);
+  FlowPlan p = Plan();
+  EXPECT_EQ(p.status->phase, "Canceling");
+  EXPECT_EQ(p.delete_jobs.size(), 1u);
+  EXPECT_FALSE(p.remove_finalizer);
+  Apply(p);
+  SetPod("a", "Failed", Terminated(143, "Error", in_.now));
+  p = Plan();
+  EXPECT_EQ(p.status->phase, "Canceled");
+  EXPECT_FALSE(p.remove_finalizer) << "children are still there";
+  Apply(p);
+  jobs_.clear();
+  pods_.clear();
+  p = Plan();
+  EXPECT_TRUE(p.remove_finalizer);
+}
+
+TEST_F(FlowPlanTest, RetainPolicyDeleteReleasesAtTheEndAndTtlDeletesTheFlow) {
+  object_ = FlowObject({{"steps", json::array({Step("a")})},
+                        {"jobRetainPolicy", "Delete"},
+                        {"ttlSecondsAfterFinished", 30}});
+  Apply(Plan());
+  Succeed("a");
+  FlowPlan p = Plan();
+  EXPECT_EQ(p.status->phase, "Succeeded");
+  EXPECT_EQ(p.delete_jobs.size(), 1u) << "Delete: children go when the flow ends";
+  EXPECT_EQ(p.wake_at, kT0 + absl::Seconds(30));
+  EXPECT_FALSE(p.delete_flow);
+  Apply(p);
+  jobs_.clear();
+  pods_.clear();
+  in_.now = kT0 + absl::Seconds(31);
+  p = Plan();
+  EXPECT_TRUE(p.delete_flow);
+  EXPECT_EQ(Cond(p, "ResourcesReleased")->status, "True");
+}
+
+TEST_F(FlowPlanTest, MissingRecordedJobIsVerifiedBeforeAnythingElse) {
+  Apply(Plan());
+  jobs_.clear();
+  FlowPlan p = Plan();
+  EXPECT_THAT(p.verify_jobs,
+              ElementsAre(ChildJobName(ChildOwner::FlowStep("ns", "f", "uid-1", "a", "etl"), 1)));
+  EXPECT_FALSE(p.status.has_value());
+  EXPECT_THAT(p.create_jobs, IsEmpty());
+}
+
+TEST_F(FlowPlanTest, StatusOfTwoHundredFinishedStepsIsSmall) {
+  json steps = json::array();
+  for (int i = 0; i < 200; ++i) {
+    std::vector<std::pair<std::string, std::string>> deps;
+    if (i > 0) deps.push_back({absl::StrCat("step-", i - 1), "Succeeded"});
+    if (i > 1) deps.push_back({absl::StrCat("step-", i - 2), "Completed"});
+    steps.push_back(Step(absl::StrCat("step-", i), deps));
+  }
+  object_ = FlowObject({{"steps", steps}});
+  for (int i = 0; i < 200; ++i) {
+    FlowPlan p = Plan();
+    ASSERT_EQ(p.create_jobs.size(), 1u) << i;
+    Apply(p);
+    Succeed(absl::StrCat("step-", i));
+  }
+  FlowPlan p = Plan();
+  ASSERT_TRUE(p.status.has_value());
+  EXPECT_EQ(p.status->phase, "Succeeded");
+  EXPECT_EQ(p.status->progress, "200/200");
+  const size_t bytes = api::JobFlowStatusToJson(*p.status).dump().size();
+  EXPECT_LT(bytes, 256u * 1024) << "the API server's limit is 1.5 MB";
+  RecordProperty("status_bytes", static_cast<int>(bytes));
+}
+
+TEST_F(FlowPlanTest, CancelCauseIsReadBackFromTheMessage) {
+  EXPECT_EQ(CancelCauseOfMessage("canceled on request (spec.steps[].cancel); x"),
+            flow::CancelCause::kStep);
+  EXPECT_EQ(CancelCauseOfMessage("flow canceled (spec.cancel)"), flow::CancelCause::kFlowCanceled);
+  EXPECT_EQ(CancelCauseOfMessage("flow stopped: step a failed"), flow::CancelCause::kFlowStopped);
+  EXPECT_EQ(CancelCauseOfMessage("canceled"), flow::CancelCause::kNone);
+}
+
+TEST_F(FlowPlanTest, GarbageObjectsNeverCrash) {
+  for (const json& spec :
+       {json(nullptr), json(42), json::array(), json{{"steps", json::array({42})}},
+        json{{"steps", json::array({{{"name", "a"}, {"template", 7}}})}},
+        json{{"steps", json::array({{{"name", "a"}, {"template", "etl"}, {"dependsOn", "b"}}})}},
+        json{{"steps", json::array({Step("a")})}, {"parallelism", -1}}}) {
+    object_ = FlowObject(spec);
+    object_["status"] = {
+        {"steps", json::array({{{"name", 3}}, "x", {{"name", "a"}, {"phase", "Bogus"}}})},
+        {"phase", 12}};
+    FlowPlan p = Plan();
+    ASSERT_TRUE(p.status.has_value()) << spec.dump();
+    EXPECT_EQ(p.status->phase, "Failed") << spec.dump();
+  }
+  // Jobs that are not objects, or half-formed, are ignored.
+  object_ = FlowObject(Diamond());
+  jobs_.push_back(json(7));
+  jobs_.push_back({{"metadata", {{"labels", 3}}}});
+  pods_.push_back(json::array());
+  FlowPlan p = Plan();
+  EXPECT_THAT(Created(p), ElementsAre("a"));
+}
+
+}  // namespace
+}  // namespace weir::reconcile
