@@ -373,6 +373,7 @@ absl::Status Manager::Run() {
 void Manager::OnStartedLeading() {
   absl::MutexLock l(&mu_);
   state_.leading = true;
+  acquired_lease_ = true;
   leader_gauge_->Set(1);
   StartControllersLocked();
 }
@@ -390,7 +391,6 @@ void Manager::OnStoppedLeading() {
 absl::Status Manager::Shutdown(absl::Status result) {
   std::vector<Controller*> controllers;
   absl::Time deadline;
-  bool led;
   {
     absl::MutexLock l(&mu_);
     if (!state_.stop_requested) {
@@ -400,7 +400,6 @@ absl::Status Manager::Shutdown(absl::Status result) {
     }
     deadline = stop_time_ + options_.graceful_shutdown_timeout;
     for (auto& c : controllers_) controllers.push_back(c.get());
-    led = state_.controllers_started && elector_ != nullptr;
   }
   // No controller takes new work from here on, then running reconciles may
   // finish until the deadline.
@@ -410,7 +409,12 @@ absl::Status Manager::Shutdown(absl::Status result) {
     drained = c->Stop(std::max(absl::ZeroDuration(), deadline - clock_->Now())) && drained;
   }
   if (elector_ != nullptr) {
-    elector_->Stop();
+    elector_->Stop();  // no leadership callbacks after this
+    bool led;
+    {
+      absl::MutexLock l(&mu_);
+      led = acquired_lease_;
+    }
     if (!led) {
       // Never held it: nothing to release.
     } else if (drained) {

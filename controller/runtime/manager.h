@@ -242,6 +242,7 @@ class Manager {
   size_t started_controllers_ ABSL_GUARDED_BY(mu_) = 0;
   ManagerState state_ ABSL_GUARDED_BY(mu_);
   bool run_called_ ABSL_GUARDED_BY(mu_) = false;
+  bool acquired_lease_ ABSL_GUARDED_BY(mu_) = false;  // ever led
   // When Stop() was first called (the grace counts from here).
   absl::Time stop_time_ ABSL_GUARDED_BY(mu_);
 };

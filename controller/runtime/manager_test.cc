@@ -350,6 +350,9 @@ TEST_F(ManagerTest, MetricsAndHealthOnSeparateAddresses) {
   CreateConfigMap("a");
   StartRun();
   ASSERT_TRUE(reconciler_.WaitForCalls(1));
+  // The worker is idle again (the only thread waiting on the clock), so the
+  // reconcile's metrics are recorded.
+  clock_.WaitForWaiters(1);
   kube::ResourceRef cm = kCm;
   api.OnRequest({.verb = "patch", .resource = &cm, .code = 200, .latency = absl::Milliseconds(3)});
 

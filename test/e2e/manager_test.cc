@@ -225,7 +225,16 @@ TEST_F(ManagerE2eTest, ReconcilesServesMetricsAndStopsOnSigterm) {
       client_->MergePatch(kCm, ns_, "before-start", {{"data", {{"source", "changed"}}}}).ok());
   EXPECT_TRUE(Eventually([&] { return Copied("before-start", "changed"); }, absl::Seconds(30)));
 
-  const Reply metrics = Fetch(mgr.MetricsUrl(), "/metrics");
+  // A reconcile's metrics are recorded just after it returns: scrape until
+  // the last one is in.
+  Reply metrics;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        metrics = Fetch(mgr.MetricsUrl(), "/metrics");
+        return SampleValue(metrics.body,
+                           "weir_reconcile_total{controller=\"copier\",result=\"success\"}") >= 3;
+      },
+      absl::Seconds(10)));
   ASSERT_EQ(metrics.status, 200) << metrics.body;
   // Three patches by the copier, each 200 (the test's own patch counts too:
   // it shares the observed client).
