@@ -40,24 +40,27 @@ runtime=$(arg_words RUNTIME_PACKAGES)
 [[ -n $runtime ]] || fail "no ARG RUNTIME_PACKAGES=\"...\" in the Dockerfile"
 ldd_out=$(ldd "$binary") || fail "ldd $binary failed"
 ! grep -q "not found" <<<"$ldd_out" || fail "ldd reports missing libraries: $(grep 'not found' <<<"$ldd_out")"
-# Debian's merged /usr registers a file as /lib/... or /usr/lib/...; try the
-# path ldd printed, its resolved target, and the other spelling.
-package_of() {
+# Debian's merged /usr registers a file as /lib/... or /usr/lib/...; ask dpkg
+# about every spelling of every library at once (one call: dpkg -S is slow),
+# then require each library to have been found under one of its spellings.
+mapfile -t libs < <(awk '/=>/ && $3 ~ /^\// {print $3} $1 ~ /^\/lib/ {print $1}' <<<"$ldd_out" | sort -u)
+[[ ${#libs[@]} -gt 0 ]] || fail "ldd listed no shared libraries for $binary"
+spellings() {
   local p=$1 real
   real=$(readlink -f "$p")
-  for candidate in "$p" "$real" "/usr$p" "${p#/usr}" "/usr$real" "${real#/usr}"; do
-    if out=$(dpkg -S "$candidate" 2>/dev/null); then
-      echo "${out%%:*}"
-      return 0
-    fi
-  done
-  return 1
+  printf '%s\n' "$p" "$real" "/usr$p" "${p#/usr}" "/usr$real" "${real#/usr}" | sort -u
 }
+declare -A owner=()
+while IFS= read -r line; do
+  owner[${line#*: }]=${line%%:*}
+done < <(for l in "${libs[@]}"; do spellings "$l"; done | sort -u | xargs dpkg -S 2>/dev/null || true)
 needed=""
-while read -r lib; do
-  pkg=$(package_of "$lib") || fail "no Debian package owns $lib (dpkg -S)"
+for l in "${libs[@]}"; do
+  pkg=""
+  while read -r sp; do [[ -n ${owner[$sp]:-} ]] && { pkg=${owner[$sp]}; break; }; done < <(spellings "$l")
+  [[ -n $pkg ]] || fail "no Debian package owns $l (dpkg -S)"
   needed+="$pkg"$'\n'
-done < <(awk '/=>/ && $3 ~ /^\// {print $3} $1 ~ /^\/lib/ {print $1}' <<<"$ldd_out")
+done
 needed=$(sed '/^$/d' <<<"$needed" | sort -u)
 [[ -n $needed ]] || fail "could not map any shared library of $binary"
 missing=$(comm -23 <(echo "$needed") <(echo "$runtime"))
@@ -68,9 +71,12 @@ extra=$(comm -13 <(echo "$needed") <(echo "$runtime") | grep -vx 'ca-certificate
 # The names must exist in the release we build on (apt lists are present once
 # hack/install-deps.sh has run apt-get update).
 if compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; then
-  for p in $runtime; do
-    apt-cache show "$p" >/dev/null 2>&1 || fail "package $p is not known to apt (a typo, or not in bookworm?)"
-  done
+  # shellcheck disable=SC2086
+  if ! apt-cache show $runtime >/dev/null 2>&1; then
+    for p in $runtime; do
+      apt-cache show "$p" >/dev/null 2>&1 || fail "package $p is not known to apt (a typo, or not in bookworm?)"
+    done
+  fi
 fi
 
 # --- runtime stage shape ----------------------------------------------------------
