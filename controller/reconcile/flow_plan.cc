@@ -23,6 +23,7 @@ constexpr char kReasonTemplateNotFound[] = "TemplateNotFound";
 constexpr char kReasonInvalidTemplate[] = "InvalidTemplate";
 constexpr char kReasonInvalidPatch[] = "InvalidPatch";
 constexpr char kReasonTemplateChanged[] = "TemplateChanged";
+constexpr char kReasonJobRejected[] = "JobRejected";
 
 // The prefixes of flow::PlanFlow's cancel messages, one per cause.
 constexpr char kStepCancelPrefix[] = "canceled on request";
@@ -618,6 +619,30 @@ class FlowPlanner {
 }  // namespace
 
 FlowPlan PlanJobFlow(const FlowInput& input) { return FlowPlanner(input).Run(); }
+
+api::JobFlowStatus StatusAfterStepCreateRefused(const api::JobFlow& flow,
+                                                const api::JobFlowStatus& planned,
+                                                absl::string_view step, int attempt,
+                                                absl::string_view message, absl::Time now) {
+  api::JobFlowStatus status = planned;
+  status.observed_generation = flow.metadata.generation;
+  api::StepStatus* s = api::FindStepStatus(status, step);
+  if (s == nullptr) return status;
+  const std::string text =
+      absl::StrCat("the API server refused the Job of attempt ", attempt, ": ", message);
+  for (api::AttemptStatus& a : s->attempts) {
+    if (a.attempt != attempt) continue;
+    a.phase = std::string(lifecycle::PhaseName(Phase::kFailed));
+    a.termination_reason = kReasonJobRejected;
+    a.message = text;
+    a.completion_time = now;
+  }
+  if (lifecycle::CheckTransition(ParsedOr(s->phase, Phase::kPending), Phase::kFailed).ok()) {
+    s->phase = std::string(lifecycle::PhaseName(Phase::kFailed));
+    s->message = text;
+  }
+  return status;
+}
 
 flow::CancelCause CancelCauseOfMessage(absl::string_view message) {
   if (absl::StartsWith(message, kStepCancelPrefix)) return flow::CancelCause::kStep;

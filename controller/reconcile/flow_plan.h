@@ -134,6 +134,16 @@ struct FlowPlan {
 
 FlowPlan PlanJobFlow(const FlowInput& input);
 
+// The status to write after the API server refused to create attempt
+// `attempt` of step `step` (planned in `planned`, the plan's status or the
+// stored one): that attempt's record and the step end Failed (JobRejected,
+// with the server's message; no retry, the same Job would be refused again).
+// The next plan applies onStepFailure to the rest of the flow.
+api::JobFlowStatus StatusAfterStepCreateRefused(const api::JobFlow& flow,
+                                                const api::JobFlowStatus& planned,
+                                                absl::string_view step, int attempt,
+                                                absl::string_view message, absl::Time now);
+
 // The cause of a step's cancellation, read back from its status message
 // (see above); kNone if the message names none.
 flow::CancelCause CancelCauseOfMessage(absl::string_view message);

@@ -672,6 +672,26 @@ TEST_F(FlowPlanTest, StatusOfTwoHundredFinishedStepsIsSmall) {
   RecordProperty("status_bytes", static_cast<int>(bytes));
 }
 
+TEST_F(FlowPlanTest, RefusedJobFailsTheStepAndTheFlowFollowsOnStepFailure) {
+  FlowPlan p = Plan();
+  ASSERT_THAT(Created(p), ElementsAre("a"));
+  api::JobFlowStatus s = StatusAfterStepCreateRefused(api::ParseJobFlow(object_), *p.status, "a", 1,
+                                                      "spec.template: Invalid value", kT0);
+  const api::StepStatus* a = api::FindStepStatus(s, "a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->phase, "Failed");
+  EXPECT_THAT(a->message, HasSubstr("Invalid value"));
+  ASSERT_EQ(a->attempts.size(), 1u);
+  EXPECT_EQ(a->attempts[0].termination_reason, "JobRejected");
+  object_["status"] = api::JobFlowStatusToJson(s);
+  p = Plan();
+  EXPECT_THAT(p.verify_jobs, IsEmpty()) << "a Failed step's record is final";
+  EXPECT_THAT(Created(p), IsEmpty());
+  EXPECT_EQ(p.status->phase, "Failed");
+  EXPECT_EQ(StepOf(p, "b").phase, "Skipped");
+  EXPECT_THAT(p.status->message, HasSubstr("JobRejected"));
+}
+
 TEST_F(FlowPlanTest, CancelCauseIsReadBackFromTheMessage) {
   EXPECT_EQ(CancelCauseOfMessage("canceled on request (spec.steps[].cancel); x"),
             flow::CancelCause::kStep);
