@@ -453,6 +453,40 @@ TEST_F(FlowPlanTest, StopFlowCancelsRunningStepsContinueOthersLetsThemFinish) {
   }
 }
 
+TEST_F(FlowPlanTest, AStepStoppedByAFailureKeepsItsCauseWhenTheFlowIsCanceledLater) {
+  object_ = FlowObject({{"steps", json::array({Step("a"), Step("b")})}});
+  Apply(Plan());
+  Running("b");
+  Fail("a");
+  FlowPlan p = Plan();
+  EXPECT_EQ(StepOf(p, "b").phase, "Canceling");
+  Apply(p);
+  object_["spec"]["cancel"] = true;
+  object_["metadata"]["generation"] = 2;
+  SetPod("b", "Failed", Terminated(143, "Error", in_.now));
+  p = Plan();
+  EXPECT_EQ(StepOf(p, "b").phase, "Canceled");
+  EXPECT_THAT(StepOf(p, "b").message, HasSubstr("flow stopped: step a failed"));
+  EXPECT_EQ(p.status->phase, "Failed") << "the flow failed before the cancel stopped anything";
+}
+
+TEST_F(FlowPlanTest, ACanceledStepThatNeverStartedLetsItsCanceledHandlerRun) {
+  json b = Step("b", {{"a", "Succeeded"}});
+  b["cancel"] = true;
+  object_ =
+      FlowObject({{"steps", json::array({Step("a"), b, Step("on-cancel", {{"b", "Canceled"}})})}});
+  FlowPlan p = Plan();
+  EXPECT_EQ(StepOf(p, "b").phase, "Canceled");
+  EXPECT_THAT(StepOf(p, "b").attempts, IsEmpty());
+  EXPECT_THAT(Created(p), UnorderedElementsAre("a", "on-cancel"));
+  Apply(p);
+  Succeed("a");
+  Succeed("on-cancel");
+  p = Plan();
+  EXPECT_EQ(p.status->phase, "Succeeded");
+  EXPECT_EQ(p.status->progress, "3/3");
+}
+
 TEST_F(FlowPlanTest, SuspendStartsNothingUntilCleared) {
   object_["spec"]["suspend"] = true;
   FlowPlan p = Plan();
