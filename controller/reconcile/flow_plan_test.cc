@@ -1,6 +1,8 @@
 #include "reconcile/flow_plan.h"
 
 #include <deque>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -724,6 +726,132 @@ TEST_F(FlowPlanTest, RefusedJobFailsTheStepAndTheFlowFollowsOnStepFailure) {
   EXPECT_EQ(p.status->phase, "Failed");
   EXPECT_EQ(StepOf(p, "b").phase, "Skipped");
   EXPECT_THAT(p.status->message, HasSubstr("JobRejected"));
+}
+
+// Random DAGs, policies and outcomes, with status writes lost at random (a
+// crash between creating Jobs and writing the status): every flow ends with
+// every step terminal, no Job is planned twice, no step starts before its
+// dependencies ended in their condition, parallelism holds.
+TEST_F(FlowPlanTest, RandomFlowsConvergeWithOneJobPerAttempt) {
+  const std::vector<std::string> conditions = {"Succeeded", "Failed", "Completed", "Canceled"};
+  for (int seed = 0; seed < 150; ++seed) {
+    SCOPED_TRACE(seed);
+    std::mt19937 rng(seed);
+    auto chance = [&](int percent) {
+      return std::uniform_int_distribution<int>(0, 99)(rng) < percent;
+    };
+    jobs_.clear();
+    pods_.clear();
+    in_.jobs_gone.clear();
+    in_.now = kT0;
+    const int n = 2 + seed % 10;
+    json steps = json::array();
+    std::vector<std::vector<std::pair<int, std::string>>> deps(n);
+    for (int i = 0; i < n; ++i) {
+      std::vector<std::pair<std::string, std::string>> d;
+      for (int k = 0; k < 2 && i > 0; ++k) {
+        const int j = std::uniform_int_distribution<int>(0, i - 1)(rng);
+        if (chance(50) || std::find_if(deps[i].begin(), deps[i].end(), [&](const auto& e) {
+                            return e.first == j;
+                          }) != deps[i].end()) {
+          continue;
+        }
+        const std::string& c = conditions[chance(70) ? 0 : rng() % conditions.size()];
+        deps[i].push_back({j, c});
+        d.push_back({absl::StrCat("s", j), c});
+      }
+      json step = Step(absl::StrCat("s", i), d);
+      step["retry"] = {{"limit", static_cast<int>(rng() % 2)}, {"backoffSeconds", 0}};
+      if (chance(5)) step["cancel"] = true;
+      steps.push_back(step);
+    }
+    const int parallelism = static_cast<int>(rng() % 4);
+    object_ = FlowObject({{"steps", steps},
+                          {"parallelism", parallelism},
+                          {"onStepFailure", chance(50) ? "StopFlow" : "ContinueOthers"}});
+    std::set<std::string> created;
+    bool done = false;
+    for (int round = 0; round < 300 && !done; ++round) {
+      in_.now += absl::Seconds(1);
+      FlowPlan p = Plan();
+      if (!p.verify_jobs.empty()) {
+        for (const std::string& name : p.verify_jobs) in_.jobs_gone.insert(name);
+        continue;
+      }
+      ASSERT_TRUE(p.status.has_value() || p.create_jobs.empty());
+      for (const FlowJobToCreate& c : p.create_jobs) {
+        const std::string name = c.job["metadata"]["name"];
+        ASSERT_TRUE(created.insert(name).second) << name << " planned twice";
+        const int i = std::stoi(c.step.substr(1));
+        for (const auto& [j, condition] : deps[i]) {
+          const api::StepStatus& dep = StepOf(p, absl::StrCat("s", j));
+          absl::StatusOr<Phase> phase = lifecycle::ParsePhase(dep.phase);
+          ASSERT_TRUE(phase.ok());
+          EXPECT_TRUE(lifecycle::IsTerminal(*phase)) << c.step << " started before s" << j;
+          EXPECT_TRUE(flow::internal::ConditionHolds(*flow::ParseCondition(condition), *phase))
+              << c.step << " needs s" << j << " " << condition << ", it is " << dep.phase;
+        }
+      }
+      if (p.status.has_value() && parallelism > 0) {
+        int active = 0;
+        for (const api::StepStatus& s : p.status->steps) {
+          absl::StatusOr<Phase> phase = lifecycle::ParsePhase(s.phase);
+          if (phase.ok() && !lifecycle::IsTerminal(*phase) && !s.attempts.empty()) ++active;
+        }
+        EXPECT_LE(active, parallelism);
+      }
+      for (const std::string& name : p.delete_jobs) {
+        for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
+          if ((*it)["metadata"]["name"] == name) {
+            jobs_.erase(it);
+            break;
+          }
+        }
+        for (auto it = pods_.begin(); it != pods_.end(); ++it) {
+          if ((*it)["metadata"]["name"] == name + "-pod") {
+            pods_.erase(it);
+            break;
+          }
+        }
+      }
+      const bool lose_status = chance(20) && !p.create_jobs.empty();
+      if (p.status.has_value() && !lose_status)
+        object_["status"] = api::JobFlowStatusToJson(*p.status);
+      for (const FlowJobToCreate& c : p.create_jobs) {
+        json job = c.job;
+        job["metadata"]["creationTimestamp"] = api::FormatRfc3339(in_.now);
+        jobs_.push_back(job);
+      }
+      // Some Jobs without an outcome get one.
+      for (const json& job : std::vector<json>(jobs_.begin(), jobs_.end())) {
+        const std::string name = job["metadata"]["name"];
+        bool ended = false;
+        for (const json& pod : pods_) {
+          if (pod["metadata"]["name"] == name + "-pod") ended = true;
+        }
+        if (ended || !chance(50)) continue;
+        const std::string step = job["metadata"]["labels"][kLabelStep];
+        if (LatestJob(step)->at("metadata").at("name") != name) continue;
+        const int roll = static_cast<int>(rng() % 100);
+        if (roll < 60) {
+          Succeed(step);
+        } else if (roll < 85) {
+          Fail(step, 2);
+        } else {
+          SetPod(step, "Failed", Terminated(137, "OOMKilled", in_.now));
+        }
+      }
+      if (p.status.has_value() && !p.status->phase.empty() &&
+          lifecycle::IsTerminal(*lifecycle::ParsePhase(p.status->phase)) && !lose_status &&
+          p.create_jobs.empty()) {
+        done = true;
+        for (const api::StepStatus& s : p.status->steps) {
+          EXPECT_TRUE(lifecycle::IsTerminal(*lifecycle::ParsePhase(s.phase))) << s.name;
+        }
+      }
+    }
+    EXPECT_TRUE(done) << object_.dump();
+  }
 }
 
 TEST_F(FlowPlanTest, CancelCauseIsReadBackFromTheMessage) {
