@@ -170,8 +170,27 @@ class FlowPlanner {
     invalid_ = true;
     api::SetCondition(status_.conditions, api::kConditionValid, api::kConditionFalse, reason,
                       message, meta_.generation, in_.now);
+    // Steps already under way (the spec was edited while the flow ran) are
+    // stopped; Finished() deletes their Jobs.
+    bool started = false;
+    for (api::StepStatus& step : status_.steps) {
+      const Phase from = ParsedOr(step.phase, Phase::kPending);
+      if (lifecycle::IsTerminal(from)) continue;
+      started |= !step.attempts.empty();
+      absl::StatusOr<std::vector<Phase>> path = lifecycle::TransitionPath(from, Phase::kCanceled);
+      if (!path.ok()) continue;
+      step.phase = std::string(lifecycle::PhaseName(Phase::kCanceled));
+      step.message = absl::StrCat("flow stopped: the spec is invalid: ", message);
+      Phase at = from;
+      for (Phase to : *path) {
+        plan_.step_transitions.push_back({step.name, at, to});
+        plan_.events.push_back({"Normal", absl::StrCat("Step", lifecycle::PhaseName(to)),
+                                absl::StrCat("step ", step.name, ": ", step.message)});
+        at = to;
+      }
+    }
     if (cancel_) {
-      MoveFlowTo(Phase::kCanceled, "canceled before any step started");
+      MoveFlowTo(Phase::kCanceled, started ? "canceled" : "canceled before any step started");
       outcome_ = std::string(flow::kFlowReasonCanceled);
       return;
     }

@@ -14,6 +14,9 @@
 //   started), an invalid JobTemplate, or a step whose patched JobSpec is
 //   invalid ends the flow Failed with Valid=False, a reason and the message,
 //   creating nothing (Canceled instead if it is being canceled or deleted).
+//   A spec edited into an invalid one while steps run (e.g. a dependency
+//   cycle) ends the flow the same way: its unfinished steps are recorded
+//   Canceled ("flow stopped: the spec is invalid: ...") and its Jobs deleted.
 // - Steps: each spec step is one unit of attempts run by PlanAttempts (the
 //   code path Batch uses: classification, retries, OOM memory, cancel);
 //   flow::PlanFlow says which steps start (AttemptsInput::may_start), which

@@ -617,6 +617,40 @@ TEST_F(FlowPlanTest, ValidationErrorsFailTheFlowAndCreateNothing) {
   }
 }
 
+TEST_F(FlowPlanTest, SpecMadeInvalidWhileRunningStopsTheStepsAndDeletesTheirJobs) {
+  Apply(Plan());
+  Running("a");
+  Apply(Plan());
+  object_["spec"]["steps"][0]["dependsOn"] = json::array({{{"step", "d"}}});
+  object_["metadata"]["generation"] = 2;
+  FlowPlan p = Plan();
+  EXPECT_EQ(p.status->phase, "Failed");
+  EXPECT_EQ(Cond(p, "Valid")->reason, "DependencyCycle");
+  EXPECT_EQ(StepOf(p, "a").phase, "Canceled");
+  EXPECT_EQ(StepOf(p, "b").phase, "Canceled");
+  EXPECT_THAT(p.delete_jobs, ElementsAre(LatestJob("a")->at("metadata").at("name")));
+  EXPECT_THAT(p.create_jobs, IsEmpty());
+}
+
+TEST_F(FlowPlanTest, RetainKeepsJobsForTheIdleTimeoutThenReleasesThem) {
+  object_ = FlowObject({{"steps", json::array({Step("a")})}, {"idleTimeoutSeconds", 60}});
+  Apply(Plan());
+  Succeed("a");
+  FlowPlan p = Plan();
+  EXPECT_EQ(p.status->phase, "Succeeded");
+  EXPECT_THAT(p.delete_jobs, IsEmpty());
+  EXPECT_EQ(p.wake_at, kT0 + absl::Seconds(60));
+  Apply(p);
+  in_.now = kT0 + absl::Seconds(61);
+  p = Plan();
+  EXPECT_EQ(p.delete_jobs.size(), 1u);
+  jobs_.clear();
+  pods_.clear();
+  p = Plan();
+  EXPECT_EQ(Cond(p, "ResourcesReleased")->status, "True");
+  EXPECT_EQ(p.status->phase, "Succeeded") << "the record stays";
+}
+
 TEST_F(FlowPlanTest, UnknownTemplateWaitsThenFails) {
   object_ = FlowObject({{"steps", json::array({Step("a"), Step("b", {}, "nope")})}});
   FlowPlan p = Plan();
