@@ -76,7 +76,9 @@ void Informer::Deliver(const Delta& delta) {
 void Informer::Replace(std::vector<json> objects) {
   {
     absl::MutexLock l(&dispatch_mu_);
-    for (const Delta& delta : store_.Replace(std::move(objects))) Deliver(delta);
+    store_.ReplacePrepared(std::move(objects),
+                           [this](const Delta& delta)
+                               ABSL_NO_THREAD_SAFETY_ANALYSIS { Deliver(delta); });
   }
   absl::MutexLock l(&sync_mu_);
   synced_ = true;

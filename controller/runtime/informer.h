@@ -113,6 +113,9 @@ class Informer final : private ReflectorSink {
   static StoreOptions MakeStoreOptions(const InformerOptions& options);
 
   // ReflectorSink.
+  nlohmann::json Reduce(nlohmann::json object) override {
+    return store_.Prepare(std::move(object));
+  }
   void Replace(std::vector<nlohmann::json> objects) override;
   void Apply(kube::EventType type, nlohmann::json object) override;
 

@@ -1,5 +1,9 @@
 #include "runtime/reflector.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <utility>
 
@@ -153,39 +157,56 @@ void Reflector::Run() {
 
 absl::Status Reflector::ListAndReplace() {
   kube::ListOptions lo;
-  lo.limit = options_.page_size;
+  lo.limit = options_.page_size > 0 ? options_.page_size : 500;
   lo.label_selector = options_.label_selector;
   lo.field_selector = options_.field_selector;
   // resource_version "" = a consistent read of the latest state, so a relist
   // never goes back in time.
-  absl::StatusOr<json> list = client_->ListAll(options_.resource, options_.ns, lo);
-  if (!list.ok()) {
-    absl::MutexLock l(&mu_);
-    ++stats_.failed_lists;
-    return list.status();
-  }
+  //
+  // Page by page (as Client::ListAll does), and each item goes to the sink's
+  // Reduce as its page arrives: only the reduced objects accumulate, so a
+  // list of many large objects is never in memory whole.
   std::string rv;
-  if (list->contains("metadata") && (*list)["metadata"].is_object()) {
-    rv = (*list)["metadata"].value("resourceVersion", "");
-  }
   std::vector<json> items;
-  if (list->contains("items") && (*list)["items"].is_array()) {
-    items.reserve((*list)["items"].size());
-    const std::string api_version = options_.resource.ApiVersion();
-    for (json& item : (*list)["items"]) {
-      // List items come without apiVersion/kind; watch events have them.
-      if (item.is_object()) {
-        if (!item.contains("apiVersion")) item["apiVersion"] = api_version;
-        if (!item.contains("kind") && !options_.resource.kind.empty()) {
-          item["kind"] = options_.resource.kind;
-        }
-      }
-      items.push_back(std::move(item));
+  const std::string api_version = options_.resource.ApiVersion();
+  while (true) {
+    absl::StatusOr<json> page = client_->List(options_.resource, options_.ns, lo);
+    if (!page.ok()) {
+      absl::MutexLock l(&mu_);
+      ++stats_.failed_lists;
+      return page.status();
     }
+    if (lo.continue_token.empty()) rv = kube::MetadataString(*page, "resourceVersion");
+    const std::string next = kube::MetadataString(*page, "continue");
+    if (page->contains("items") && (*page)["items"].is_array()) {
+      json& page_items = (*page)["items"];
+      items.reserve(items.size() + page_items.size());
+      for (json& item : page_items) {
+        // List items come without apiVersion/kind; watch events have them.
+        if (item.is_object()) {
+          if (!item.contains("apiVersion")) item["apiVersion"] = api_version;
+          if (!item.contains("kind") && !options_.resource.kind.empty()) {
+            item["kind"] = options_.resource.kind;
+          }
+        }
+        items.push_back(sink_->Reduce(std::move(item)));
+        item = json();  // free the full object now
+      }
+    }
+    if (next.empty()) break;
+    lo.continue_token = next;
+    // A continued list is served from the snapshot named by the token.
+    lo.resource_version.clear();
+    lo.resource_version_match.clear();
   }
-  list = json();  // free the list before the store fills
   const size_t count = items.size();
   sink_->Replace(std::move(items));
+#ifdef __GLIBC__
+  // Give the pages the full objects occupied back to the system: glibc keeps
+  // freed memory in its arenas, and after a large list that is most of the
+  // resident memory.
+  malloc_trim(0);
+#endif
   absl::MutexLock l(&mu_);
   last_rv_ = rv;
   synced_ = true;

@@ -3,9 +3,9 @@
 // Informer, which applies it to a Store and calls event handlers).
 //
 // Protocol:
-//   1. List (all pages, ListAll with `page_size`) at the most recent
-//      resourceVersion and Replace() the sink's content with it; from then
-//      on HasSynced() is true.
+//   1. List (all pages of `page_size`, each object passed to the sink's
+//      Reduce as its page arrives) at the most recent resourceVersion and
+//      Replace() the sink's content with it; from then on HasSynced() is true.
 //   2. Watch from the list's resourceVersion with allowWatchBookmarks and a
 //      server-side timeout drawn from [min_watch_timeout, 2*min_watch_timeout).
 //      Every event (and bookmark) advances LastResourceVersion().
@@ -54,7 +54,12 @@ namespace weir::runtime {
 class ReflectorSink {
  public:
   virtual ~ReflectorSink() = default;
-  // The complete current content (the initial list or a relist).
+  // Called for each listed object as its page arrives; Replace then gets
+  // what it returned. Lets a sink shrink objects (e.g. with its store's
+  // transform) so a large list is never in memory whole. Default: unchanged.
+  virtual nlohmann::json Reduce(nlohmann::json object) { return object; }
+  // The complete current content (the initial list or a relist), each object
+  // passed through Reduce.
   virtual void Replace(std::vector<nlohmann::json> objects) = 0;
   // One watch event: kAdded, kModified or kDeleted (never a bookmark/error).
   virtual void Apply(kube::EventType type, nlohmann::json object) = 0;

@@ -1,5 +1,6 @@
 #include "runtime/store.h"
 
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -111,9 +112,9 @@ json MinimalMetadata(json object) {
   if (metadata == object.end() || !metadata->is_object()) return out;
   json& m = *metadata;
   json kept = json::object();
-  for (const char* name :
-       {"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
-        "deletionTimestamp", "labels", "finalizers", "ownerReferences"}) {
+  for (const char* name : {"name", "namespace", "uid", "resourceVersion", "generation",
+                           "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                           "labels", "finalizers", "ownerReferences"}) {
     MoveMember(m, kept, name);
   }
   auto annotations = m.find("annotations");
@@ -128,62 +129,94 @@ json MinimalMetadata(json object) {
   return out;
 }
 
+namespace {
+
+// Copies the members `names` of each object in the array `from[name]` into
+// a new array `to[name]` (non-objects are dropped; objects keep their place).
+void KeepInEach(json& from, json& to, const char* name, std::initializer_list<const char*> names) {
+  auto list = from.find(name);
+  if (list == from.end() || !list->is_array()) return;
+  json out = json::array();
+  for (json& item : *list) {
+    if (!item.is_object()) continue;
+    json kept = json::object();
+    for (const char* n : names) MoveMember(item, kept, n);
+    out.push_back(std::move(kept));
+  }
+  to[name] = std::move(out);
+}
+
+// The labels the job controller puts on its pods (and in a Job's selector):
+// they repeat the Job's name and uid, which the pod's ownerReference holds.
+bool IsJobControllerLabel(const std::string& key) {
+  return key == "controller-uid" || key == "job-name" ||
+         key == "batch.kubernetes.io/controller-uid" || key == "batch.kubernetes.io/job-name";
+}
+
+void DropJobControllerLabels(json& object) {
+  auto m = object.find("metadata");
+  if (m == object.end() || !m->is_object()) return;
+  auto labels = m->find("labels");
+  if (labels == m->end() || !labels->is_object()) return;
+  for (auto it = labels->begin(); it != labels->end();) {
+    it = IsJobControllerLabel(it.key()) ? labels->erase(it) : std::next(it);
+  }
+}
+
+// The members of a condition controllers read (not lastProbeTime or
+// lastUpdateTime).
+constexpr std::initializer_list<const char*> kConditionFields = {"type", "status", "reason",
+                                                                 "message", "lastTransitionTime"};
+
+}  // namespace
+
 json Pod(json object) {
   json spec = json::object();
   json status = json::object();
   if (object.is_object()) {
     if (auto s = object.find("spec"); s != object.end() && s->is_object()) {
       MoveMember(*s, spec, "nodeName");
-      if (auto cs = s->find("containers"); cs != s->end() && cs->is_array()) {
-        json containers = json::array();
-        for (json& c : *cs) {
-          json kept = json::object();
-          MoveMember(c, kept, "name");
-          MoveMember(c, kept, "resources");
-          containers.push_back(std::move(kept));
-        }
-        spec["containers"] = std::move(containers);
-      }
+      KeepInEach(*s, spec, "containers", {"name", "resources"});
+      KeepInEach(*s, spec, "initContainers", {"name", "restartPolicy", "resources"});
     }
     if (auto s = object.find("status"); s != object.end() && s->is_object()) {
-      for (const char* name : {"phase", "reason", "message", "conditions", "startTime"}) {
+      for (const char* name : {"phase", "reason", "message", "startTime"}) {
         MoveMember(*s, status, name);
       }
+      KeepInEach(*s, status, "conditions", kConditionFields);
       for (const char* name : {"containerStatuses", "initContainerStatuses"}) {
-        auto cs = s->find(name);
-        if (cs == s->end() || !cs->is_array()) continue;
-        json statuses = json::array();
-        for (json& c : *cs) {
-          if (c.is_object()) {
-            c.erase("image");
-            c.erase("imageID");
-            c.erase("containerID");
-          }
-          statuses.push_back(std::move(c));
-        }
-        status[name] = std::move(statuses);
+        KeepInEach(*s, status, name, {"name", "state"});
       }
     }
   }
   json out = MinimalMetadata(std::move(object));
+  DropJobControllerLabels(out);
   if (!spec.empty()) out["spec"] = std::move(spec);
   if (!status.empty()) out["status"] = std::move(status);
   return out;
 }
 
 json Job(json object) {
-  json spec = json::object();
-  json status;
+  json spec;
+  json status = json::object();
   if (object.is_object()) {
-    if (auto s = object.find("spec"); s != object.end() && s->is_object()) {
-      MoveMember(*s, spec, "suspend");
-      MoveMember(*s, spec, "backoffLimit");
+    // The whole spec: the JobFlow planner builds a later attempt from the
+    // previous attempt's Job when its JobTemplate has moved on
+    // (reconcile::JobSpecOfChild), and the Batch planner reads the main
+    // container's resources.
+    if (auto s = object.find("spec"); s != object.end() && s->is_object()) spec = std::move(*s);
+    if (auto s = object.find("status"); s != object.end() && s->is_object()) {
+      for (const char* name :
+           {"active", "succeeded", "failed", "ready", "startTime", "completionTime"}) {
+        MoveMember(*s, status, name);
+      }
+      KeepInEach(*s, status, "conditions", kConditionFields);
     }
-    if (auto s = object.find("status"); s != object.end()) status = std::move(*s);
   }
   json out = MinimalMetadata(std::move(object));
-  if (!spec.empty()) out["spec"] = std::move(spec);
-  if (!status.is_null()) out["status"] = std::move(status);
+  DropJobControllerLabels(out);
+  if (!spec.is_null()) out["spec"] = std::move(spec);
+  if (!status.empty()) out["status"] = std::move(status);
   return out;
 }
 
@@ -193,6 +226,37 @@ Transform TransformFor(const kube::ResourceRef& resource) {
   if (resource.group.empty() && resource.resource == "pods") return transforms::Pod;
   if (resource.group == "batch" && resource.resource == "jobs") return transforms::Job;
   return transforms::StripBookkeeping;
+}
+
+// ---- Store -----------------------------------------------------------------
+
+// ---- Entry -----------------------------------------------------------------
+
+namespace {
+
+std::shared_ptr<const std::string> Pack(const json& object) {
+  std::vector<std::uint8_t> bytes = json::to_msgpack(object);
+  // A string of exactly the encoded size: no spare capacity kept.
+  return std::make_shared<const std::string>(bytes.begin(), bytes.end());
+}
+
+ObjectPtr Unpack(const std::string& packed) {
+  return std::make_shared<const json>(json::from_msgpack(packed));
+}
+
+}  // namespace
+
+Store::Entry::Entry(const ObjectPtr& object)
+    : packed_(Pack(*object)), resource_version_(ResourceVersionOf(*object)), live_(object) {}
+
+Store::Entry::Entry(std::shared_ptr<const std::string> packed, std::string resource_version)
+    : packed_(std::move(packed)), resource_version_(std::move(resource_version)) {}
+
+ObjectPtr Store::Entry::Snapshot() const {
+  if (ObjectPtr live = live_.lock()) return live;
+  ObjectPtr object = Unpack(*packed_);
+  live_ = object;
+  return object;
 }
 
 // ---- Store -----------------------------------------------------------------
@@ -212,7 +276,8 @@ absl::Status Store::AddIndex(absl::string_view name, IndexFunc fn) {
   }
   IndexDef& def = indexes_[std::string(name)];
   def.fn = std::move(fn);
-  for (const auto& [key, object] : objects_) {
+  for (const auto& [key, entry] : objects_) {
+    const ObjectPtr object = entry.Snapshot();
     for (std::string& v : def.fn(*object)) def.entries[std::move(v)].insert(key);
   }
   return absl::OkStatus();
@@ -240,10 +305,10 @@ void Store::UnindexObject(const std::string& key, const json& object) {
   }
 }
 
-void Store::PutLocked(const std::string& key, ObjectPtr object, const ObjectPtr& old) {
+void Store::PutLocked(const std::string& key, const ObjectPtr& object, const ObjectPtr& old) {
   if (old != nullptr) UnindexObject(key, *old);
   IndexObject(key, *object);
-  objects_[key] = std::move(object);
+  objects_.insert_or_assign(key, Entry(object));
 }
 
 std::optional<Delta> Store::Upsert(json object) {
@@ -252,16 +317,16 @@ std::optional<Delta> Store::Upsert(json object) {
   auto stored = std::make_shared<const json>(TransformObject(std::move(object)));
   absl::MutexLock l(&mu_);
   ObjectPtr old;
-  if (auto it = objects_.find(key); it != objects_.end()) old = it->second;
-  if (old != nullptr) {
+  if (auto it = objects_.find(key); it != objects_.end()) {
     const std::string rv = ResourceVersionOf(*stored);
-    if (!rv.empty() && rv == ResourceVersionOf(*old)) return std::nullopt;
+    if (!rv.empty() && rv == it->second.resource_version()) return std::nullopt;
+    old = it->second.Snapshot();
   }
   Delta delta;
   delta.type = old == nullptr ? Delta::Type::kAdded : Delta::Type::kModified;
   delta.old_object = old;
   delta.object = stored;
-  PutLocked(key, std::move(stored), old);
+  PutLocked(key, stored, old);
   return delta;
 }
 
@@ -273,67 +338,120 @@ Delta Store::Remove(json object) {
   absl::MutexLock l(&mu_);
   auto it = objects_.find(key);
   if (it != objects_.end()) {
-    delta.old_object = it->second;
-    UnindexObject(key, *it->second);
+    delta.old_object = it->second.Snapshot();
+    UnindexObject(key, *delta.old_object);
     objects_.erase(it);
   }
   return delta;
 }
 
+json Store::Prepare(json object) const {
+  std::string key = ObjectKey(object);
+  if (key.empty()) return json();
+  json transformed = TransformObject(std::move(object));
+  std::string rv = ResourceVersionOf(transformed);
+  json::binary_t packed(json::to_msgpack(transformed));
+  transformed = json();
+  packed.shrink_to_fit();
+  return json::array({std::move(key), std::move(rv), json::binary(std::move(packed))});
+}
+
 std::vector<Delta> Store::Replace(std::vector<json> objects) {
   // Transform outside the lock: it is the expensive part of a relist.
-  absl::btree_map<std::string, ObjectPtr> incoming;
-  for (json& object : objects) {
-    std::string key = ObjectKey(object);
-    if (key.empty()) continue;
-    incoming[std::move(key)] = std::make_shared<const json>(TransformObject(std::move(object)));
+  for (json& object : objects) object = Prepare(std::move(object));
+  std::vector<Delta> deltas;
+  ReplacePrepared(std::move(objects), [&deltas](const Delta& d) { deltas.push_back(d); });
+  return deltas;
+}
+
+void Store::ReplacePrepared(std::vector<json> prepared,
+                            const std::function<void(const Delta&)>& deliver) {
+  struct Incoming {
+    std::string rv;
+    std::shared_ptr<const std::string> packed;
+  };
+  absl::btree_map<std::string, Incoming> incoming;
+  for (json& p : prepared) {
+    if (!p.is_array() || p.size() != 3 || !p[0].is_string() || !p[2].is_binary()) continue;
+    const json::binary_t& bytes = p[2].get_binary();
+    incoming[p[0].get<std::string>()] = {
+        p[1].get<std::string>(), std::make_shared<const std::string>(bytes.begin(), bytes.end())};
+    p = json();
   }
-  std::vector<Delta> deletes;
-  std::vector<Delta> changes;
-  absl::MutexLock l(&mu_);
-  for (auto it = objects_.begin(); it != objects_.end();) {
-    if (incoming.contains(it->first)) {
-      ++it;
-      continue;
+  prepared = {};
+  // What changed, decoded only when delivered (one at a time, so a large
+  // list never exists as trees all at once).
+  struct Change {
+    Delta::Type type;
+    ObjectPtr old_live;  // the old snapshot if a reader holds it
+    std::shared_ptr<const std::string> old_packed;
+    std::shared_ptr<const std::string> packed;
+  };
+  std::vector<Change> deletes;
+  std::vector<Change> changes;
+  {
+    absl::MutexLock l(&mu_);
+    for (auto it = objects_.begin(); it != objects_.end();) {
+      if (incoming.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      UnindexObject(it->first, *it->second.Snapshot());
+      deletes.push_back({Delta::Type::kDeleted, it->second.Live(), it->second.packed(), nullptr});
+      it = objects_.erase(it);
     }
-    UnindexObject(it->first, *it->second);
-    deletes.push_back({Delta::Type::kDeleted, it->second, it->second});
-    it = objects_.erase(it);
-  }
-  for (auto& [key, object] : incoming) {
-    ObjectPtr old;
-    if (auto it = objects_.find(key); it != objects_.end()) old = it->second;
-    if (old != nullptr) {
-      const std::string rv = ResourceVersionOf(*object);
-      if (!rv.empty() && rv == ResourceVersionOf(*old)) continue;  // unchanged: keep snapshot
+    for (auto& [key, in] : incoming) {
+      ObjectPtr old_live;
+      std::shared_ptr<const std::string> old_packed;
+      if (auto it = objects_.find(key); it != objects_.end()) {
+        if (!in.rv.empty() && in.rv == it->second.resource_version()) continue;  // keep it
+        old_live = it->second.Live();
+        old_packed = it->second.packed();
+        UnindexObject(key, *it->second.Snapshot());
+      }
+      IndexObject(key, *Unpack(*in.packed));
+      objects_.insert_or_assign(key, Entry(in.packed, std::move(in.rv)));
+      changes.push_back({old_packed == nullptr ? Delta::Type::kAdded : Delta::Type::kModified,
+                         std::move(old_live), std::move(old_packed), in.packed});
     }
-    changes.push_back({old == nullptr ? Delta::Type::kAdded : Delta::Type::kModified, old, object});
-    PutLocked(key, std::move(object), old);
   }
-  deletes.insert(deletes.end(), std::make_move_iterator(changes.begin()),
-                 std::make_move_iterator(changes.end()));
-  return deletes;
+  incoming.clear();
+  for (std::vector<Change>* list : {&deletes, &changes}) {
+    for (Change& c : *list) {
+      Delta delta;
+      delta.type = c.type;
+      if (c.old_live != nullptr) {
+        delta.old_object = std::move(c.old_live);
+      } else if (c.old_packed != nullptr) {
+        delta.old_object = Unpack(*c.old_packed);
+      }
+      delta.object = c.packed != nullptr ? Unpack(*c.packed) : delta.old_object;
+      c = Change{};
+      deliver(delta);
+    }
+    *list = {};
+  }
 }
 
 ObjectPtr Store::Get(absl::string_view key) const {
-  absl::ReaderMutexLock l(&mu_);
+  absl::MutexLock l(&mu_);
   auto it = objects_.find(key);
-  return it == objects_.end() ? nullptr : it->second;
+  return it == objects_.end() ? nullptr : it->second.Snapshot();
 }
 
 std::vector<ObjectPtr> Store::List() const {
-  absl::ReaderMutexLock l(&mu_);
+  absl::MutexLock l(&mu_);
   std::vector<ObjectPtr> out;
   out.reserve(objects_.size());
-  for (const auto& [key, object] : objects_) out.push_back(object);
+  for (const auto& [key, entry] : objects_) out.push_back(entry.Snapshot());
   return out;
 }
 
 std::vector<std::string> Store::ListKeys() const {
-  absl::ReaderMutexLock l(&mu_);
+  absl::MutexLock l(&mu_);
   std::vector<std::string> out;
   out.reserve(objects_.size());
-  for (const auto& [key, object] : objects_) out.push_back(key);
+  for (const auto& [key, entry] : objects_) out.push_back(key);
   return out;
 }
 
@@ -343,7 +461,7 @@ std::vector<ObjectPtr> Store::ListNamespace(absl::string_view ns) const {
 }
 
 std::vector<ObjectPtr> Store::ByIndex(absl::string_view index, absl::string_view value) const {
-  absl::ReaderMutexLock l(&mu_);
+  absl::MutexLock l(&mu_);
   std::vector<ObjectPtr> out;
   auto def = indexes_.find(index);
   if (def == indexes_.end()) return out;
@@ -353,7 +471,7 @@ std::vector<ObjectPtr> Store::ByIndex(absl::string_view index, absl::string_view
   for (const std::string& key : keys->second) {
     auto it = objects_.find(key);
     // The index invariant guarantees the object exists.
-    if (it != objects_.end()) out.push_back(it->second);
+    if (it != objects_.end()) out.push_back(it->second.Snapshot());
   }
   return out;
 }
@@ -363,12 +481,12 @@ std::vector<ObjectPtr> Store::ByLabel(absl::string_view key, absl::string_view v
 }
 
 bool Store::HasIndex(absl::string_view name) const {
-  absl::ReaderMutexLock l(&mu_);
+  absl::MutexLock l(&mu_);
   return indexes_.find(name) != indexes_.end();
 }
 
 size_t Store::size() const {
-  absl::ReaderMutexLock l(&mu_);
+  absl::MutexLock l(&mu_);
   return objects_.size();
 }
 

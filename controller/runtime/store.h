@@ -22,9 +22,15 @@
 //     Objects whose resourceVersion did not change keep their old snapshot
 //     and produce no delta.
 //
-// Thread-safety: all methods are safe for concurrent use; readers share a
-// lock, writers are exclusive. Index functions and the transform run under
-// the store's lock and must not call back into the store.
+// Memory: objects are kept encoded (MessagePack) and decoded on read; a
+// decoded snapshot is shared by every reader until the last one drops it (see
+// Entry). So the cache holds a few hundred bytes per object, not the
+// several KiB of a nlohmann::json tree, and a read of an object nobody holds
+// costs a decode (microseconds for a transformed Pod).
+//
+// Thread-safety: all methods are safe for concurrent use; reads and writes
+// take the store's lock (reads briefly, to decode or share a snapshot). Index functions and the
+// transform run under the store's lock and must not call back into the store.
 #pragma once
 
 #include <cstddef>
@@ -78,17 +84,24 @@ namespace transforms {
 nlohmann::json StripBookkeeping(nlohmann::json object);
 
 // Keeps apiVersion, kind and from metadata: name, namespace, uid,
-// resourceVersion, generation, creationTimestamp, deletionTimestamp, labels,
-// finalizers, ownerReferences and the annotations under weir.dev/ and
-// sim.weir.dev/.
+// resourceVersion, generation, creationTimestamp, deletionTimestamp,
+// deletionGracePeriodSeconds, labels, finalizers, ownerReferences and the
+// annotations under weir.dev/ and sim.weir.dev/.
 nlohmann::json MinimalMetadata(nlohmann::json object);
 
-// MinimalMetadata plus spec.nodeName, spec.containers[].{name,resources}
-// and status.{phase,reason,message,conditions,startTime,containerStatuses,
-// initContainerStatuses} (container statuses without image and ids).
+// MinimalMetadata plus spec.nodeName, spec.containers[].{name,resources},
+// spec.initContainers[].{name,restartPolicy,resources} and
+// status.{phase,reason,message,startTime}, status.conditions[].{type,status,
+// reason,message,lastTransitionTime} and status.(init)containerStatuses[].
+// {name,state}: what lifecycle's classifier and the reconcilers read. The
+// job controller's labels (controller-uid, job-name and their
+// batch.kubernetes.io/ forms) are dropped; the ownerReference names the Job.
 nlohmann::json Pod(nlohmann::json object);
 
-// MinimalMetadata plus spec.{suspend,backoffLimit} and the whole status.
+// MinimalMetadata (without the job controller's labels) plus the whole spec
+// (the JobFlow planner rebuilds an attempt from a previous attempt's Job),
+// status.{active,succeeded,failed,ready,startTime,completionTime} and
+// status.conditions[].{type,status,reason,message,lastTransitionTime}.
 nlohmann::json Job(nlohmann::json object);
 
 }  // namespace transforms
@@ -142,6 +155,16 @@ class Store {
   // returns the deltas, deletes first, then adds and modifications, each in
   // key order.
   std::vector<Delta> Replace(std::vector<nlohmann::json> objects);
+  // The two halves of Replace(), for a reflector that prepares each page of
+  // a list as it arrives. Prepare(object) is `object` transformed and
+  // encoded, compact, as ReplacePrepared takes it (null if it has no name).
+  // ReplacePrepared replaces the whole content with the prepared objects and
+  // calls `deliver` with each delta, in Replace()'s order, after the store
+  // is updated and its lock released; each delta's objects are decoded just
+  // before its call, so a large list never exists decoded all at once.
+  nlohmann::json Prepare(nlohmann::json object) const;
+  void ReplacePrepared(std::vector<nlohmann::json> prepared,
+                       const std::function<void(const Delta&)>& deliver);
 
   // ---- Reads ----
 
@@ -174,13 +197,34 @@ class Store {
     Index entries;
   };
 
+  // A stored object: its MessagePack encoding (a few times smaller than the
+  // nlohmann::json tree, whose every member is a std::map node and a
+  // std::string) plus a weak reference to the decoded snapshot. While any
+  // reader holds that snapshot, reads return the same pointer; afterwards the
+  // next read decodes it again. REQUIRES: mu_ held exclusively for Snapshot().
+  class Entry {
+   public:
+    explicit Entry(const ObjectPtr& object);
+    Entry(std::shared_ptr<const std::string> packed, std::string resource_version);
+    ObjectPtr Snapshot() const;
+    // The decoded snapshot if a reader still holds it, else null.
+    ObjectPtr Live() const { return live_.lock(); }
+    const std::string& resource_version() const { return resource_version_; }
+    const std::shared_ptr<const std::string>& packed() const { return packed_; }
+
+   private:
+    std::shared_ptr<const std::string> packed_;
+    std::string resource_version_;
+    mutable std::weak_ptr<const nlohmann::json> live_;
+  };
+
   nlohmann::json TransformObject(nlohmann::json object) const;
   void IndexObject(const std::string& key, const nlohmann::json& object)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnindexObject(const std::string& key, const nlohmann::json& object)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores `object` under `key`, keeping the indexes in step.
-  void PutLocked(const std::string& key, ObjectPtr object, const ObjectPtr& old)
+  void PutLocked(const std::string& key, const ObjectPtr& object, const ObjectPtr& old)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const StoreOptions options_;
@@ -188,7 +232,7 @@ class Store {
   // Invariant: for every index I and every stored (key, obj), key is in
   // I.entries[v] exactly for the values v in I.fn(*obj); no other entries
   // exist (empty value sets are erased).
-  absl::btree_map<std::string, ObjectPtr, std::less<>> objects_ ABSL_GUARDED_BY(mu_);
+  absl::btree_map<std::string, Entry, std::less<>> objects_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, IndexDef, std::less<>> indexes_ ABSL_GUARDED_BY(mu_);
 };
 

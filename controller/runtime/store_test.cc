@@ -275,58 +275,155 @@ TEST(TransformTest, StripBookkeepingKeepsEverythingElse) {
 }
 
 TEST(TransformTest, PodKeepsWhatControllersRead) {
+  json state = {{"terminated",
+                 {{"exitCode", 137},
+                  {"reason", "OOMKilled"},
+                  {"message", "m"},
+                  {"startedAt", "2024-01-01T00:00:02Z"},
+                  {"finishedAt", "2024-01-01T00:00:03Z"}}}};
   json container_status = {
-      {"name", "main"},
-      {"image", "busybox"},
-      {"imageID", "sha256:..."},
-      {"containerID", "kwok://x"},
-      {"restartCount", 0},
-      {"state", {{"terminated", {{"exitCode", 137}, {"reason", "OOMKilled"}}}}}};
+      {"name", "main"},          {"image", "busybox"},
+      {"imageID", "sha256:..."}, {"containerID", "kwok://x"},
+      {"restartCount", 0},       {"ready", false},
+      {"started", false},        {"lastState", {{"waiting", {{"reason", "x"}}}}},
+      {"state", state}};
+  json condition = {
+      {"type", "DisruptionTarget"},        {"status", "True"},
+      {"reason", "EvictionByEvictionAPI"}, {"message", "evicted"},
+      {"lastProbeTime", nullptr},          {"lastTransitionTime", "2024-01-01T00:00:04Z"}};
+  json metadata = FullMetadata();
+  metadata["deletionGracePeriodSeconds"] = 30;
+  metadata["labels"]["controller-uid"] = "j-1";
+  metadata["labels"]["job-name"] = "job";
+  metadata["labels"]["batch.kubernetes.io/controller-uid"] = "j-1";
+  metadata["labels"]["batch.kubernetes.io/job-name"] = "job";
+  json resources = {{"limits", {{"memory", "64Mi"}}}, {"requests", {{"memory", "32Mi"}}}};
   json pod = {{"apiVersion", "v1"},
               {"kind", "Pod"},
-              {"metadata", FullMetadata()},
+              {"metadata", metadata},
               {"spec",
                {{"nodeName", "kwok-0"},
                 {"restartPolicy", "Never"},
                 {"volumes", json::array({{{"name", "v"}}})},
+                {"initContainers",
+                 {{{"name", "sidecar"},
+                   {"image", "busybox"},
+                   {"restartPolicy", "Always"},
+                   {"resources", resources}},
+                  {{"name", "init"}, {"image", "busybox"}}}},
                 {"containers",
                  {{{"name", "main"},
                    {"image", "busybox"},
                    {"command", {"sh", "-c", "x"}},
                    {"env", {{{"name", "A"}, {"value", "1"}}}},
-                   {"resources", {{"limits", {{"memory", "64Mi"}}}}}}}}}},
+                   {"resources", resources}}}}}},
               {"status",
                {{"phase", "Failed"},
                 {"reason", "Evicted"},
                 {"message", "m"},
                 {"hostIP", "10.0.0.1"},
                 {"podIP", "10.0.0.2"},
+                {"qosClass", "Burstable"},
                 {"startTime", "2024-01-01T00:00:01Z"},
-                {"conditions", {{{"type", "DisruptionTarget"}, {"status", "True"}}}},
+                {"conditions", {condition}},
                 {"containerStatuses", {container_status}},
                 {"initContainerStatuses", {container_status}}}}};
   json out = transforms::Pod(pod);
-  json expected_status = {
-      {"name", "main"}, {"restartCount", 0}, {"state", container_status["state"]}};
-  json expected = {
-      {"apiVersion", "v1"},
-      {"kind", "Pod"},
-      {"metadata", ExpectedMetadata()},
-      {"spec",
-       {{"nodeName", "kwok-0"},
-        {"containers", {{{"name", "main"}, {"resources", {{"limits", {{"memory", "64Mi"}}}}}}}}}},
-      {"status",
-       {{"phase", "Failed"},
-        {"reason", "Evicted"},
-        {"message", "m"},
-        {"startTime", "2024-01-01T00:00:01Z"},
-        {"conditions", pod["status"]["conditions"]},
-        {"containerStatuses", {expected_status}},
-        {"initContainerStatuses", {expected_status}}}}};
+  json expected_metadata = ExpectedMetadata();
+  expected_metadata["deletionGracePeriodSeconds"] = 30;  // the classifier's grace
+  json expected_status = {{"name", "main"}, {"state", state}};
+  json expected_condition = condition;
+  expected_condition.erase("lastProbeTime");
+  json expected = {{"apiVersion", "v1"},
+                   {"kind", "Pod"},
+                   {"metadata", expected_metadata},  // the job controller's labels dropped
+                   {"spec",
+                    {{"nodeName", "kwok-0"},
+                     {"initContainers",
+                      {{{"name", "sidecar"}, {"restartPolicy", "Always"}, {"resources", resources}},
+                       {{"name", "init"}}}},
+                     {"containers", {{{"name", "main"}, {"resources", resources}}}}}},
+                   {"status",
+                    {{"phase", "Failed"},
+                     {"reason", "Evicted"},
+                     {"message", "m"},
+                     {"startTime", "2024-01-01T00:00:01Z"},
+                     {"conditions", {expected_condition}},
+                     {"containerStatuses", {expected_status}},
+                     {"initContainerStatuses", {expected_status}}}}};
   EXPECT_EQ(out, expected) << out.dump(2);
+  // A transformed pod transforms to itself (a relist may see it again).
+  EXPECT_EQ(transforms::Pod(out), out);
 }
 
-TEST(TransformTest, JobKeepsSuspendBackoffLimitAndStatus) {
+// The paths lifecycle::Classify and the reconcilers read from a cached pod
+// all survive the transform.
+TEST(TransformTest, PodKeepsEveryPathTheClassifierReads) {
+  json pod = {
+      {"metadata",
+       {{"name", "p"},
+        {"creationTimestamp", "2024-01-01T00:00:00Z"},
+        {"deletionTimestamp", "2024-01-01T00:01:00Z"},
+        {"deletionGracePeriodSeconds", 30},
+        {"labels", {{"weir.dev/batch-uid", "u"}, {"weir.dev/attempt", "2"}}}}},
+      {"spec",
+       {{"initContainers", {{{"name", "i"}, {"restartPolicy", "Always"}}}},
+        {"containers", {{{"name", "main"}, {"resources", {{"limits", {{"memory", "1Gi"}}}}}}}}}},
+      {"status",
+       {{"phase", "Running"},
+        {"message", "pm"},
+        {"reason", "pr"},
+        {"startTime", "2024-01-01T00:00:01Z"},
+        {"conditions",
+         {{{"type", "PodScheduled"},
+           {"status", "False"},
+           {"reason", "Unschedulable"},
+           {"message", "0/1 nodes"},
+           {"lastTransitionTime", "2024-01-01T00:00:02Z"}}}},
+        {"initContainerStatuses",
+         {{{"name", "i"}, {"state", {{"running", {{"startedAt", "2024-01-01T00:00:03Z"}}}}}}}},
+        {"containerStatuses",
+         {{{"name", "main"},
+           {"state",
+            {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "back-off"}}}}}}}}}}};
+  const json out = transforms::Pod(pod);
+  for (const char* path : {"/metadata/name",
+                           "/metadata/creationTimestamp",
+                           "/metadata/deletionTimestamp",
+                           "/metadata/deletionGracePeriodSeconds",
+                           "/metadata/labels/weir.dev~1batch-uid",
+                           "/metadata/labels/weir.dev~1attempt",
+                           "/spec/initContainers/0/name",
+                           "/spec/initContainers/0/restartPolicy",
+                           "/spec/containers/0/name",
+                           "/spec/containers/0/resources/limits/memory",
+                           "/status/phase",
+                           "/status/message",
+                           "/status/reason",
+                           "/status/startTime",
+                           "/status/conditions/0/type",
+                           "/status/conditions/0/status",
+                           "/status/conditions/0/reason",
+                           "/status/conditions/0/message",
+                           "/status/conditions/0/lastTransitionTime",
+                           "/status/initContainerStatuses/0/name",
+                           "/status/initContainerStatuses/0/state",
+                           "/status/containerStatuses/0/name",
+                           "/status/containerStatuses/0/state"}) {
+    const json::json_pointer p(path);
+    ASSERT_TRUE(out.contains(p)) << path;
+    EXPECT_EQ(out[p], pod[p]) << path;
+  }
+}
+
+TEST(TransformTest, JobKeepsWhatControllersRead) {
+  json resources = {{"limits", {{"memory", "64Mi"}}}};
+  json condition = {{"type", "Failed"},
+                    {"status", "True"},
+                    {"reason", "DeadlineExceeded"},
+                    {"message", "m"},
+                    {"lastProbeTime", "2024-01-01T00:00:01Z"},
+                    {"lastTransitionTime", "2024-01-01T00:00:02Z"}};
   json job = {{"apiVersion", "batch/v1"},
               {"kind", "Job"},
               {"metadata", FullMetadata()},
@@ -334,15 +431,38 @@ TEST(TransformTest, JobKeepsSuspendBackoffLimitAndStatus) {
                {{"suspend", false},
                 {"backoffLimit", 0},
                 {"parallelism", 1},
-                {"template", {{"spec", {{"containers", json::array()}}}}}}},
-              {"status", {{"active", 1}, {"conditions", json::array()}}}};
+                {"selector", {{"matchLabels", {{"batch.kubernetes.io/controller-uid", "j"}}}}},
+                {"template",
+                 {{"metadata", {{"labels", {{"batch.kubernetes.io/controller-uid", "j"}}}}},
+                  {"spec",
+                   {{"restartPolicy", "Never"},
+                    {"containers",
+                     {{{"name", "main"}, {"image", "busybox"}, {"resources", resources}},
+                      {{"name", "side"}, {"image", "busybox"}}}}}}}}}},
+              {"status",
+               {{"active", 1},
+                {"failed", 0},
+                {"ready", 1},
+                {"terminating", 0},
+                {"uncountedTerminatedPods", json::object()},
+                {"startTime", "2024-01-01T00:00:00Z"},
+                {"conditions", {condition}}}}};
   json out = transforms::Job(job);
+  json expected_condition = condition;
+  expected_condition.erase("lastProbeTime");
   json expected = {{"apiVersion", "batch/v1"},
                    {"kind", "Job"},
                    {"metadata", ExpectedMetadata()},
-                   {"spec", {{"suspend", false}, {"backoffLimit", 0}}},
-                   {"status", job["status"]}};
+                   // The whole spec: a later attempt can be built from it.
+                   {"spec", job["spec"]},
+                   {"status",
+                    {{"active", 1},
+                     {"failed", 0},
+                     {"ready", 1},
+                     {"startTime", "2024-01-01T00:00:00Z"},
+                     {"conditions", {expected_condition}}}}};
   EXPECT_EQ(out, expected) << out.dump(2);
+  EXPECT_EQ(transforms::Job(out), out);
 }
 
 TEST(TransformTest, MinimalObjectsSurvive) {
@@ -356,7 +476,7 @@ TEST(TransformTest, MinimalObjectsSurvive) {
 TEST(TransformTest, TransformForPicksByResource) {
   json pod = {{"metadata", {{"name", "a"}}}, {"spec", {{"restartPolicy", "Never"}}}};
   EXPECT_EQ(TransformFor(kube::resources::Pods())(pod), json({{"metadata", {{"name", "a"}}}}));
-  EXPECT_EQ(TransformFor(kube::resources::Jobs())(pod), json({{"metadata", {{"name", "a"}}}}));
+  EXPECT_EQ(TransformFor(kube::resources::Jobs())(pod), pod);  // a Job keeps its spec
   EXPECT_EQ(TransformFor(kube::resources::ConfigMaps())(pod), pod);
   EXPECT_EQ(TransformFor(kube::resources::Batches())(pod), pod);
 }
