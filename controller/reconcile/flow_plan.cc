@@ -539,7 +539,9 @@ class FlowPlanner {
              BuildChildJob(u.owner, *u.create_attempt, *u.job_spec, "", u.memory)});
       }
       for (std::string& name : u.delete_jobs) plan_.delete_jobs.push_back(std::move(name));
-      if (u.wake_at.has_value()) Wake(*u.wake_at);
+      // A retry held by suspend is due already; the spec change that
+      // resumes the flow brings the next look, not a busy requeue.
+      if (u.wake_at.has_value() && (u.may_start || *u.wake_at > in_.now)) Wake(*u.wake_at);
     }
     status_.steps = std::move(steps);
 

@@ -501,6 +501,25 @@ TEST_F(FlowPlanTest, SuspendStartsNothingUntilCleared) {
   EXPECT_THAT(Created(p), ElementsAre("a"));
 }
 
+TEST_F(FlowPlanTest, SuspendHoldsARetryToo) {
+  json a = Step("a");
+  a["retry"] = {{"limit", 1}, {"backoffSeconds", 0}};
+  object_ = FlowObject({{"steps", json::array({a})}});
+  Apply(Plan());
+  object_["spec"]["suspend"] = true;
+  Fail("a");
+  FlowPlan p = Plan();
+  EXPECT_EQ(StepOf(p, "a").phase, "Retrying");
+  EXPECT_THAT(p.create_jobs, IsEmpty());
+  EXPECT_EQ(p.status->phase, "Running");
+  EXPECT_FALSE(p.wake_at.has_value()) << "no busy requeue while suspended";
+  Apply(p);
+  object_["spec"]["suspend"] = false;
+  p = Plan();
+  ASSERT_EQ(p.create_jobs.size(), 1u);
+  EXPECT_EQ(p.create_jobs[0].attempt, 2);
+}
+
 TEST_F(FlowPlanTest, ParallelismIsNeverExceeded) {
   object_ =
       FlowObject({{"steps", json::array({Step("a"), Step("b"), Step("c")})}, {"parallelism", 2}});
