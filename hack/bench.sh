@@ -65,7 +65,7 @@ done
 
 # median and min/max of a key over the measure lines.
 stat() {
-  printf '%s\n' "${cache_out[@]}" | grep -o "$1=[0-9.]*" | cut -d= -f2 | sort -g |
+  printf '%s\n' "${cache_out[@]}" | grep -oE "(^| )$1=[0-9.]+" | cut -d= -f2 | sort -g |
     awk '{v[NR] = $1} END {printf "median %s (min %s, max %s)", v[int((NR + 1) / 2)], v[1], v[NR]}'
 }
 
