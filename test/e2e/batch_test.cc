@@ -365,6 +365,50 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
   }
 }
 
+TEST_F(BatchTest, IdleResourcesAreReleasedAndTheRecordStays) {
+  Create(MakeBatch("idle", "Succeeded", {{"idleTimeoutSeconds", 2}}));
+  WaitForPhase("idle", "Succeeded");
+  json b;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        b = Get("idle");
+        for (const json& c : b["status"].value("conditions", json::array())) {
+          if (c["type"] == "ResourcesReleased" && c["status"] == "True") return true;
+        }
+        return false;
+      },
+      absl::Seconds(30)))
+      << b.dump();
+  EXPECT_TRUE(Jobs("idle").empty());
+  absl::StatusOr<json> pods =
+      kubectl_->GetJson({"get", "pods", "-n", ns_->name(), "-l", "weir.dev/batch=idle"});
+  ASSERT_TRUE(pods.ok());
+  EXPECT_TRUE((*pods)["items"].empty()) << "pods go with their Job";
+  EXPECT_EQ(Phase(b), "Succeeded");
+  EXPECT_TRUE(b["status"].contains("resourcesReleasedTime"));
+}
+
+TEST_F(BatchTest, TtlDeletesTheFinishedBatch) {
+  Create(MakeBatch("ttl", "Succeeded", {{"ttlSecondsAfterFinished", 2}}));
+  WaitForPhase("ttl", "Succeeded");
+  EXPECT_TRUE(Eventually([&] { return !Get("ttl").is_object(); }, absl::Seconds(30)))
+      << "the Batch outlived its ttlSecondsAfterFinished";
+  EXPECT_TRUE(Eventually([&] { return Jobs("ttl").empty(); }, absl::Seconds(30)));
+}
+
+TEST_F(BatchTest, CancelingAFinishedBatchSaysAlreadyAndCleansUp) {
+  Create(MakeBatch("done", "Succeeded"));
+  WaitForPhase("done", "Succeeded");
+  Patch("done", {{"spec", {{"cancel", true}}}});
+  EXPECT_TRUE(Eventually([&] { return Jobs("done").empty(); }, absl::Seconds(30)));
+  absl::StatusOr<std::string> events = kubectl_->Run(
+      {"get", "events", "-n", ns_->name(), "--field-selector", "involvedObject.name=done", "-o",
+       "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}"});
+  ASSERT_TRUE(events.ok());
+  EXPECT_THAT(*events, HasSubstr("AlreadyFinished: already Succeeded"));
+  EXPECT_EQ(Phase(Get("done")), "Succeeded") << "the phase does not change";
+}
+
 TEST_F(BatchTest, SchemaRefusesBadInputNamingTheField) {
   json bad = MakeBatch("bad", "Succeeded", {{"template", "etl"}, {"retry", {{"limit", -1}}}});
   absl::Status s = kubectl_->Apply(bad);
