@@ -8,6 +8,7 @@
 #include "api/meta.h"
 #include "reconcile/attempts.h"
 #include "reconcile/children.h"
+#include "reconcile/finished.h"
 
 namespace weir::reconcile {
 namespace {
@@ -213,54 +214,36 @@ class BatchPlanner {
       api::SetCondition(status_.conditions, api::kConditionFinished, api::kConditionTrue,
                         lifecycle::PhaseName(phase_), status_.message, meta_.generation, in_.now);
     }
-    const std::string already =
-        absl::StrCat("already ", lifecycle::PhaseName(phase_), "; its Job and pods are cleaned up");
-    // A cancel that arrives after the end changes the spec's generation once.
-    if (finished_before && in_.batch.spec.ok() && in_.batch.spec->cancel && !deleting_ &&
-        in_.batch.status.observed_generation < meta_.generation) {
-      plan_.events.push_back({"Normal", "AlreadyFinished", already});
-    }
-
-    const absl::Time completed = status_.completion_time.value_or(in_.now);
-    const bool release_now = cancel_ || in_.now >= completed + IdleTimeout();
-    const bool children = !jobs_.empty() || !pods_.empty();
-    if (release_now) {
-      for (const nlohmann::json* job : jobs_) {
-        const std::string name = (*job)["metadata"].value("name", "");
-        if (!(*job)["metadata"].contains("deletionTimestamp") &&
-            std::find(plan_.delete_jobs.begin(), plan_.delete_jobs.end(), name) ==
-                plan_.delete_jobs.end()) {
-          plan_.delete_jobs.push_back(name);
-        }
-      }
-      if (!children && !status_.attempts.empty() &&
-          !api::IsConditionTrue(status_.conditions, api::kConditionResourcesReleased)) {
-        api::SetCondition(status_.conditions, api::kConditionResourcesReleased, api::kConditionTrue,
-                          "Released", "the Batch's Job and pods were deleted; its status stays",
-                          meta_.generation, in_.now);
-        status_.resources_released_time = in_.now;
-      }
-    } else {
-      Wake(completed + IdleTimeout());
-    }
-
-    if (deleting_) {
-      if (!children && api::HasFinalizer(meta_, kFinalizer)) {
-        plan_.remove_finalizer = true;
-        if (finished_before && plan_.transitions.empty()) {
-          plan_.events.push_back({"Normal", "AlreadyFinished", already});
-        }
-      }
-      return;
-    }
-    if (in_.batch.spec.ok() && in_.batch.spec->ttl_after_finished.has_value()) {
-      const absl::Time expire = completed + *in_.batch.spec->ttl_after_finished;
-      if (in_.now >= expire) {
-        plan_.delete_batch = true;
-      } else {
-        Wake(expire);
+    FinishedInput f;
+    f.phase = phase_;
+    f.noun = "Batch";
+    f.finished_before = finished_before;
+    f.new_cancel = in_.batch.spec.ok() && in_.batch.spec->cancel &&
+                   in_.batch.status.observed_generation < meta_.generation;
+    f.deleting = deleting_;
+    f.release_now = cancel_;
+    f.has_finalizer = api::HasFinalizer(meta_, kFinalizer);
+    f.any_attempt = !status_.attempts.empty();
+    f.transitioned = !plan_.transitions.empty();
+    f.completed = status_.completion_time.value_or(in_.now);
+    f.idle_timeout = IdleTimeout();
+    if (in_.batch.spec.ok()) f.ttl_after_finished = in_.batch.spec->ttl_after_finished;
+    f.jobs = jobs_;
+    f.children = !jobs_.empty() || !pods_.empty();
+    f.generation = meta_.generation;
+    f.now = in_.now;
+    FinishedPlan finished = PlanFinished(f, status_.conditions);
+    for (const std::string& name : finished.delete_jobs) {
+      if (std::find(plan_.delete_jobs.begin(), plan_.delete_jobs.end(), name) ==
+          plan_.delete_jobs.end()) {
+        plan_.delete_jobs.push_back(name);
       }
     }
+    if (finished.released) status_.resources_released_time = in_.now;
+    plan_.remove_finalizer = finished.remove_finalizer;
+    plan_.delete_batch = finished.delete_owner;
+    plan_.events.insert(plan_.events.end(), finished.events.begin(), finished.events.end());
+    if (finished.wake_at.has_value()) Wake(*finished.wake_at);
   }
 
   const BatchInput& in_;

@@ -11,6 +11,7 @@
 #include "flow/dag.h"
 #include "reconcile/attempts.h"
 #include "reconcile/children.h"
+#include "reconcile/finished.h"
 
 namespace weir::reconcile {
 namespace {
@@ -57,11 +58,6 @@ std::string NameOf(const json& object) {
   }
   const json& name = object["metadata"].value("name", json());
   return name.is_string() ? name.get<std::string>() : "";
-}
-
-bool BeingDeleted(const json& object) {
-  return object.is_object() && object.contains("metadata") && object["metadata"].is_object() &&
-         object["metadata"].contains("deletionTimestamp");
 }
 
 // One spec step, planned as a unit of attempts.
@@ -572,55 +568,38 @@ class FlowPlanner {
       api::SetCondition(status_.conditions, api::kConditionFinished, api::kConditionTrue,
                         lifecycle::PhaseName(phase_), status_.message, meta_.generation, in_.now);
     }
-    const std::string already = absl::StrCat("already ", lifecycle::PhaseName(phase_),
-                                             "; its Jobs and pods are cleaned up");
-    if (finished_before && in_.flow.spec.ok() && in_.flow.spec->cancel && !deleting_ &&
-        in_.flow.status.observed_generation < meta_.generation) {
-      plan_.events.push_back({"Normal", "AlreadyFinished", already});
-    }
-
-    const absl::Time completed = status_.completion_time.value_or(in_.now);
-    const bool delete_policy = in_.flow.spec.ok() && in_.flow.spec->job_retain_policy == "Delete";
-    const bool release_now =
-        cancel_ || invalid_ || delete_policy || in_.now >= completed + IdleTimeout();
-    const bool children = !all_jobs_.empty() || !all_pods_.empty();
     bool any_attempt = false;
     for (const api::StepStatus& s : status_.steps) any_attempt |= !s.attempts.empty();
-    if (release_now) {
-      for (const json* job : all_jobs_) {
-        const std::string name = NameOf(*job);
-        if (!BeingDeleted(*job) && std::find(plan_.delete_jobs.begin(), plan_.delete_jobs.end(),
-                                             name) == plan_.delete_jobs.end()) {
-          plan_.delete_jobs.push_back(name);
-        }
-      }
-      if (!children && any_attempt &&
-          !api::IsConditionTrue(status_.conditions, api::kConditionResourcesReleased)) {
-        api::SetCondition(status_.conditions, api::kConditionResourcesReleased, api::kConditionTrue,
-                          "Released", "the flow's Jobs and pods were deleted; its status stays",
-                          meta_.generation, in_.now);
-      }
-    } else {
-      Wake(completed + IdleTimeout());
-    }
-
-    if (deleting_) {
-      if (!children && api::HasFinalizer(meta_, kFinalizer)) {
-        plan_.remove_finalizer = true;
-        if (finished_before && plan_.transitions.empty()) {
-          plan_.events.push_back({"Normal", "AlreadyFinished", already});
-        }
-      }
-      return;
-    }
-    if (in_.flow.spec.ok() && in_.flow.spec->ttl_after_finished.has_value()) {
-      const absl::Time expire = completed + *in_.flow.spec->ttl_after_finished;
-      if (in_.now >= expire) {
-        plan_.delete_flow = true;
-      } else {
-        Wake(expire);
+    FinishedInput f;
+    f.phase = phase_;
+    f.noun = "flow";
+    f.finished_before = finished_before;
+    f.new_cancel = in_.flow.spec.ok() && in_.flow.spec->cancel &&
+                   in_.flow.status.observed_generation < meta_.generation;
+    f.deleting = deleting_;
+    f.release_now =
+        cancel_ || invalid_ || (in_.flow.spec.ok() && in_.flow.spec->job_retain_policy == "Delete");
+    f.has_finalizer = api::HasFinalizer(meta_, kFinalizer);
+    f.any_attempt = any_attempt;
+    f.transitioned = !plan_.transitions.empty();
+    f.completed = status_.completion_time.value_or(in_.now);
+    f.idle_timeout = IdleTimeout();
+    if (in_.flow.spec.ok()) f.ttl_after_finished = in_.flow.spec->ttl_after_finished;
+    f.jobs = all_jobs_;
+    f.children = !all_jobs_.empty() || !all_pods_.empty();
+    f.generation = meta_.generation;
+    f.now = in_.now;
+    FinishedPlan finished = PlanFinished(f, status_.conditions);
+    for (const std::string& name : finished.delete_jobs) {
+      if (std::find(plan_.delete_jobs.begin(), plan_.delete_jobs.end(), name) ==
+          plan_.delete_jobs.end()) {
+        plan_.delete_jobs.push_back(name);
       }
     }
+    plan_.remove_finalizer = finished.remove_finalizer;
+    plan_.delete_flow = finished.delete_owner;
+    plan_.events.insert(plan_.events.end(), finished.events.begin(), finished.events.end());
+    if (finished.wake_at.has_value()) Wake(*finished.wake_at);
   }
 
   const FlowInput& in_;
