@@ -283,7 +283,9 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
     list["items"].push_back(MakeBatch(absl::StrCat("s", i), "Succeeded", json::object(),
                                       {{"sim.weir.dev/duration", "3s"}}));
   }
-  ASSERT_TRUE(kubectl_->Run({"apply", "-f", "-"}, list.dump()).ok());
+  absl::Status applied = kubectl_->Run({"apply", "-f", "-"}, list.dump()).status();
+  if (!applied.ok()) watcher.join();  // never leave the thread joinable
+  ASSERT_TRUE(applied.ok()) << applied;
 
   // Cancel even-numbered Batches and delete odd ones, in a shuffled order
   // spread over about three seconds.
@@ -327,6 +329,7 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
       absl::Seconds(90)))
       << "the canceled half did not settle or the deleted half did not go";
 
+  watcher.join();
   auto created = [](const json& object) {
     absl::Time t;
     std::string err;
@@ -349,7 +352,6 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
     }
   }
 
-  watcher.join();
   ASSERT_TRUE(watched.ok()) << watched.status();
   std::map<std::string, std::string> last_phase;
   for (absl::string_view line : absl::StrSplit(*watched, '\n', absl::SkipEmpty())) {
