@@ -5,7 +5,7 @@
 # test/scripts/dockerfile_test.sh checks both lists against the real binary.
 
 FROM debian:bookworm AS build
-ARG BUILD_PACKAGES="build-essential cmake ninja-build pkg-config libcpprest-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libabsl-dev libgtest-dev libgmock-dev clang-format openssl curl ca-certificates procps"
+ARG BUILD_PACKAGES="build-essential cmake ninja-build pkg-config libcpprest-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libabsl-dev libgtest-dev libgmock-dev clang-format openssl curl ca-certificates procps iproute2 util-linux"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${BUILD_PACKAGES} \
  && rm -rf /var/lib/apt/lists/*

@@ -8,7 +8,7 @@ packages=(
   libcpprest-dev libboost-system-dev libssl-dev
   libyaml-cpp-dev nlohmann-json3-dev libabsl-dev
   libgtest-dev libgmock-dev
-  clang-format openssl curl ca-certificates procps
+  clang-format openssl curl ca-certificates procps iproute2 util-linux
 )
 
 missing=()
