@@ -232,13 +232,7 @@ class BatchPlanner {
     f.children = !jobs_.empty() || !pods_.empty();
     f.generation = meta_.generation;
     f.now = in_.now;
-    FinishedPlan finished = PlanFinished(f, status_.conditions);
-    for (const std::string& name : finished.delete_jobs) {
-      if (std::find(plan_.delete_jobs.begin(), plan_.delete_jobs.end(), name) ==
-          plan_.delete_jobs.end()) {
-        plan_.delete_jobs.push_back(name);
-      }
-    }
+    FinishedPlan finished = PlanFinished(f, status_.conditions, plan_.delete_jobs);
     if (finished.released) status_.resources_released_time = in_.now;
     plan_.remove_finalizer = finished.remove_finalizer;
     plan_.delete_batch = finished.delete_owner;

@@ -1,11 +1,14 @@
 #include "reconcile/finished.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "reconcile/children.h"
 
 namespace weir::reconcile {
 
-FinishedPlan PlanFinished(const FinishedInput& in, std::vector<api::Condition>& conditions) {
+FinishedPlan PlanFinished(const FinishedInput& in, std::vector<api::Condition>& conditions,
+                          std::vector<std::string>& delete_jobs) {
   FinishedPlan plan;
   const std::string already = absl::StrCat("already ", lifecycle::PhaseName(in.phase),
                                            "; its Jobs and pods are cleaned up");
@@ -15,8 +18,10 @@ FinishedPlan PlanFinished(const FinishedInput& in, std::vector<api::Condition>& 
   if (in.release_now || in.now >= in.completed + in.idle_timeout) {
     for (const nlohmann::json* job : in.jobs) {
       const nlohmann::json& meta = job->value("metadata", nlohmann::json::object());
-      if (meta.is_object() && !meta.contains("deletionTimestamp")) {
-        plan.delete_jobs.push_back(meta.value("name", ""));
+      if (!meta.is_object() || meta.contains("deletionTimestamp")) continue;
+      const std::string name = meta.value("name", "");
+      if (std::find(delete_jobs.begin(), delete_jobs.end(), name) == delete_jobs.end()) {
+        delete_jobs.push_back(name);
       }
     }
     if (!in.children && in.any_attempt &&

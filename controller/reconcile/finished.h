@@ -40,15 +40,17 @@ struct FinishedInput {
 };
 
 struct FinishedPlan {
-  std::vector<std::string> delete_jobs;  // not yet being deleted
-  bool released = false;                 // ResourcesReleased was set just now
+  bool released = false;  // ResourcesReleased was set just now
   bool remove_finalizer = false;
   bool delete_owner = false;
   std::vector<BatchEvent> events;
   std::optional<absl::Time> wake_at;
 };
 
-// Updates `conditions` (ResourcesReleased) and says what else to do.
-FinishedPlan PlanFinished(const FinishedInput& in, std::vector<api::Condition>& conditions);
+// Updates `conditions` (ResourcesReleased), adds the Jobs to delete to
+// `delete_jobs` (those not being deleted and not listed yet), and says what
+// else to do.
+FinishedPlan PlanFinished(const FinishedInput& in, std::vector<api::Condition>& conditions,
+                          std::vector<std::string>& delete_jobs);
 
 }  // namespace weir::reconcile

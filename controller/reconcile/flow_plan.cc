@@ -589,13 +589,7 @@ class FlowPlanner {
     f.children = !all_jobs_.empty() || !all_pods_.empty();
     f.generation = meta_.generation;
     f.now = in_.now;
-    FinishedPlan finished = PlanFinished(f, status_.conditions);
-    for (const std::string& name : finished.delete_jobs) {
-      if (std::find(plan_.delete_jobs.begin(), plan_.delete_jobs.end(), name) ==
-          plan_.delete_jobs.end()) {
-        plan_.delete_jobs.push_back(name);
-      }
-    }
+    FinishedPlan finished = PlanFinished(f, status_.conditions, plan_.delete_jobs);
     plan_.remove_finalizer = finished.remove_finalizer;
     plan_.delete_flow = finished.delete_owner;
     plan_.events.insert(plan_.events.end(), finished.events.begin(), finished.events.end());
