@@ -264,7 +264,9 @@ wait_for() {  # what component seconds cmd...
   shift 3
   deadline=$((SECONDS + seconds))
   until "$@" >/dev/null 2>&1; do
-    if ! live_pid "$component" >/dev/null; then
+    # The pid just recorded: its existence is enough (live_pid's binary check
+    # is for `down`, and can race a fork that has not exec'd yet).
+    if [[ ! -d /proc/$(<"$PIDS/$component.pid") ]]; then
       tail -n 30 "$LOGS/$component.log" >&2 || true
       die "$component exited while waiting for $what; see $LOGS/$component.log"
     fi

@@ -15,7 +15,11 @@ export WEIR_CLUSTER_DIR
 WEIR_CLUSTER_DIR=$(mktemp -d /tmp/weir-cluster-test.XXXXXX)
 trap '"$cluster" down >/dev/null 2>&1 || true; rm -rf "$WEIR_CLUSTER_DIR"' EXIT
 
-out=$("$cluster" up 2>&1) || { echo "$out"; fail "second up failed"; }
+out=$("$cluster" up 2>&1) || {
+  echo "$out"
+  tail -n 40 "$WEIR_CLUSTER_DIR"/logs/*.log 2>/dev/null || true
+  fail "second up failed"
+}
 grep -q "is in use; using" <<<"$out" || fail "busy ports were not reported: $out"
 grep -q "^export KUBECONFIG=$WEIR_CLUSTER_DIR/admin.kubeconfig" <<<"$out" || fail "no KUBECONFIG export: $out"
 ours=$(cat "$WEIR_CLUSTER_DIR"/pids/*.pid | sort)
