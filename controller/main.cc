@@ -18,6 +18,7 @@
 #include "kube/config.h"
 #include "kube/http_client.h"
 #include "reconcile/batch_reconciler.h"
+#include "reconcile/flow_reconciler.h"
 #include "runtime/informer.h"
 #include "runtime/log.h"
 #include "runtime/manager.h"
@@ -36,7 +37,7 @@ ABSL_FLAG(std::string, metrics_bind_address, "127.0.0.1:8080",
 ABSL_FLAG(std::string, health_bind_address, "127.0.0.1:8081",
           "host:port to serve /healthz and /readyz on.");
 ABSL_FLAG(absl::Duration, batch_idle_timeout, absl::Minutes(10),
-          "Default time a finished Batch keeps its Job and pods (e.g. 90s, 5m, 1h).");
+          "Default time a finished Batch or JobFlow keeps its Jobs and pods (e.g. 90s, 5m, 1h).");
 ABSL_FLAG(absl::Duration, image_pull_grace, absl::Minutes(2),
           "Default time image-pull errors may last before an attempt fails.");
 ABSL_FLAG(std::string, log_format, "text", "Log format: text or json.");
@@ -64,14 +65,13 @@ void AcceptDashedFlagNames(int argc, char** argv) {
   }
 }
 
-// Calls `enqueue` with the key of the Batch a Job or pod belongs to.
+// Enqueues, in `controller`, the owner (by `owner_key`) of a Job or pod.
 std::shared_ptr<weir::runtime::EventHandlerFuncs> ChildHandler(
-    std::function<void(const std::string&)> enqueue) {
+    std::optional<std::string> (*owner_key)(const nlohmann::json&),
+    weir::runtime::Controller& controller) {
   auto handler = std::make_shared<weir::runtime::EventHandlerFuncs>();
-  auto owner = [enqueue](const ObjectPtr& o) {
-    if (std::optional<std::string> key = weir::reconcile::BatchReconciler::OwnerKey(*o)) {
-      enqueue(*key);
-    }
+  auto owner = [owner_key, &controller](const ObjectPtr& o) {
+    if (std::optional<std::string> key = owner_key(*o)) controller.EnqueueKey(*key);
   };
   handler->on_add = owner;
   handler->on_update = [owner](const ObjectPtr&, const ObjectPtr& o) { owner(o); };
@@ -128,7 +128,11 @@ int Run() {
   for (const char* key : weir::reconcile::kBatchChildIndexLabels) {
     child_options.store.indexed_label_keys.push_back(key);
   }
+  for (const char* key : weir::reconcile::kFlowChildIndexLabels) {
+    child_options.store.indexed_label_keys.push_back(key);
+  }
   weir::runtime::Informer& batches = mgr.informers().For(weir::kube::resources::Batches());
+  weir::runtime::Informer& flows = mgr.informers().For(weir::kube::resources::JobFlows());
   weir::runtime::Informer& jobs = mgr.informers().For(weir::kube::resources::Jobs(), child_options);
   weir::runtime::Informer& pods = mgr.informers().For(weir::kube::resources::Pods(), child_options);
   weir::runtime::Informer& templates = mgr.informers().For(weir::kube::resources::JobTemplates());
@@ -136,32 +140,60 @@ int Run() {
   weir::reconcile::BatchDefaults defaults;
   defaults.idle_timeout = absl::GetFlag(FLAGS_batch_idle_timeout);
   defaults.image_pull_grace = absl::GetFlag(FLAGS_image_pull_grace);
-  weir::reconcile::BatchReconcilerDeps deps;
-  deps.client = client->get();
-  deps.batches = &batches.store();
-  deps.jobs = &jobs.store();
-  deps.pods = &pods.store();
-  deps.templates = &templates.store();
-  deps.recorder = &mgr.event_recorder();
-  deps.metrics = &mgr.metrics();
-  deps.logger = logger.With({{"controller", "batch"}});
-  deps.clock = &clock;
-  weir::reconcile::BatchReconciler batch_reconciler(deps, defaults);
-  weir::runtime::Controller& batch_controller =
-      mgr.AddController("batch", batch_reconciler, std::max(1, absl::GetFlag(FLAGS_workers)));
+  const int workers = std::max(1, absl::GetFlag(FLAGS_workers));
 
-  auto enqueue = [&batch_controller](const std::string& key) { batch_controller.EnqueueKey(key); };
+  weir::reconcile::BatchReconcilerDeps batch_deps;
+  batch_deps.client = client->get();
+  batch_deps.batches = &batches.store();
+  batch_deps.jobs = &jobs.store();
+  batch_deps.pods = &pods.store();
+  batch_deps.templates = &templates.store();
+  batch_deps.recorder = &mgr.event_recorder();
+  batch_deps.metrics = &mgr.metrics();
+  batch_deps.logger = logger.With({{"controller", "batch"}});
+  batch_deps.clock = &clock;
+  weir::reconcile::BatchReconciler batch_reconciler(batch_deps, defaults);
+  weir::runtime::Controller& batch_controller =
+      mgr.AddController("batch", batch_reconciler, workers);
+
+  weir::reconcile::FlowReconcilerDeps flow_deps;
+  flow_deps.client = client->get();
+  flow_deps.flows = &flows.store();
+  flow_deps.jobs = &jobs.store();
+  flow_deps.pods = &pods.store();
+  flow_deps.templates = &templates.store();
+  flow_deps.recorder = &mgr.event_recorder();
+  flow_deps.metrics = &mgr.metrics();
+  flow_deps.logger = logger.With({{"controller", "jobflow"}});
+  flow_deps.clock = &clock;
+  weir::reconcile::FlowReconciler flow_reconciler(flow_deps, defaults);
+  weir::runtime::Controller& flow_controller =
+      mgr.AddController("jobflow", flow_reconciler, workers);
+
   batches.AddEventHandler(weir::runtime::EnqueueObjectHandler(batch_controller));
-  jobs.AddEventHandler(ChildHandler(enqueue));
-  pods.AddEventHandler(ChildHandler(enqueue));
-  // A JobTemplate that appears or changes: wake the Batches that name it.
+  flows.AddEventHandler(weir::runtime::EnqueueObjectHandler(flow_controller));
+  for (weir::runtime::Informer* children : {&jobs, &pods}) {
+    children->AddEventHandler(
+        ChildHandler(&weir::reconcile::BatchReconciler::OwnerKey, batch_controller));
+    children->AddEventHandler(
+        ChildHandler(&weir::reconcile::FlowReconciler::OwnerKey, flow_controller));
+  }
+  // A JobTemplate that appears or changes: wake the Batches and JobFlows
+  // that use it (a started step keeps the version it started with).
   auto template_handler = std::make_shared<weir::runtime::EventHandlerFuncs>();
-  template_handler->on_add = [&batches, enqueue](const ObjectPtr& t) {
+  template_handler->on_add = [&](const ObjectPtr& t) {
     const nlohmann::json& meta = (*t)["metadata"];
-    for (const ObjectPtr& b : batches.store().ListNamespace(meta.value("namespace", ""))) {
+    const std::string ns = meta.value("namespace", "");
+    const std::string name = meta.value("name", "");
+    for (const ObjectPtr& b : batches.store().ListNamespace(ns)) {
       const nlohmann::json& spec = b->value("spec", nlohmann::json::object());
-      if (spec.is_object() && spec.value("template", "") == meta.value("name", "")) {
-        enqueue(weir::runtime::ObjectKey(*b));
+      if (spec.is_object() && spec.value("template", "") == name) {
+        batch_controller.EnqueueKey(weir::runtime::ObjectKey(*b));
+      }
+    }
+    for (const ObjectPtr& f : flows.store().ListNamespace(ns)) {
+      if (weir::reconcile::FlowReconciler::UsesTemplate(*f, name)) {
+        flow_controller.EnqueueKey(weir::runtime::ObjectKey(*f));
       }
     }
   };
@@ -174,7 +206,7 @@ int Run() {
   if (!signals.ok()) return fail("cannot install signal handlers", signals.status());
   logger.Info("starting", {{"version", weir::kVersion},
                            {"namespace", absl::GetFlag(FLAGS_namespace)},
-                           {"workers", absl::GetFlag(FLAGS_workers)}});
+                           {"workers", workers}});
   absl::Status ran = mgr.Run();
   if (!ran.ok()) return fail("stopped", ran);
   logger.Info("stopped");

@@ -25,7 +25,9 @@ std::string PhaseLabel(lifecycle::Phase p) { return std::string(lifecycle::Phase
 }  // namespace
 
 BatchReconciler::BatchReconciler(BatchReconcilerDeps deps, BatchDefaults defaults)
-    : deps_(std::move(deps)), defaults_(defaults) {
+    : deps_(std::move(deps)),
+      defaults_(defaults),
+      writes_(deps_.client, kube::resources::Batches(), "Batch") {
   transitions_ =
       &deps_.metrics->AddCounter("weir_batch_phase_transitions_total",
                                  "Batch phase transitions, by from and to phase.", {"from", "to"});
@@ -97,7 +99,7 @@ absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Reques
   if (plan.add_finalizer) {
     // The cached object is stale after this write; the next reconcile (from
     // the watch event) carries on.
-    if (absl::Status s = SetFinalizer(object, true); !s.ok()) return s;
+    if (absl::Status s = writes_.SetFinalizer(object, true); !s.ok()) return s;
     return runtime::Result{.requeue = true};
   }
 
@@ -107,33 +109,28 @@ absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Reques
     if (!*created) return runtime::Result{};  // the next event decides
   }
 
-  for (const std::string& name : plan.delete_jobs) {
-    kube::DeleteOptions options;
-    options.propagation_policy = kube::PropagationPolicy::kBackground;
-    absl::StatusOr<json> deleted = deps_.client->Delete(kube::resources::Jobs(), ns, name, options);
-    if (!deleted.ok() && !kube::IsNotFound(deleted.status())) return deleted.status();
-  }
+  if (absl::Status s = writes_.DeleteJobs(ns, plan.delete_jobs); !s.ok()) return s;
 
   if (plan.status.has_value()) {
-    if (absl::Status s = WriteStatus(object, *plan.status); !s.ok()) return s;
+    if (absl::Status s = writes_.WriteStatus(object, api::BatchStatusToJson(*plan.status));
+        !s.ok()) {
+      return s;
+    }
     Record(object, plan);
   }
 
   if (plan.remove_finalizer) {
-    absl::StatusOr<bool> gone = ChildrenGone(batch);
+    absl::StatusOr<bool> gone =
+        writes_.ChildrenGone(ChildOwner::Batch(ns, batch.metadata.name, batch.metadata.uid));
     if (!gone.ok()) return gone.status();
     if (!*gone) return runtime::Result{.requeue_after = absl::Seconds(1)};
     if (!plan.status.has_value()) Record(object, plan);  // "already <phase>" events
-    if (absl::Status s = SetFinalizer(object, false); !s.ok()) return s;
+    if (absl::Status s = writes_.SetFinalizer(object, false); !s.ok()) return s;
     return runtime::Result{};
   }
 
   if (plan.delete_batch) {
-    kube::DeleteOptions options;
-    options.uid = batch.metadata.uid;
-    absl::StatusOr<json> deleted =
-        deps_.client->Delete(kube::resources::Batches(), ns, batch.metadata.name, options);
-    if (!deleted.ok() && !kube::IsNotFound(deleted.status())) return deleted.status();
+    if (absl::Status s = writes_.DeleteOwner(batch.metadata); !s.ok()) return s;
     return runtime::Result{};
   }
   if (!plan.status.has_value() && !plan.events.empty()) Record(object, plan);
@@ -148,106 +145,29 @@ absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Reques
 absl::StatusOr<bool> BatchReconciler::CreateJob(const json& object, const api::Batch& batch,
                                                 const json& job) {
   const api::ObjectMeta& meta = batch.metadata;
-  // Re-read the owner from the API server, not the cache: a cancel or a
-  // delete recorded after the cache was filled must stop the create.
-  absl::StatusOr<json> live =
-      deps_.client->Get(kube::resources::Batches(), meta.namespace_name, meta.name);
-  if (!live.ok())
-    return kube::IsNotFound(live.status()) ? absl::StatusOr<bool>(false) : live.status();
-  const api::Batch current = api::ParseBatch(*live);
-  if (current.metadata.uid != meta.uid || current.metadata.deletion_timestamp.has_value() ||
-      (current.spec.ok() && current.spec->cancel)) {
+  absl::StatusOr<std::optional<json>> live = writes_.LiveOwner(meta);
+  if (!live.ok()) return live.status();
+  const bool canceled = live->has_value() && [&] {
+    const api::Batch current = api::ParseBatch(**live);
+    return current.spec.ok() && current.spec->cancel;
+  }();
+  if (!live->has_value() || canceled) {
     deps_.logger.Info("not creating a Job: the Batch was canceled or deleted meanwhile",
                       {{"batch", runtime::ObjectKey(meta.namespace_name, meta.name)}});
     return false;
   }
-
-  absl::StatusOr<json> created =
-      deps_.client->Create(kube::resources::Jobs(), meta.namespace_name, job);
-  if (created.ok()) return true;
-  const std::string name = job["metadata"]["name"];
-  if (kube::IsAlreadyExists(created.status())) {
-    absl::StatusOr<json> existing =
-        deps_.client->Get(kube::resources::Jobs(), meta.namespace_name, name);
-    if (!existing.ok()) return existing.status();
-    if (IsChildOf(*existing, ChildOwner::Batch(meta.namespace_name, meta.name, meta.uid))) {
-      return true;  // ours, from a reconcile whose status write was lost: adopt it
-    }
-    return absl::FailedPreconditionError(
-        absl::StrCat("Job ", name, " exists and belongs to someone else; not sharing it"));
+  absl::StatusOr<CreatedJob> created =
+      writes_.CreateJob(ChildOwner::Batch(meta.namespace_name, meta.name, meta.uid), job);
+  if (!created.ok()) return created.status();
+  if (created->exists) return true;
+  api::BatchStatus failed =
+      StatusAfterCreateRefused(batch, created->refused_message, deps_.clock->Now());
+  if (absl::Status s = writes_.WriteStatus(object, api::BatchStatusToJson(failed)); !s.ok()) {
+    return s;
   }
-  if (kube::IsInvalid(created.status()) || kube::IsBadRequest(created.status())) {
-    api::BatchStatus failed =
-        StatusAfterCreateRefused(batch, created.status().message(), deps_.clock->Now());
-    if (absl::Status s = WriteStatus(object, failed); !s.ok()) return s;
-    deps_.recorder->Warning(runtime::ObjectReference::From(object), "JobRejected", failed.message);
-    outcomes_->WithLabelValues({"Failed", "JobRejected"}).Inc();
-    return false;
-  }
-  return created.status();
-}
-
-absl::Status BatchReconciler::WriteStatus(const json& object, const api::BatchStatus& status) {
-  json body = {{"apiVersion", object.value("apiVersion", "weir.dev/v1alpha1")},
-               {"kind", "Batch"},
-               {"metadata",
-                {{"name", Meta(object).value("name", "")},
-                 {"namespace", Meta(object).value("namespace", "")},
-                 {"resourceVersion", Meta(object).value("resourceVersion", "")}}},
-               {"status", api::BatchStatusToJson(status)}};
-  absl::StatusOr<json> written = deps_.client->UpdateStatus(
-      kube::resources::Batches(), Meta(object).value("namespace", ""), body);
-  return written.status();
-}
-
-absl::Status BatchReconciler::SetFinalizer(const json& object, bool present) {
-  const json& meta = Meta(object);
-  json finalizers = json::array();
-  bool has = false;
-  if (meta.contains("finalizers") && meta["finalizers"].is_array()) {
-    for (const json& f : meta["finalizers"]) {
-      if (f == kFinalizer) {
-        has = true;
-        if (!present) continue;
-      }
-      finalizers.push_back(f);
-    }
-  }
-  if (has == present) return absl::OkStatus();
-  if (present) finalizers.push_back(kFinalizer);
-  // resourceVersion makes the patch conditional: another writer's finalizer
-  // change in between is a Conflict, not lost.
-  json patch = {
-      {"metadata",
-       {{"finalizers", finalizers}, {"resourceVersion", meta.value("resourceVersion", "")}}}};
-  absl::StatusOr<json> patched = deps_.client->MergePatch(
-      kube::resources::Batches(), meta.value("namespace", ""), meta.value("name", ""), patch);
-  if (!patched.ok() && !(kube::IsNotFound(patched.status()) && !present)) return patched.status();
-  return absl::OkStatus();
-}
-
-absl::StatusOr<bool> BatchReconciler::ChildrenGone(const api::Batch& batch) {
-  kube::ListOptions options;
-  options.label_selector = ChildSelector(
-      ChildOwner::Batch(batch.metadata.namespace_name, batch.metadata.name, batch.metadata.uid));
-  for (const kube::ResourceRef& ref : {kube::resources::Jobs(), kube::resources::Pods()}) {
-    absl::StatusOr<json> list = deps_.client->List(ref, batch.metadata.namespace_name, options);
-    if (!list.ok()) return list.status();
-    const json& items = (*list)["items"];
-    if (items.is_array() && !items.empty()) {
-      for (const json& item : items) {
-        // A Job still here is deleted (again) so the wait ends.
-        if (ref == kube::resources::Jobs() && !Meta(item).contains("deletionTimestamp")) {
-          kube::DeleteOptions del;
-          del.propagation_policy = kube::PropagationPolicy::kBackground;
-          (void)deps_.client->Delete(ref, batch.metadata.namespace_name,
-                                     Meta(item).value("name", ""), del);
-        }
-      }
-      return false;
-    }
-  }
-  return true;
+  deps_.recorder->Warning(runtime::ObjectReference::From(object), "JobRejected", failed.message);
+  outcomes_->WithLabelValues({"Failed", "JobRejected"}).Inc();
+  return false;
 }
 
 void BatchReconciler::Record(const json& object, const BatchPlan& plan) {

@@ -29,6 +29,7 @@
 #include "base/clock.h"
 #include "kube/client.h"
 #include "reconcile/batch_plan.h"
+#include "reconcile/owner_writes.h"
 #include "runtime/controller.h"
 #include "runtime/event_recorder.h"
 #include "runtime/log.h"
@@ -69,14 +70,11 @@ class BatchReconciler final : public runtime::Reconciler {
   // (canceled, deleted, or refused: the status then says why).
   absl::StatusOr<bool> CreateJob(const nlohmann::json& object, const api::Batch& batch,
                                  const nlohmann::json& job);
-  absl::Status WriteStatus(const nlohmann::json& object, const api::BatchStatus& status);
-  absl::Status SetFinalizer(const nlohmann::json& object, bool present);
-  // True if a live list finds no Job or pod of the Batch left.
-  absl::StatusOr<bool> ChildrenGone(const api::Batch& batch);
   void Record(const nlohmann::json& object, const BatchPlan& plan);
 
   BatchReconcilerDeps deps_;
   BatchDefaults defaults_;
+  OwnerWrites writes_;
   runtime::CounterFamily* transitions_;
   runtime::CounterFamily* outcomes_;
   runtime::CounterFamily* refused_;

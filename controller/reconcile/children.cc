@@ -105,6 +105,7 @@ std::string ChildSelector(const ChildOwner& owner) {
   labels.erase(kLabelTemplate);  // identity is the uid and step, not the template
   labels.erase(kLabelBatch);
   labels.erase(kLabelFlow);
+  if (owner.step.empty()) labels.erase(kLabelStep);  // every step of the flow
   return absl::StrJoin(labels, ",", absl::PairFormatter("="));
 }
 

@@ -52,7 +52,8 @@ std::string ChildJobName(const ChildOwner& owner, int attempt);
 // The labels of the Job and its pods.
 std::map<std::string, std::string> ChildLabels(const ChildOwner& owner, int attempt);
 
-// A label selector (`k=v,k=v`) matching every child of `owner`, all attempts.
+// A label selector (`k=v,k=v`) matching every child of `owner`, all attempts;
+// for a JobFlow owner with an empty step, every child of every step.
 std::string ChildSelector(const ChildOwner& owner);
 
 // The main container's memory for an attempt, when weir changes it (after an

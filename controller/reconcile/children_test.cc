@@ -73,6 +73,8 @@ TEST(ChildLabelsTest, FlowChildrenCarryFlowAndStepIdentity) {
   EXPECT_EQ(labels.count(kLabelBatch), 0u);
   EXPECT_EQ(ChildSelector(o),
             "weir.dev/flow-uid=uid-9,weir.dev/managed-by=weir,weir.dev/step=load");
+  EXPECT_EQ(ChildSelector(ChildOwner::FlowStep("ns", "etl", "uid-9", "", "")),
+            "weir.dev/flow-uid=uid-9,weir.dev/managed-by=weir");
 }
 
 TEST(ChildLabelsTest, BatchChildrenCarryBatchIdentity) {

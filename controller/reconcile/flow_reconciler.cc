@@ -1,0 +1,227 @@
+#include "reconcile/flow_reconciler.h"
+
+#include <algorithm>
+#include <deque>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "api/jobtemplate.h"
+#include "api/meta.h"
+#include "kube/errors.h"
+#include "reconcile/children.h"
+
+namespace weir::reconcile {
+namespace {
+
+using nlohmann::json;
+
+std::string PhaseLabel(lifecycle::Phase p) { return std::string(lifecycle::PhaseName(p)); }
+
+// Rounds of "verify the Jobs the records name, then plan again" before a
+// reconcile gives up (each round confirms every Job the plan asks about).
+constexpr int kVerifyRounds = 4;
+
+}  // namespace
+
+FlowReconciler::FlowReconciler(FlowReconcilerDeps deps, FlowDefaults defaults)
+    : deps_(std::move(deps)),
+      defaults_(defaults),
+      writes_(deps_.client, kube::resources::JobFlows(), "JobFlow") {
+  transitions_ = &deps_.metrics->AddCounter("weir_jobflow_phase_transitions_total",
+                                            "JobFlow phase transitions, by from and to phase.",
+                                            {"from", "to"});
+  step_transitions_ = &deps_.metrics->AddCounter(
+      "weir_jobflow_step_phase_transitions_total",
+      "JobFlow step phase transitions, by from and to phase.", {"from", "to"});
+  outcomes_ = &deps_.metrics->AddCounter(
+      "weir_jobflow_outcomes_total", "JobFlows that reached a terminal phase, by phase and reason.",
+      {"phase", "reason"});
+  refused_ = &deps_.metrics->AddCounter(
+      "weir_jobflow_refused_transitions_total",
+      "Flow or step phase changes the transition table refused (never applied), by from and to "
+      "phase.",
+      {"from", "to"});
+}
+
+std::optional<std::string> FlowReconciler::OwnerKey(const json& child) {
+  const json* meta = child.contains("metadata") ? &child["metadata"] : nullptr;
+  if (meta == nullptr || !meta->is_object()) return std::nullopt;
+  const json labels = meta->value("labels", json::object());
+  if (!labels.is_object()) return std::nullopt;
+  const json flow = labels.value(kLabelFlow, json());
+  if (!flow.is_string() || flow.get<std::string>().empty() ||
+      labels.value(kLabelManagedBy, json()) != kManagedByValue) {
+    return std::nullopt;
+  }
+  return runtime::ObjectKey(meta->value("namespace", ""), flow.get<std::string>());
+}
+
+bool FlowReconciler::UsesTemplate(const json& flow, absl::string_view name) {
+  auto spec = flow.find("spec");
+  if (spec == flow.end() || !spec->is_object()) return false;
+  auto steps = spec->find("steps");
+  if (steps == spec->end() || !steps->is_array()) return false;
+  return std::any_of(steps->begin(), steps->end(), [name](const json& step) {
+    if (!step.is_object()) return false;
+    auto t = step.find("template");
+    return t != step.end() && t->is_string() && t->get<std::string>() == name;
+  });
+}
+
+absl::StatusOr<FlowPlan> FlowReconciler::PlanFromCache(const api::JobFlow& flow) {
+  FlowInput in;
+  in.flow = flow;
+  in.defaults = defaults_;
+  in.now = deps_.clock->Now();
+  const api::ObjectMeta& meta = flow.metadata;
+  if (flow.spec.ok()) {
+    for (const api::FlowStep& step : flow.spec->steps) {
+      if (in.templates.contains(step.template_name)) continue;
+      runtime::ObjectPtr tmpl =
+          deps_.templates->Get(runtime::ObjectKey(meta.namespace_name, step.template_name));
+      if (tmpl == nullptr) continue;
+      api::JobTemplate parsed = api::ParseJobTemplate(*tmpl);
+      in.templates.emplace(step.template_name,
+                           FlowTemplate{.job_spec = std::move(parsed.job_spec),
+                                        .resource_version = parsed.metadata.resource_version});
+    }
+  }
+  const std::vector<runtime::ObjectPtr> jobs = deps_.jobs->ByLabel(kLabelFlowUid, meta.uid);
+  const std::vector<runtime::ObjectPtr> pods = deps_.pods->ByLabel(kLabelFlowUid, meta.uid);
+  for (const runtime::ObjectPtr& j : jobs) in.jobs.push_back(j.get());
+  for (const runtime::ObjectPtr& p : pods) in.pods.push_back(p.get());
+
+  // Jobs the records name but the cache lacks may be ones the cache has not
+  // seen yet: ask the API server before concluding anything.
+  std::deque<json> live;  // stable addresses for in.jobs
+  for (int round = 0; round < kVerifyRounds; ++round) {
+    FlowPlan plan = PlanJobFlow(in);
+    if (plan.verify_jobs.empty()) return plan;
+    for (const std::string& name : plan.verify_jobs) {
+      absl::StatusOr<json> job =
+          deps_.client->Get(kube::resources::Jobs(), meta.namespace_name, name);
+      if (job.ok()) {
+        live.push_back(*std::move(job));
+        in.jobs.push_back(&live.back());
+      } else if (kube::IsNotFound(job.status())) {
+        in.jobs_gone.insert(name);
+      } else {
+        return job.status();
+      }
+    }
+  }
+  return absl::InternalError("the JobFlow's Jobs could not be verified");
+}
+
+absl::StatusOr<runtime::Result> FlowReconciler::Reconcile(const runtime::Request& request) {
+  runtime::ObjectPtr cached = deps_.flows->Get(request.Key());
+  if (cached == nullptr) return runtime::Result{};  // gone; its children go with it
+  const json& object = *cached;
+  const api::JobFlow flow = api::ParseJobFlow(object);
+  absl::StatusOr<FlowPlan> planned = PlanFromCache(flow);
+  if (!planned.ok()) return planned.status();
+  FlowPlan& plan = *planned;
+  const api::ObjectMeta& meta = flow.metadata;
+
+  if (plan.add_finalizer) {
+    // The cached object is stale after this write; the next reconcile (from
+    // the watch event) carries on.
+    if (absl::Status s = writes_.SetFinalizer(object, true); !s.ok()) return s;
+    return runtime::Result{.requeue = true};
+  }
+
+  if (!plan.create_jobs.empty()) {
+    absl::StatusOr<bool> created = CreateJobs(object, flow, plan);
+    if (!created.ok()) return created.status();
+    if (!*created) return runtime::Result{};  // the next event decides
+  }
+
+  if (absl::Status s = writes_.DeleteJobs(meta.namespace_name, plan.delete_jobs); !s.ok()) {
+    return s;
+  }
+
+  if (plan.status.has_value()) {
+    if (absl::Status s = writes_.WriteStatus(object, api::JobFlowStatusToJson(*plan.status));
+        !s.ok()) {
+      return s;
+    }
+    Record(object, plan);
+  }
+
+  if (plan.remove_finalizer) {
+    absl::StatusOr<bool> gone = writes_.ChildrenGone(
+        ChildOwner::FlowStep(meta.namespace_name, meta.name, meta.uid, "", ""));
+    if (!gone.ok()) return gone.status();
+    if (!*gone) return runtime::Result{.requeue_after = absl::Seconds(1)};
+    if (!plan.status.has_value()) Record(object, plan);
+    if (absl::Status s = writes_.SetFinalizer(object, false); !s.ok()) return s;
+    return runtime::Result{};
+  }
+
+  if (plan.delete_flow) {
+    if (absl::Status s = writes_.DeleteOwner(meta); !s.ok()) return s;
+    return runtime::Result{};
+  }
+  if (!plan.status.has_value() && !plan.events.empty()) Record(object, plan);
+
+  runtime::Result result;
+  if (plan.wake_at.has_value()) {
+    result.requeue_after = std::max(*plan.wake_at - deps_.clock->Now(), absl::Milliseconds(100));
+  }
+  return result;
+}
+
+absl::StatusOr<bool> FlowReconciler::CreateJobs(const json& object, const api::JobFlow& flow,
+                                                FlowPlan& plan) {
+  const api::ObjectMeta& meta = flow.metadata;
+  absl::StatusOr<std::optional<json>> live = writes_.LiveOwner(meta);
+  if (!live.ok()) return live.status();
+  if (!live->has_value() || api::ParseJobFlow(**live).metadata.generation != meta.generation) {
+    deps_.logger.Info("not creating Jobs: the JobFlow changed or was deleted meanwhile",
+                      {{"jobflow", runtime::ObjectKey(object)}});
+    return false;
+  }
+  // Same generation: the spec (incl. cancel, suspend, step cancels) is the
+  // one planned from.
+  for (const FlowJobToCreate& create : plan.create_jobs) {
+    const api::FlowStep* step = nullptr;
+    for (const api::FlowStep& s : flow.spec->steps) {
+      if (s.name == create.step) step = &s;
+    }
+    const ChildOwner owner =
+        ChildOwner::FlowStep(meta.namespace_name, meta.name, meta.uid, create.step,
+                             step != nullptr ? step->template_name : "");
+    absl::StatusOr<CreatedJob> created = writes_.CreateJob(owner, create.job);
+    if (!created.ok()) return created.status();
+    if (created->exists) continue;
+    plan.status =
+        StatusAfterStepCreateRefused(flow, plan.status.value_or(flow.status), create.step,
+                                     create.attempt, created->refused_message, deps_.clock->Now());
+    plan.events.push_back({"Warning", "JobRejected",
+                           absl::StrCat("step ", create.step, ": ", created->refused_message)});
+  }
+  return true;
+}
+
+void FlowReconciler::Record(const json& object, const FlowPlan& plan) {
+  const runtime::ObjectReference ref = runtime::ObjectReference::From(object);
+  for (const FlowEvent& e : plan.events) deps_.recorder->Event(ref, e.type, e.reason, e.message);
+  for (const auto& [from, to] : plan.transitions) {
+    transitions_->WithLabelValues({PhaseLabel(from), PhaseLabel(to)}).Inc();
+  }
+  for (const StepTransition& t : plan.step_transitions) {
+    step_transitions_->WithLabelValues({PhaseLabel(t.from), PhaseLabel(t.to)}).Inc();
+  }
+  for (const auto& [from, to] : plan.refused) {
+    refused_->WithLabelValues({PhaseLabel(from), PhaseLabel(to)}).Inc();
+    deps_.logger.Warning("refused a phase change the transition table does not allow",
+                         {{"jobflow", runtime::ObjectKey(object)},
+                          {"from", PhaseLabel(from)},
+                          {"to", PhaseLabel(to)}});
+  }
+  if (!plan.outcome_reason.empty() && plan.status.has_value()) {
+    outcomes_->WithLabelValues({plan.status->phase, plan.outcome_reason}).Inc();
+  }
+}
+
+}  // namespace weir::reconcile

@@ -1,0 +1,137 @@
+#include "reconcile/owner_writes.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "kube/errors.h"
+
+namespace weir::reconcile {
+namespace {
+
+using nlohmann::json;
+
+const json& Meta(const json& object) {
+  static const json* empty = new json(json::object());
+  auto it = object.find("metadata");
+  return it != object.end() && it->is_object() ? *it : *empty;
+}
+
+kube::DeleteOptions Background() {
+  kube::DeleteOptions options;
+  options.propagation_policy = kube::PropagationPolicy::kBackground;
+  return options;
+}
+
+}  // namespace
+
+OwnerWrites::OwnerWrites(kube::Client* client, kube::ResourceRef owner_ref, std::string kind)
+    : client_(client), owner_ref_(std::move(owner_ref)), kind_(std::move(kind)) {}
+
+absl::Status OwnerWrites::SetFinalizer(const json& object, bool present) const {
+  const json& meta = Meta(object);
+  json finalizers = json::array();
+  bool has = false;
+  if (meta.contains("finalizers") && meta["finalizers"].is_array()) {
+    for (const json& f : meta["finalizers"]) {
+      if (f == kFinalizer) {
+        has = true;
+        if (!present) continue;
+      }
+      finalizers.push_back(f);
+    }
+  }
+  if (has == present) return absl::OkStatus();
+  if (present) finalizers.push_back(kFinalizer);
+  json patch = {
+      {"metadata",
+       {{"finalizers", finalizers}, {"resourceVersion", meta.value("resourceVersion", "")}}}};
+  absl::StatusOr<json> patched =
+      client_->MergePatch(owner_ref_, meta.value("namespace", ""), meta.value("name", ""), patch);
+  if (!patched.ok() && !(kube::IsNotFound(patched.status()) && !present)) return patched.status();
+  return absl::OkStatus();
+}
+
+absl::Status OwnerWrites::WriteStatus(const json& object, json status) const {
+  const json& meta = Meta(object);
+  json body = {{"apiVersion", object.value("apiVersion", kApiVersion)},
+               {"kind", kind_},
+               {"metadata",
+                {{"name", meta.value("name", "")},
+                 {"namespace", meta.value("namespace", "")},
+                 {"resourceVersion", meta.value("resourceVersion", "")}}},
+               {"status", std::move(status)}};
+  return client_->UpdateStatus(owner_ref_, meta.value("namespace", ""), body).status();
+}
+
+absl::StatusOr<std::optional<json>> OwnerWrites::LiveOwner(const api::ObjectMeta& meta) const {
+  absl::StatusOr<json> live = client_->Get(owner_ref_, meta.namespace_name, meta.name);
+  if (!live.ok()) {
+    if (kube::IsNotFound(live.status())) return std::optional<json>();
+    return live.status();
+  }
+  const json& live_meta = Meta(*live);
+  if (live_meta.value("uid", "") != meta.uid || live_meta.contains("deletionTimestamp")) {
+    return std::optional<json>();
+  }
+  return std::optional<json>(*std::move(live));
+}
+
+absl::StatusOr<CreatedJob> OwnerWrites::CreateJob(const ChildOwner& owner, const json& job) const {
+  absl::StatusOr<json> created =
+      client_->Create(kube::resources::Jobs(), owner.namespace_name, job);
+  if (created.ok()) return CreatedJob{.exists = true, .refused_message = ""};
+  const std::string name = Meta(job).value("name", "");
+  if (kube::IsAlreadyExists(created.status())) {
+    absl::StatusOr<json> existing =
+        client_->Get(kube::resources::Jobs(), owner.namespace_name, name);
+    if (!existing.ok()) return existing.status();
+    // Ours, from a reconcile whose status write was lost: adopt it.
+    if (IsChildOf(*existing, owner)) return CreatedJob{.exists = true, .refused_message = ""};
+    return absl::FailedPreconditionError(
+        absl::StrCat("Job ", name, " exists and belongs to someone else; not sharing it"));
+  }
+  if (kube::IsInvalid(created.status()) || kube::IsBadRequest(created.status())) {
+    return CreatedJob{.exists = false, .refused_message = std::string(created.status().message())};
+  }
+  return created.status();
+}
+
+absl::Status OwnerWrites::DeleteJobs(absl::string_view ns,
+                                     const std::vector<std::string>& names) const {
+  for (const std::string& name : names) {
+    absl::StatusOr<json> deleted = client_->Delete(kube::resources::Jobs(), ns, name, Background());
+    if (!deleted.ok() && !kube::IsNotFound(deleted.status())) return deleted.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> OwnerWrites::ChildrenGone(const ChildOwner& owner) const {
+  kube::ListOptions options;
+  options.label_selector = ChildSelector(owner);
+  for (const kube::ResourceRef& ref : {kube::resources::Jobs(), kube::resources::Pods()}) {
+    absl::StatusOr<json> list = client_->List(ref, owner.namespace_name, options);
+    if (!list.ok()) return list.status();
+    const json& items = (*list)["items"];
+    if (!items.is_array() || items.empty()) continue;
+    for (const json& item : items) {
+      // A Job still here is deleted (again) so the wait ends.
+      if (ref == kube::resources::Jobs() && !Meta(item).contains("deletionTimestamp")) {
+        (void)client_->Delete(ref, owner.namespace_name, Meta(item).value("name", ""),
+                              Background());
+      }
+    }
+    return false;
+  }
+  return true;
+}
+
+absl::Status OwnerWrites::DeleteOwner(const api::ObjectMeta& meta) const {
+  kube::DeleteOptions options;
+  options.uid = meta.uid;
+  absl::StatusOr<json> deleted =
+      client_->Delete(owner_ref_, meta.namespace_name, meta.name, options);
+  if (!deleted.ok() && !kube::IsNotFound(deleted.status())) return deleted.status();
+  return absl::OkStatus();
+}
+
+}  // namespace weir::reconcile

@@ -1,0 +1,80 @@
+// OwnerWrites: the API-server writes that the Batch and JobFlow reconcilers
+// make on an owner object (a Batch or a JobFlow) and on its child Jobs, one
+// code path for both kinds. Every write is conditional where a stale cache
+// could otherwise overwrite newer state:
+//   - finalizer changes are merge patches carrying the cached
+//     resourceVersion (another writer in between is a Conflict, not lost);
+//   - status goes through the status subresource with the cached
+//     resourceVersion, so a status planned from a stale cache is refused and
+//     planned again;
+//   - a child is created only after a live GET of the owner (not the cache)
+//     shows it is still the same object and not being deleted (DESIGN.md
+//     §4); AlreadyExists adopts the Job only if it is the owner's own child.
+//
+// Thread-safety: const methods only; safe to share between workers if the
+// client is.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "api/meta.h"
+#include "kube/client.h"
+#include "nlohmann/json.hpp"
+#include "reconcile/children.h"
+
+namespace weir::reconcile {
+
+// What became of a child Job we asked the API server to create.
+struct CreatedJob {
+  // True if the Job exists now as the owner's child (created, or adopted
+  // after AlreadyExists); false if the API server refused it as invalid.
+  bool exists = false;
+  std::string refused_message;  // the server's message when refused
+};
+
+class OwnerWrites {
+ public:
+  // `owner_ref` is the owners' resource (Batches or JobFlows), `kind` their
+  // kind. REQUIRES: `client` non-null and outliving this object.
+  OwnerWrites(kube::Client* client, kube::ResourceRef owner_ref, std::string kind);
+
+  // Adds (present) or removes weir.dev/cleanup on the cached `object`. A no-op
+  // if it already is as asked; removing it from a vanished owner is not an
+  // error.
+  absl::Status SetFinalizer(const nlohmann::json& object, bool present) const;
+
+  // Replaces the status of the cached `object` with `status` (the body's
+  // "status"), conditional on the cached resourceVersion.
+  absl::Status WriteStatus(const nlohmann::json& object, nlohmann::json status) const;
+
+  // The owner as the API server holds it now, or nullopt if it is gone,
+  // replaced by a new object of the same name, or being deleted.
+  absl::StatusOr<std::optional<nlohmann::json>> LiveOwner(const api::ObjectMeta& meta) const;
+
+  // Creates `job`, a child of `owner` built by BuildChildJob. Errors other
+  // than "refused as invalid" (and a foreign Job of the same name) are
+  // returned for the caller to retry.
+  absl::StatusOr<CreatedJob> CreateJob(const ChildOwner& owner, const nlohmann::json& job) const;
+
+  // Deletes Jobs by name with background propagation (pods get their grace
+  // period); an already-gone Job is not an error.
+  absl::Status DeleteJobs(absl::string_view ns, const std::vector<std::string>& names) const;
+
+  // True if a live list finds no Job or pod of `owner` (ChildSelector) left.
+  // Jobs still present and not yet being deleted are deleted again.
+  absl::StatusOr<bool> ChildrenGone(const ChildOwner& owner) const;
+
+  // Deletes the owner itself (its TTL has passed), conditional on its uid.
+  absl::Status DeleteOwner(const api::ObjectMeta& meta) const;
+
+ private:
+  kube::Client* client_;
+  kube::ResourceRef owner_ref_;
+  std::string kind_;
+};
+
+}  // namespace weir::reconcile

@@ -1,0 +1,152 @@
+#include "reconcile/owner_writes.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kube/errors.h"
+#include "runtime/fake_client.h"
+
+namespace weir::reconcile {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+class OwnerWritesTest : public ::testing::Test {
+ protected:
+  OwnerWritesTest() : writes_(&client_, kube::resources::JobFlows(), "JobFlow") {}
+
+  json CreateFlow(json metadata = json::object()) {
+    metadata["name"] = "f";
+    metadata["namespace"] = "ns";
+    absl::StatusOr<json> created = client_.Create(kube::resources::JobFlows(), "ns",
+                                                  {{"apiVersion", "weir.dev/v1alpha1"},
+                                                   {"kind", "JobFlow"},
+                                                   {"metadata", metadata},
+                                                   {"spec", {{"steps", json::array()}}}});
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? *created : json();
+  }
+
+  json Stored() {
+    absl::StatusOr<json> f = client_.Get(kube::resources::JobFlows(), "ns", "f");
+    return f.ok() ? *f : json();
+  }
+
+  ChildOwner StepOwner(const json& flow, const std::string& step) {
+    return ChildOwner::FlowStep("ns", "f", flow["metadata"]["uid"], step, "t");
+  }
+
+  json StepJob(const json& flow, const std::string& step) {
+    json spec = {{"template", {{"spec", {{"containers", {{{"name", "main"}, {"image", "x"}}}}}}}}};
+    return BuildChildJob(StepOwner(flow, step), 1, spec, "", {});
+  }
+
+  runtime::FakeClient client_;
+  OwnerWrites writes_;
+};
+
+TEST_F(OwnerWritesTest, FinalizerIsAddedAndRemovedOnceKeepingOthers) {
+  json flow = CreateFlow({{"finalizers", {"example.com/keep"}}});
+  ASSERT_TRUE(writes_.SetFinalizer(flow, true).ok());
+  json stored = Stored();
+  EXPECT_EQ(stored["metadata"]["finalizers"], json({"example.com/keep", "weir.dev/cleanup"}));
+  const int patches = client_.Calls("patch");
+  ASSERT_TRUE(writes_.SetFinalizer(stored, true).ok());
+  EXPECT_EQ(client_.Calls("patch"), patches) << "already present: no write";
+  ASSERT_TRUE(writes_.SetFinalizer(stored, false).ok());
+  EXPECT_EQ(Stored()["metadata"]["finalizers"], json({"example.com/keep"}));
+}
+
+TEST_F(OwnerWritesTest, FinalizerChangeFromAStaleCopyIsAConflict) {
+  json flow = CreateFlow();
+  ASSERT_TRUE(writes_.SetFinalizer(flow, true).ok());
+  absl::Status s = writes_.SetFinalizer(flow, true);  // flow's resourceVersion is stale now
+  EXPECT_TRUE(kube::IsConflict(s)) << s;
+}
+
+TEST_F(OwnerWritesTest, StatusFromAStaleCopyIsRefused) {
+  json flow = CreateFlow();
+  ASSERT_TRUE(writes_.WriteStatus(flow, {{"phase", "Running"}}).ok());
+  EXPECT_EQ(Stored()["status"]["phase"], "Running");
+  absl::Status s = writes_.WriteStatus(flow, {{"phase", "Failed"}});
+  EXPECT_TRUE(kube::IsConflict(s)) << s;
+  EXPECT_EQ(Stored()["status"]["phase"], "Running");
+}
+
+TEST_F(OwnerWritesTest, LiveOwnerIsNulloptWhenGoneReplacedOrDeleting) {
+  json flow = CreateFlow({{"finalizers", {"weir.dev/cleanup"}}});
+  api::ObjectMeta meta = api::ParseObjectMeta(flow);
+  absl::StatusOr<std::optional<json>> live = writes_.LiveOwner(meta);
+  ASSERT_TRUE(live.ok());
+  EXPECT_TRUE(live->has_value());
+
+  api::ObjectMeta other = meta;
+  other.uid = "an-older-flow";
+  live = writes_.LiveOwner(other);
+  ASSERT_TRUE(live.ok());
+  EXPECT_FALSE(live->has_value()) << "same name, another object";
+
+  ASSERT_TRUE(client_.Delete(kube::resources::JobFlows(), "ns", "f").ok());
+  live = writes_.LiveOwner(meta);
+  ASSERT_TRUE(live.ok());
+  EXPECT_FALSE(live->has_value()) << "being deleted (finalizer holds it)";
+
+  client_.FailNext("get", kube::NewTimeout("slow"));
+  EXPECT_FALSE(writes_.LiveOwner(meta).ok()) << "other errors are the caller's to retry";
+}
+
+TEST_F(OwnerWritesTest, CreateAdoptsOurOwnJobAndRefusesAForeignOne) {
+  json flow = CreateFlow();
+  json job = StepJob(flow, "a");
+  absl::StatusOr<CreatedJob> created = writes_.CreateJob(StepOwner(flow, "a"), job);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->exists);
+  created = writes_.CreateJob(StepOwner(flow, "a"), job);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->exists) << "AlreadyExists and ours: adopted";
+
+  ChildOwner impostor = StepOwner(flow, "a");
+  impostor.uid = "someone-else";
+  created = writes_.CreateJob(impostor, job);
+  EXPECT_FALSE(created.ok());
+  EXPECT_THAT(std::string(created.status().message()), HasSubstr("belongs to someone else"));
+}
+
+TEST_F(OwnerWritesTest, ARefusedJobReportsTheServersMessage) {
+  json flow = CreateFlow();
+  client_.FailNext(
+      "create", kube::NewInvalid("Job", "f-a-1", {{"FieldValueInvalid", "spec.template", "bad"}}));
+  absl::StatusOr<CreatedJob> created = writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_FALSE(created->exists);
+  EXPECT_THAT(created->refused_message, HasSubstr("spec.template"));
+}
+
+TEST_F(OwnerWritesTest, ChildrenGoneListsEveryStepAndDeletesLeftovers) {
+  json flow = CreateFlow();
+  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a")).ok());
+  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "b"), StepJob(flow, "b")).ok());
+  const ChildOwner whole = ChildOwner::FlowStep("ns", "f", flow["metadata"]["uid"], "", "");
+  absl::StatusOr<bool> gone = writes_.ChildrenGone(whole);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(*gone);
+  EXPECT_TRUE(client_.Objects(kube::resources::Jobs()).empty()) << "leftover Jobs deleted";
+  gone = writes_.ChildrenGone(whole);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_TRUE(*gone);
+  EXPECT_TRUE(writes_.DeleteJobs("ns", {"never-existed"}).ok());
+}
+
+TEST_F(OwnerWritesTest, DeleteOwnerIsConditionalOnTheUid) {
+  json flow = CreateFlow();
+  api::ObjectMeta meta = api::ParseObjectMeta(flow);
+  meta.uid = "an-older-flow";
+  EXPECT_FALSE(writes_.DeleteOwner(meta).ok()) << "must not delete a re-created flow";
+  EXPECT_TRUE(Stored().is_object());
+  ASSERT_TRUE(writes_.DeleteOwner(api::ParseObjectMeta(flow)).ok());
+  EXPECT_TRUE(Stored().is_null());
+  EXPECT_TRUE(writes_.DeleteOwner(api::ParseObjectMeta(flow)).ok()) << "already gone is fine";
+}
+
+}  // namespace
+}  // namespace weir::reconcile

@@ -1,0 +1,98 @@
+#include "test/e2e/support/controller_fixture.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace weir::e2e {
+
+using nlohmann::json;
+
+void ControllerFixture::SetUp() {
+  absl::StatusOr<Kubectl> kubectl = Kubectl::FromEnv();
+  ASSERT_TRUE(kubectl.ok()) << kubectl.status();
+  kubectl_.emplace(*std::move(kubectl));
+  ns_.emplace(*kubectl_, "e2e");
+  RestartController(false);
+}
+
+void ControllerFixture::TearDown() {
+  if (HasFailure() && controller_.has_value()) {
+    std::fprintf(stderr, "controller log: %s\n", controller_->log_path().c_str());
+  }
+}
+
+void ControllerFixture::RestartController(bool crash) {
+  if (controller_.has_value()) {
+    if (crash) {
+      controller_->Kill();
+    } else {
+      controller_->Stop();
+    }
+  }
+  std::vector<std::string> flags = {absl::StrCat("--namespace=", ns_->name()),
+                                    "--batch-idle-timeout=1h"};
+  flags.insert(flags.end(), flags_.begin(), flags_.end());
+  controller_.emplace(std::move(flags));
+  ASSERT_TRUE(controller_->Start().ok());
+  absl::Status ready = controller_->WaitReady(absl::Seconds(30));
+  ASSERT_TRUE(ready.ok()) << ready;
+}
+
+void ControllerFixture::Apply(json object) {
+  object["metadata"]["namespace"] = ns_->name();
+  absl::Status s = kubectl_->Apply(object);
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+json ControllerFixture::Get(const std::string& resource, const std::string& name) {
+  absl::StatusOr<json> o = kubectl_->GetJson({"get", resource, name, "-n", ns_->name()});
+  return o.ok() ? *o : json();
+}
+
+json ControllerFixture::List(const std::string& resource, const std::string& selector) {
+  std::vector<std::string> args = {"get", resource, "-n", ns_->name()};
+  if (!selector.empty()) args.insert(args.end(), {"-l", selector});
+  absl::StatusOr<json> list = kubectl_->GetJson(args);
+  return list.ok() ? (*list)["items"] : json::array();
+}
+
+void ControllerFixture::Patch(const std::string& resource, const std::string& name,
+                              const json& patch) {
+  absl::StatusOr<std::string> out = kubectl_->Run(
+      {"patch", resource, name, "-n", ns_->name(), "--type=merge", "-p", patch.dump()});
+  ASSERT_TRUE(out.ok()) << out.status();
+}
+
+json ControllerFixture::WaitForPhase(const std::string& resource, const std::string& name,
+                                     const std::string& phase, absl::Duration timeout) {
+  json o;
+  bool ok = Eventually(
+      [&] {
+        o = Get(resource, name);
+        return Phase(o) == phase;
+      },
+      timeout);
+  EXPECT_TRUE(ok) << resource << " " << name << " never reached " << phase
+                  << "; last: " << o.dump();
+  return o;
+}
+
+std::vector<std::string> ControllerFixture::EventReasons(const std::string& name) {
+  absl::StatusOr<std::string> out = kubectl_->Run(
+      {"get", "events", "-n", ns_->name(), "--field-selector",
+       absl::StrCat("involvedObject.name=", name), "--sort-by=.metadata.creationTimestamp", "-o",
+       "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}"});
+  if (!out.ok()) return {};
+  return absl::StrSplit(*out, '\n', absl::SkipEmpty());
+}
+
+std::string ControllerFixture::Phase(const json& object) {
+  if (!object.is_object()) return "";
+  auto status = object.find("status");
+  return status != object.end() && status->is_object() ? status->value("phase", "") : "";
+}
+
+}  // namespace weir::e2e

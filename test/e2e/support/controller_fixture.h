@@ -1,0 +1,59 @@
+// ControllerFixture: the gtest fixture of e2e tests that run weir-controller
+// against the local control plane. Each test gets its own namespace and its
+// own controller process watching only that namespace; kubectl is the
+// independent oracle of what the API server holds. Helpers address weir's
+// objects by kubectl resource name ("batch", "jobflow", "jobtemplate").
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "test/e2e/support/controller_process.h"
+#include "test/e2e/support/kubectl.h"
+
+namespace weir::e2e {
+
+class ControllerFixture : public ::testing::Test {
+ protected:
+  // Starts the controller with `flags` after the defaults (--namespace and
+  // a 1h idle timeout).
+  explicit ControllerFixture(std::vector<std::string> flags = {}) : flags_(std::move(flags)) {}
+
+  void SetUp() override;
+  void TearDown() override;
+
+  const std::string& ns() const { return ns_->name(); }
+  const Kubectl& kubectl() const { return *kubectl_; }
+  ControllerProcess& controller() { return *controller_; }
+  // Stops (SIGKILL when `crash`) and starts a fresh controller process.
+  void RestartController(bool crash);
+
+  // `kubectl apply` of `object` in the test namespace (fails the test on error).
+  void Apply(nlohmann::json object);
+  // The object, or null if it does not exist.
+  nlohmann::json Get(const std::string& resource, const std::string& name);
+  // items of `kubectl get <resource> -l <selector>` in the namespace.
+  nlohmann::json List(const std::string& resource, const std::string& selector = "");
+  // A merge patch (fails the test on error).
+  void Patch(const std::string& resource, const std::string& name, const nlohmann::json& patch);
+  // Waits until `status.phase` is `phase`; returns the object (fails the test
+  // on timeout, printing the last object).
+  nlohmann::json WaitForPhase(const std::string& resource, const std::string& name,
+                              const std::string& phase, absl::Duration timeout = absl::Seconds(60));
+  // The reasons of the Events about object `name`, oldest first.
+  std::vector<std::string> EventReasons(const std::string& name);
+
+  static std::string Phase(const nlohmann::json& object);
+
+ private:
+  std::vector<std::string> flags_;
+  std::optional<Kubectl> kubectl_;
+  std::optional<TestNamespace> ns_;
+  std::optional<ControllerProcess> controller_;
+};
+
+}  // namespace weir::e2e
