@@ -416,15 +416,22 @@ TEST_F(FlowTest, InvalidGraphsAndUnknownTemplatesCreateNothing) {
 // Point 8: editing a JobTemplate does not change a started step (its status
 // keeps the version it used); a step that starts later uses the new one.
 TEST_F(FlowTest, EditingATemplateLeavesStartedStepsAlone) {
-  Apply(Template("work", "Succeeded", "4s"));
-  Apply(Flow("edit", {Step("first", "work"), Step("second", "work", {{"first", "Succeeded"}})}));
+  Apply(Template("work"));
+  // "first" runs until canceled, so the edit surely lands while it runs.
+  Apply(Flow("edit", {Step("first", "work", {}, Plays("Hang")),
+                      Step("second", "work", {{"first", "Completed"}})}));
   ASSERT_TRUE(Eventually(
       [&] { return StepStatus(Get("jobflow", "edit"), "first").value("phase", "") == "Running"; },
       absl::Seconds(60)));
   const std::string old_version = Get("jobtemplate", "work")["metadata"]["resourceVersion"];
-  json edited = Template("work", "Succeeded", "1s");
+  json edited = Template("work");
   edited["spec"]["jobSpec"]["template"]["metadata"]["labels"] = {{"edition", "two"}};
   Apply(edited);
+  // The controller's template cache follows its own watch; give it a moment.
+  absl::SleepFor(absl::Seconds(1));
+  json steps = Get("jobflow", "edit")["spec"]["steps"];
+  steps[0]["cancel"] = true;
+  Patch("jobflow", "edit", {{"spec", {{"steps", steps}}}});
   json flow = WaitForFlow("edit", "Succeeded");
   json first = StepStatus(flow, "first");
   json second = StepStatus(flow, "second");
