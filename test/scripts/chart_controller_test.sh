@@ -5,8 +5,9 @@
 # only a token of the chart's ServiceAccount (kubectl create token), watching
 # the namespace the chart grants. The controller must sync its caches
 # (/readyz), take the Lease, run a Batch with an inline Job and one from a
-# JobTemplate to Succeeded, release their Job after the idle timeout, remove
-# its finalizer on delete, record Events, and never be refused (403) by the
+# JobTemplate to Succeeded, run a JobFlow of two steps from that template to
+# Succeeded, release their Jobs after the idle timeout, remove its finalizers
+# on delete, record Events, and never be refused (403) by the
 # API server. It runs with the installed Deployment's own args (its bind
 # addresses aside). The Deployment's pods land on kwok nodes and do nothing.
 # Usage: chart_controller_test.sh [path/to/weir-controller]
@@ -18,8 +19,8 @@ fail() {
     echo "--- controller log (tail)" >&2
     tail -20 "$log" >&2
     echo "--- Batches, Jobs and pods in $wns" >&2
-    "$kubectl" get batches.weir.dev,jobs,pods -n "$wns" -o wide >&2 2>&1 || true
-    "$kubectl" get batches.weir.dev -n "$wns" -o jsonpath='{range .items[*]}{.metadata.name}: {.status}{"\n"}{end}' >&2 || true
+    "$kubectl" get batches.weir.dev,jobflows.weir.dev,jobs,pods -n "$wns" -o wide >&2 2>&1 || true
+    "$kubectl" get batches.weir.dev,jobflows.weir.dev -n "$wns" -o jsonpath='{range .items[*]}{.metadata.name}: {.status}{"\n"}{end}' >&2 || true
   fi
   exit 1
 }
@@ -44,10 +45,10 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  "$kubectl" delete batches.weir.dev --all -n "$wns" --wait=false >/dev/null 2>&1 || true
+  "$kubectl" delete batches.weir.dev,jobflows.weir.dev --all -n "$wns" --wait=false >/dev/null 2>&1 || true
   "$helm" uninstall "$release" -n "$ns" --timeout 60s >/dev/null 2>&1 || true
   # Anything left with our finalizer (the controller is gone) must not block the namespace.
-  for b in $("$kubectl" get batches.weir.dev -n "$wns" -o name 2>/dev/null); do
+  for b in $("$kubectl" get batches.weir.dev,jobflows.weir.dev -n "$wns" -o name 2>/dev/null); do
     "$kubectl" patch "$b" -n "$wns" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
   done
   "$kubectl" delete namespace "$ns" "$wns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
@@ -152,10 +153,21 @@ kind: Batch
 metadata: {name: from-template}
 spec:
   template: tpl
+---
+apiVersion: weir.dev/v1alpha1
+kind: JobFlow
+metadata: {name: flow}
+spec:
+  steps:
+  - {name: first, template: tpl}
+  - name: second
+    template: tpl
+    dependsOn: [{step: first}]
 YAML
-phase_is() { [[ $("$kubectl" get batch.weir.dev "$1" -n "$wns" -o jsonpath='{.status.phase}') == "$2" ]]; }
-wait_for 240 "Batch inline to reach Succeeded" phase_is inline Succeeded
-wait_for 240 "Batch from-template to reach Succeeded" phase_is from-template Succeeded
+phase_is() { [[ $("$kubectl" get "$1" "$2" -n "$wns" -o jsonpath='{.status.phase}') == "$3" ]]; }
+wait_for 240 "Batch inline to reach Succeeded" phase_is batch.weir.dev inline Succeeded
+wait_for 240 "Batch from-template to reach Succeeded" phase_is batch.weir.dev from-template Succeeded
+wait_for 240 "JobFlow flow to reach Succeeded" phase_is jobflow.weir.dev flow Succeeded
 released() { [[ -n $("$kubectl" get batch.weir.dev inline -n "$wns" -o jsonpath='{.status.resourcesReleasedTime}') ]]; }
 # The release waits for the garbage collector to remove the pods: slow on a busy control plane.
 wait_for 240 "Batch inline to release its Job (idle timeout 2s)" released
@@ -163,9 +175,15 @@ no_jobs() { [[ -z $("$kubectl" get jobs -n "$wns" -l weir.dev/batch=inline -o na
 wait_for 60 "the inline Batch's Job to be deleted" no_jobs
 events=$("$kubectl" get events -n "$wns" --field-selector involvedObject.kind=Batch -o name | wc -l)
 [[ $events -gt 0 ]] || fail "no Events recorded for the Batches"
+flow_events=$("$kubectl" get events -n "$wns" --field-selector involvedObject.kind=JobFlow -o name | wc -l)
+[[ $flow_events -gt 0 ]] || fail "no Events recorded for the JobFlow"
 "$kubectl" delete batch.weir.dev from-template -n "$wns" --wait=false >/dev/null
-gone() { ! "$kubectl" get batch.weir.dev from-template -n "$wns" >/dev/null 2>&1; }
-wait_for 240 "the deleted Batch to go (finalizer removed after its children)" gone
+flow_released() { [[ -z $("$kubectl" get jobs -n "$wns" -l weir.dev/flow=flow -o name) ]]; }
+wait_for 240 "JobFlow flow to release its Jobs (idle timeout 2s)" flow_released
+"$kubectl" delete jobflow.weir.dev flow -n "$wns" --wait=false >/dev/null
+gone() { ! "$kubectl" get "$1" "$2" -n "$wns" >/dev/null 2>&1; }
+wait_for 240 "the deleted Batch to go (finalizer removed after its children)" gone batch.weir.dev from-template
+wait_for 240 "the deleted JobFlow to go (finalizer removed)" gone jobflow.weir.dev flow
 
 # --- never refused, and it was this process that did the work --------------------------------
 if grep -Eiq 'forbidden|permission_denied|PermissionDenied|\b403\b' "$log"; then
@@ -174,6 +192,8 @@ fi
 metrics=$(curl -sf "http://127.0.0.1:$mport/metrics") || fail "no /metrics"
 transitions=$(awk '/^weir_batch_phase_transitions_total/ {s += $NF} END {print s + 0}' <<<"$metrics")
 [[ $transitions -gt 0 ]] || fail "this controller wrote no phase transition (another controller did the work?)"
+flow_transitions=$(awk '/^weir_jobflow_phase_transitions_total/ {s += $NF} END {print s + 0}' <<<"$metrics")
+[[ $flow_transitions -gt 0 ]] || fail "this controller wrote no JobFlow phase transition"
 kill -TERM "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
 ! kill -0 "$pid" 2>/dev/null || fail "the controller did not stop on SIGTERM"
@@ -181,4 +201,4 @@ for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
 # main.cc's on_stopped_leading exits 1 even for the release on SIGTERM.
 wait "$pid" || true
 pid=
-echo "chart RBAC is enough: controller as the chart's ServiceAccount (namespaced, leader election) synced, led, ran 2 Batches to Succeeded ($transitions transitions), released Jobs, removed finalizers, recorded Events, never refused: ok"
+echo "chart RBAC is enough: controller as the chart's ServiceAccount (namespaced, leader election) synced, led, ran 2 Batches ($transitions transitions) and a JobFlow ($flow_transitions) to Succeeded, released Jobs, removed finalizers, recorded Events, never refused: ok"
