@@ -22,7 +22,20 @@ echo "ready: /readyz ok, metrics on http://127.0.0.1:18080/metrics"
 
 step "examples (examples/)"
 "$KUBECTL" apply -f "$WEIR_ROOT/examples/"
-sleep 5
+# Follow them until each Batch and JobFlow has finished (or 5 minutes pass),
+# printing each phase change as it happens.
+terminal='^(Succeeded|Failed|Killed|Canceled)$'
+last=
+for ((i = 0; i < 300; i++)); do
+  phases=$("$KUBECTL" get batches,jobflows -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}={.status.phase}{"\n"}{end}')
+  comm -13 <(sort <<<"$last") <(sort <<<"$phases") | while IFS='=' read -r object phase; do
+    [[ -n $object ]] && printf '  %s  %-22s %s\n' "$(date +%T)" "$object" "${phase:-(new)}"
+  done
+  last=$phases
+  running=$(awk -F= -v t="$terminal" '$2 !~ t' <<<"$phases" | wc -l)
+  ((running == 0)) && break
+  sleep 1
+done
 "$KUBECTL" get weir
 
 step "ready. To use it from your shell:"
@@ -32,6 +45,7 @@ cat <<EOF
 Try:
   kubectl get batches -w                  # Phase, Attempt, Reason, Age
   kubectl describe batch hello            # status, conditions, events
+  kubectl get jobflow diamond -o yaml     # each step's phase, attempts and Jobs
   kubectl explain batch.spec.retry        # the API, documented
   kubectl get jobs,pods -l weir.dev/managed-by=weir
 Pods run on kwok's simulated nodes and play out their sim.weir.dev/outcome
