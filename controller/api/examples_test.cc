@@ -1,7 +1,6 @@
 // Every object in examples/ parses and validates, and the JobFlow example's
 // step patches merge into its JobTemplate to valid, distinct JobSpecs.
-// (hack/cluster.sh's API server accepts them too: kubectl apply
-// --dry-run=server -f examples/.)
+// (The API server accepts them too: test/scripts/crd_test.sh.)
 #include <filesystem>
 #include <map>
 #include <string>

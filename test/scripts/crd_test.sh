@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Tests crds/ and deploy/ on the running control plane, the way users meet them:
+# - every object in examples/ is created by `kubectl apply` in a fresh
+#   namespace (listed by `kubectl get weir`, given the finalizer
+#   weir.dev/cleanup by deploy/'s admission policy); applying again stores
+#   nothing new; `kubectl delete` plus removing the finalizer, as README's
+#   "Upgrading" says to do without a controller, deletes them;
+# - every file in testdata/crd-invalid/ is refused by `kubectl apply`, naming
+#   the field its header names. A file reads:
+#     # <what is wrong>
+#     # field: <the path the error must name, e.g. spec.steps[1].name>
+#     # error: <text that error must contain>               (optional)
+#     # also: <another error the API server reports too>   (optional, repeated)
+#     <one object, or several: all but the last must be accepted (so a case
+#      can refuse an update), the last refused>
+#   The API server must report no error beyond those, so each case tests one
+#   rule;
+# - a JobFlow of the schema's maximum size (300 steps with 32 dependencies
+#   each) is accepted, and refused if one dependency names no step: the CEL
+#   rules stay within the API server's per-call cost limit.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cases=$root/test/scripts/testdata/crd-invalid
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$root/hack/cluster.sh" status >/dev/null 2>&1 || fail "the control plane must be running (make e2e starts it)"
+eval "$("$root/hack/cluster.sh" env)"
+kubectl=$WEIR_KUBECTL
+
+ns=weir-crd-$$-$RANDOM
+work=$(mktemp -d)
+# Removes weir's finalizer from every Batch and JobFlow left in $ns: no
+# controller watches it.
+unfinalize() {
+  local o
+  for o in $("$kubectl" get batches.weir.dev,jobflows.weir.dev -n "$ns" -o name 2>/dev/null); do
+    "$kubectl" patch "$o" -n "$ns" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
+  done
+}
+cleanup() {
+  unfinalize
+  "$kubectl" delete namespace "$ns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+"$kubectl" create namespace "$ns" >/dev/null
+start=$SECONDS
+
+# --- examples/ --------------------------------------------------------------------------
+want=$(python3 - "$root"/examples/*.yaml <<'PY'
+import sys, yaml
+for f in sys.argv[1:]:
+  for d in yaml.safe_load_all(open(f)):
+    if d: print(f'{d["kind"].lower()}.weir.dev/{d["metadata"]["name"]}')
+PY
+)
+want=$(sort <<<"$want")
+[[ -n $want ]] || fail "no objects in examples/"
+out=$("$kubectl" apply -n "$ns" -f "$root/examples/" 2>&1) || fail "kubectl apply -f examples/: $out"
+[[ $(sort <<<"$out") == "$(sed 's/$/ created/' <<<"$want")" ]] ||
+  fail "kubectl apply -f examples/ said:
+$out
+want each of these created:
+$want"
+got=$("$kubectl" get weir -n "$ns" -o name | sort)
+[[ $got == "$want" ]] || fail "kubectl get weir lists:
+$got
+want:
+$want"
+finalizers=$("$kubectl" get batches.weir.dev,jobflows.weir.dev -n "$ns" \
+  -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.finalizers}{"\n"}{end}')
+[[ -n $finalizers ]] || fail "no Batch or JobFlow in examples/"
+while read -r line; do
+  [[ $line == *'"weir.dev/cleanup"'* ]] || fail "no finalizer weir.dev/cleanup (deploy/ applied?): $line"
+done <<<"$finalizers"
+# Applying again stores nothing new. (kubectl may still say "configured": it
+# patches a list whose items the API server has defaulted back to the same.)
+versions() { "$kubectl" get weir -n "$ns" -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.resourceVersion}{"\n"}{end}'; }
+before=$(versions)
+out=$("$kubectl" apply -n "$ns" -f "$root/examples/" 2>&1) || fail "second kubectl apply -f examples/: $out"
+[[ $(versions) == "$before" ]] || fail "applying examples/ again changed objects: $out"
+"$kubectl" delete -n "$ns" -f "$root/examples/" --wait=false >/dev/null || fail "kubectl delete -f examples/"
+unfinalize
+"$kubectl" wait -n "$ns" --for=delete -f "$root/examples/" --timeout=30s >/dev/null ||
+  fail "examples/ objects not deleted: $("$kubectl" get weir -n "$ns" -o yaml)"
+
+# --- invalid objects -----------------------------------------------------------------------
+# The API server's errors in kubectl's stderr, one per line as "<path>: <text>",
+# without the note that some rules were skipped because of the others.
+errors() {
+  sed -nE -e 's/^.* is invalid: (.+)$/\1/p' -e 's/^\* (.+)$/\1/p' \
+    -e 's/^.*strict decoding error: (.+)$/\1/p' <<<"$1" |
+    sed -E 's/, (unknown field)/\n\1/g' | sed -E 's/^unknown field "([^"]+)"$/\1: unknown field/' |
+    grep -v '^<nil>: Invalid value: null: some validation rules were not checked' || true
+}
+n=0
+for file in "$cases"/*.yaml; do
+  name=$(basename "$file")
+  field=$(sed -n 's/^# field: //p' "$file")
+  error=$(sed -n 's/^# error: //p' "$file")
+  mapfile -t also < <(sed -n 's/^# also: //p' "$file")
+  [[ -n $field ]] || fail "$name: no '# field:' line"
+  accepted=$(grep -c '^---$' "$file") || true
+  if "$kubectl" apply -n "$ns" -f "$file" >"$work/out" 2>"$work/err"; then
+    fail "$name: accepted: $(cat "$work/out")"
+  fi
+  created=$(grep -c ' created$' "$work/out") || true
+  [[ $created -eq $accepted ]] ||
+    fail "$name: $created objects created, want $accepted (all but the last document): $(cat "$work/out" "$work/err")"
+  err=$(cat "$work/err")
+  match=
+  others=()
+  while IFS= read -r item; do
+    if [[ -z $match && $item == "$field: "* ]]; then match=$item; else others+=("$item"); fi
+  done < <(errors "$err")
+  [[ -n $match ]] || fail "$name: refused without naming $field: $err"
+  [[ $match == *"$error"* ]] || fail "$name: the error on $field does not say '$error': $match"
+  for item in "${others[@]}"; do
+    printf '%s\n' "${also[@]}" | grep -qxF -- "$item" || fail "$name: an error beyond $field: $item"
+  done
+  for item in "${also[@]}"; do
+    printf '%s\n' "${others[@]}" | grep -qxF -- "$item" || fail "$name: the API server no longer reports: $item"
+  done
+  n=$((n + 1))
+done
+[[ $n -gt 0 ]] || fail "no cases in $cases"
+
+# --- the largest JobFlow the schema allows ----------------------------------------------------
+python3 - "$work" <<'PY'
+import json, sys
+def flow(name, steps):
+  return {"apiVersion": "weir.dev/v1alpha1", "kind": "JobFlow", "metadata": {"name": name},
+          "spec": {"steps": steps}}
+# 300 steps with 63-character names, each depending on the 32 before it.
+names = [f"{i:03d}-" + "s" * 59 for i in range(300)]
+steps = [{"name": n, "template": "etl",
+          "dependsOn": [{"step": d, "condition": "Completed"} for d in names[max(0, i - 32):i]]}
+         for i, n in enumerate(names)]
+json.dump(flow("largest", steps), open(f"{sys.argv[1]}/largest.json", "w"))
+steps[-1]["dependsOn"][-1]["step"] = "no-such-step"
+json.dump(flow("largest-bad", steps), open(f"{sys.argv[1]}/largest-bad.json", "w"))
+PY
+out=$("$kubectl" create --dry-run=server -n "$ns" -f "$work/largest.json" 2>&1) ||
+  fail "a JobFlow of 300 steps with 32 dependencies each was refused: $out"
+if out=$("$kubectl" create --dry-run=server -n "$ns" -f "$work/largest-bad.json" 2>&1); then
+  fail "a JobFlow of 300 steps whose last dependency names no step was accepted"
+fi
+[[ $(errors "$out") == "spec.steps: Invalid value: every dependsOn[].step must name a step of this flow" ]] ||
+  fail "the largest JobFlow with a missing dependency was refused for another reason: $out"
+
+echo "crds: examples/ applied, re-applied unchanged and deleted; $n invalid objects refused naming their field; the largest JobFlow within the CEL cost limit: ok ($((SECONDS - start)) s)"
