@@ -5,6 +5,8 @@
 #   weir.dev/cleanup by deploy/'s admission policy); applying again stores
 #   nothing new; `kubectl delete` plus removing the finalizer, as README's
 #   "Upgrading" says to do without a controller, deletes them;
+# - README.md's weir objects are examples/ objects with some fields left out,
+#   and the API server accepts them;
 # - every file in testdata/crd-invalid/ is refused by `kubectl apply`, naming
 #   the field its header names. A file reads:
 #     # <what is wrong>
@@ -83,6 +85,36 @@ out=$("$kubectl" apply -n "$ns" -f "$root/examples/" 2>&1) || fail "second kubec
 unfinalize
 "$kubectl" wait -n "$ns" --for=delete -f "$root/examples/" --timeout=30s >/dev/null ||
   fail "examples/ objects not deleted: $("$kubectl" get weir -n "$ns" -o yaml)"
+
+# --- README.md's examples are examples/ abridged, and valid ------------------------------------
+python3 - "$root/README.md" "$work/readme.yaml" "$root"/examples/*.yaml <<'PY' || fail "README.md's examples (above)"
+import re, sys, yaml
+readme, out, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+examples = {}
+for f in files:
+  for d in yaml.safe_load_all(open(f)):
+    if d: examples[(d["kind"], d["metadata"]["name"])] = (f.rsplit("/", 1)[1], d)
+def within(a, b, path):  # a is b with some map keys left out
+  if isinstance(a, dict) and isinstance(b, dict):
+    return [e for k, v in a.items() for e in (within(v, b[k], f"{path}.{k}") if k in b else [f"{path}.{k} is not in the example"])]
+  if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+    return [e for i, (x, y) in enumerate(zip(a, b)) for e in within(x, y, f"{path}[{i}]")]
+  return [] if a == b else [f"{path}: {a!r} != the example's {b!r}"]
+docs, errors = [], []
+for block in re.findall(r"^```yaml\n(.*?)^```", open(readme).read(), re.S | re.M):
+  d = yaml.safe_load(block)
+  if not isinstance(d, dict) or not str(d.get("apiVersion", "")).startswith("weir.dev/"): continue
+  key = (d["kind"], d["metadata"]["name"])
+  if key not in examples: errors.append(f"README's {key} is in no file of examples/"); continue
+  errors += [f"README's {key} vs {examples[key][0]}: {e}" for e in within(d, examples[key][1], "")]
+  docs.append(d)
+if not docs: errors.append("no weir object in README.md")
+for e in errors: print("FAIL:", e, file=sys.stderr)
+yaml.safe_dump_all(docs, open(out, "w"))
+sys.exit(1 if errors else 0)
+PY
+out=$("$kubectl" create --dry-run=server -n "$ns" -f "$work/readme.yaml" 2>&1) ||
+  fail "the API server refused README.md's examples: $out"
 
 # --- invalid objects -----------------------------------------------------------------------
 # The API server's errors in kubectl's stderr, one per line as "<path>: <text>",
