@@ -13,7 +13,8 @@
 #   only to the watched namespace in namespaced mode;
 # - helm install into a fresh namespace: the objects exist, the
 #   ServiceAccount can do what the controller needs and nothing more
-#   (kubectl auth can-i), helm uninstall removes them and keeps the CRDs.
+#   (kubectl auth can-i), helm upgrade after kubectl apply -f crds/ (README's
+#   "Upgrading") rolls out, helm uninstall removes them and keeps the CRDs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -285,6 +286,12 @@ left+=$("$kubectl" get role,rolebinding -n "$wns" -l app.kubernetes.io/instance=
 can list batches.weir.dev --all-namespaces || fail "cluster mode: cannot list batches in all namespaces"
 ! can get secrets -n "$wns" || fail "cluster mode: can read secrets"
 ! can update leases.coordination.k8s.io -n "$ns" || fail "cluster mode, one replica: lease access without leader election"
+# Upgrade as README.md's "Upgrading" says: the CRDs first, then helm upgrade.
+"$kubectl" apply -f "$root/crds/" >/dev/null || fail "kubectl apply -f crds/"
+out=$("$helm" upgrade "$release" "$chart" -n "$ns" --reuse-values --set controller.logLevel=debug \
+      --wait --timeout 90s 2>&1) || fail "helm upgrade: $out"
+args=$("$kubectl" -n "$ns" get deployment "$fullname" -o jsonpath='{.spec.template.spec.containers[0].args}')
+[[ $args == *'"--log-level=debug"'* ]] || fail "helm upgrade did not reach the Deployment: $args"
 "$helm" uninstall "$release" -n "$ns" --wait --timeout 60s >/dev/null || fail "helm uninstall (all namespaces)"
 ! "$kubectl" get clusterrole "$fullname" >/dev/null 2>&1 || fail "helm uninstall left the ClusterRole"
 ! "$kubectl" get mutatingadmissionpolicy "$fullname-cleanup-finalizer" >/dev/null 2>&1 || fail "helm uninstall left the admission policy"
