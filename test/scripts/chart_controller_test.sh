@@ -7,9 +7,10 @@
 # (/readyz), take the Lease, run a Batch with an inline Job and one from a
 # JobTemplate to Succeeded, run a JobFlow of two steps from that template to
 # Succeeded, release their Jobs after the idle timeout, remove its finalizers
-# on delete, record Events, and never be refused (403) by the
-# API server. It runs with the installed Deployment's own args (its bind
-# addresses aside). The Deployment's pods land on kwok nodes and do nothing.
+# on delete, record Events, and never be refused (403) by the API server; its
+# /metrics serves exactly the metrics README.md documents. It runs with the
+# installed Deployment's own args (its bind addresses aside). The
+# Deployment's pods land on kwok nodes and do nothing.
 # Usage: chart_controller_test.sh [path/to/weir-controller]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -194,6 +195,13 @@ transitions=$(awk '/^weir_batch_phase_transitions_total/ {s += $NF} END {print s
 [[ $transitions -gt 0 ]] || fail "this controller wrote no phase transition (another controller did the work?)"
 flow_transitions=$(awk '/^weir_jobflow_phase_transitions_total/ {s += $NF} END {print s + 0}' <<<"$metrics")
 [[ $flow_transitions -gt 0 ]] || fail "this controller wrote no JobFlow phase transition"
+# README.md's Metrics table lists exactly the families served (weir_leader
+# included: leader election is on).
+served=$(sed -n 's/^# TYPE \([a-z_]*\) .*/\1/p' <<<"$metrics" | sort -u)
+documented=$(sed -n '/^## Metrics$/,/^## [^M]/p' "$root/README.md" | grep '^| `' | cut -d'|' -f2 |
+  grep -o '`[a-z_]*`' | tr -d '`' | sort -u)
+[[ -n $served && $served == "$documented" ]] ||
+  fail "README.md's Metrics table (<) and /metrics (>) differ: $(diff <(echo "$documented") <(echo "$served"))"
 kill -TERM "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
 ! kill -0 "$pid" 2>/dev/null || fail "the controller did not stop on SIGTERM"
