@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
 extern char** environ;
@@ -136,6 +137,16 @@ TestNamespace::TestNamespace(const Kubectl& kubectl, std::string_view prefix) : 
 }
 
 TestNamespace::~TestNamespace() {
+  // A test's controller has stopped by now: without it, weir's finalizer on
+  // what is left would keep the namespace Terminating for ever.
+  absl::StatusOr<std::string> left =
+      kubectl_.Run({"get", "batches.weir.dev,jobflows.weir.dev", "-n", name_, "-o", "name"});
+  if (left.ok()) {
+    for (absl::string_view object : absl::StrSplit(*left, '\n', absl::SkipWhitespace())) {
+      (void)kubectl_.Run({"patch", std::string(object), "-n", name_, "--type=merge", "-p",
+                          R"({"metadata":{"finalizers":null}})"});
+    }
+  }
   (void)kubectl_.Run({"delete", "namespace", name_, "--wait=false"});
 }
 

@@ -44,7 +44,9 @@ bool Eventually(const std::function<bool()>& probe, absl::Duration timeout,
                 absl::Duration interval = absl::Milliseconds(200));
 
 // A namespace that exists for the lifetime of the object; deleted (without
-// waiting) on destruction. Names are unique per process and call.
+// waiting) on destruction, after weir's finalizer is removed from the Batches
+// and JobFlows left in it (destroy it after the test's controller). Names are
+// unique per process and call.
 class TestNamespace {
  public:
   TestNamespace(const Kubectl& kubectl, std::string_view prefix);
