@@ -2,7 +2,11 @@
 // each simulated outcome the way a kubelet reports it: batch/v1 Jobs are
 // turned into pods by the job controller, scheduled onto kwok nodes, and their
 // status follows the pod template's sim.weir.dev/* annotations.
+#include <optional>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -25,20 +29,24 @@ class PodSimulationTest : public ::testing::Test {
     ns_.emplace(*kubectl_, "sim");
   }
 
-  // Creates a Job whose pod plays `outcome` with the given extra annotations.
-  void CreateJob(const std::string& name, const std::string& outcome, json annotations = {}) {
+  // Creates a Job whose pod plays `outcome` with the given extra annotations
+  // and pod labels, with one busybox container of each name in `containers`.
+  void CreateJob(const std::string& name, const std::string& outcome, json annotations = {},
+                 const std::vector<std::string>& containers = {"main"},
+                 const json& labels = json::object()) {
     annotations["sim.weir.dev/outcome"] = outcome;
-    json job = {
-        {"apiVersion", "batch/v1"},
-        {"kind", "Job"},
-        {"metadata", {{"name", name}, {"namespace", ns_->name()}}},
-        {"spec",
-         {{"backoffLimit", 0},
-          {"template",
-           {{"metadata", {{"annotations", annotations}}},
-            {"spec",
-             {{"restartPolicy", "Never"},
-              {"containers", json::array({{{"name", "main"}, {"image", "busybox:1.36"}}})}}}}}}}};
+    json specs = json::array();
+    for (const std::string& c : containers) {
+      specs.push_back({{"name", c}, {"image", "busybox:1.36"}});
+    }
+    json job = {{"apiVersion", "batch/v1"},
+                {"kind", "Job"},
+                {"metadata", {{"name", name}, {"namespace", ns_->name()}}},
+                {"spec",
+                 {{"backoffLimit", 0},
+                  {"template",
+                   {{"metadata", {{"labels", labels}, {"annotations", annotations}}},
+                    {"spec", {{"restartPolicy", "Never"}, {"containers", specs}}}}}}}};
     ASSERT_TRUE(kubectl_->Apply(job).ok());
   }
 
@@ -76,6 +84,60 @@ class PodSimulationTest : public ::testing::Test {
   }
 
   static json MainState(const json& pod) { return pod["status"]["containerStatuses"][0]["state"]; }
+
+  // The state of container `name` (null if it has no status).
+  static json State(const json& pod, const std::string& name) {
+    for (const json& c : pod["status"].value("containerStatuses", json::array())) {
+      if (c.value("name", "") == name) return c["state"];
+    }
+    return nullptr;
+  }
+
+  // The pod condition of `type` (null if absent).
+  static json PodCondition(const json& pod, const std::string& type) {
+    for (const json& c : pod["status"].value("conditions", json::array())) {
+      if (c.value("type", "") == type) return c;
+    }
+    return nullptr;
+  }
+
+  // Deletes pod `name` while watching it and waits until it is gone; returns
+  // every state the watch saw, oldest first.
+  std::vector<json> DeleteWatching(const std::string& name) {
+    absl::StatusOr<std::string> watched;
+    std::thread watcher([&] {
+      watched = kubectl_->Run(
+          {"get", "pod", name, "-n", ns_->name(), "--watch", "-o", "json", "--request-timeout=8s"});
+    });
+    absl::SleepFor(absl::Milliseconds(500));
+    absl::Status deleted =
+        kubectl_->Run({"delete", "pod", name, "-n", ns_->name(), "--wait=false"}).status();
+    EXPECT_TRUE(deleted.ok()) << deleted;
+    EXPECT_TRUE(Eventually(
+        [&] {
+          return !kubectl_->Run({"get", "pod", name, "-n", ns_->name()}).ok();
+        },
+        absl::Seconds(30)))
+        << "the deleted pod was never removed";
+    watcher.join();
+    std::vector<json> seen;
+    if (!watched.ok()) {
+      ADD_FAILURE() << watched.status();
+      return seen;
+    }
+    std::istringstream in(*watched);
+    while (in >> std::ws && in.peek() != std::char_traits<char>::eof()) {
+      json state;
+      try {
+        in >> state;  // one object of the stream
+      } catch (const json::parse_error& e) {
+        ADD_FAILURE() << "unreadable watch output (" << e.what() << "): " << *watched;
+        break;
+      }
+      seen.push_back(std::move(state));
+    }
+    return seen;
+  }
 
   std::optional<Kubectl> kubectl_;
   std::optional<TestNamespace> ns_;
@@ -176,22 +238,8 @@ TEST_F(PodSimulationTest, ImagePullBackOffNeverStarts) {
 
 TEST_F(PodSimulationTest, PerAttemptOutcomeFollowsTheAttemptLabel) {
   for (const std::string attempt : {"1", "2"}) {
-    json job = {
-        {"apiVersion", "batch/v1"},
-        {"kind", "Job"},
-        {"metadata", {{"name", "attempt-" + attempt}, {"namespace", ns_->name()}}},
-        {"spec",
-         {{"backoffLimit", 0},
-          {"template",
-           {{"metadata",
-             {{"labels", {{"weir.dev/attempt", attempt}}},
-              {"annotations",
-               {{"sim.weir.dev/outcome", "OOMKilled"},
-                {"sim.weir.dev/outcome-attempt-2", "Succeeded"}}}}},
-            {"spec",
-             {{"restartPolicy", "Never"},
-              {"containers", json::array({{{"name", "main"}, {"image", "busybox"}}})}}}}}}}};
-    ASSERT_TRUE(kubectl_->Apply(job).ok());
+    CreateJob("attempt-" + attempt, "OOMKilled", {{"sim.weir.dev/outcome-attempt-2", "Succeeded"}},
+              {"main"}, {{"weir.dev/attempt", attempt}});
   }
   json first = WaitForPodPhase("attempt-1", "Failed");
   ASSERT_TRUE(first.is_object());
@@ -227,25 +275,131 @@ TEST_F(PodSimulationTest, HangRunsUntilDeletedThenExits143) {
   pod = Pod("hang");
   ASSERT_TRUE(pod.is_object());
   EXPECT_EQ(pod["status"]["phase"], "Running") << "a Hang pod must not finish by itself";
-  const std::string name = pod["metadata"]["name"];
+  // The kubelet's last word is exit 143.
+  std::vector<json> seen = DeleteWatching(pod["metadata"]["name"]);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(MainState(seen.back())["terminated"]["exitCode"], 143) << seen.back()["status"].dump();
+}
 
-  // Watch the pod while deleting it: the kubelet's last word is exit 143.
-  absl::StatusOr<std::string> watched;
-  std::thread watcher([&] {
-    watched = kubectl_->Run(
-        {"get", "pod", name, "-n", ns_->name(), "--watch", "-o", "json", "--request-timeout=8s"});
-  });
-  absl::SleepFor(absl::Milliseconds(500));
-  ASSERT_TRUE(kubectl_->Run({"delete", "pod", name, "-n", ns_->name(), "--wait=false"}).ok());
-  EXPECT_TRUE(Eventually(
+// Per-container outcomes (sim.weir.dev/outcome-container-NAME): the main
+// container succeeds while its sidecar keeps running, so the pod stays Running
+// and its Job never finishes; deleted, only the sidecar is stopped.
+TEST_F(PodSimulationTest, SidecarThatHangsKeepsThePodRunningAfterMainSucceeded) {
+  CreateJob("side-hang", "Succeeded", {{"sim.weir.dev/outcome-container-sidecar", "Hang"}},
+            {"main", "sidecar"});
+  json pod;
+  ASSERT_TRUE(Eventually(
       [&] {
-        return !kubectl_->Run({"get", "pod", name, "-n", ns_->name()}).ok();
+        pod = Pod("side-hang");
+        return pod.is_object() && State(pod, "main").contains("terminated");
       },
       absl::Seconds(30)))
-      << "the deleted pod was never removed";
-  watcher.join();
-  ASSERT_TRUE(watched.ok()) << watched.status();
-  EXPECT_THAT(*watched, ::testing::HasSubstr("\"exitCode\": 143"));
+      << "main never ended; last: " << pod.dump();
+  EXPECT_EQ(State(pod, "main")["terminated"]["exitCode"], 0);
+  EXPECT_EQ(State(pod, "main")["terminated"]["reason"], "Completed");
+  EXPECT_TRUE(State(pod, "sidecar").contains("running")) << pod["status"].dump();
+  EXPECT_EQ(pod["status"]["phase"], "Running");
+  EXPECT_EQ(PodCondition(pod, "Ready")["status"], "False");
+  EXPECT_EQ(PodCondition(pod, "Ready")["reason"], "ContainersNotReady");
+
+  // It stays so: the stage plays once, and the Job neither completes nor fails.
+  const std::string version = pod["metadata"]["resourceVersion"];
+  absl::SleepFor(absl::Seconds(3));
+  pod = Pod("side-hang");
+  ASSERT_TRUE(pod.is_object());
+  EXPECT_EQ(pod["status"]["phase"], "Running");
+  EXPECT_EQ(pod["metadata"]["resourceVersion"], version) << "the pod's status kept changing";
+  EXPECT_FALSE(JobHasCondition("side-hang", "Complete"));
+  EXPECT_FALSE(JobHasCondition("side-hang", "Failed"));
+
+  std::vector<json> seen = DeleteWatching(pod["metadata"]["name"]);
+  ASSERT_FALSE(seen.empty());
+  const json& last = seen.back();
+  EXPECT_EQ(last["status"]["phase"], "Failed");
+  EXPECT_EQ(State(last, "main")["terminated"]["exitCode"], 0) << "main had ended before";
+  EXPECT_EQ(State(last, "main")["terminated"]["reason"], "Completed");
+  EXPECT_EQ(State(last, "sidecar")["terminated"]["exitCode"], 143);
+}
+
+// A container that fails on its own fails the pod, as a kubelet reports it for
+// restartPolicy Never, even though the main container succeeded. Its exit code
+// is its own, else the pod's sim.weir.dev/exit-code.
+TEST_F(PodSimulationTest, ContainerFailingAfterMainSucceededFailsThePod) {
+  CreateJob("side-fail", "Succeeded",
+            {{"sim.weir.dev/exit-code", "42"},
+             {"sim.weir.dev/outcome-container-sidecar", "Failed"},
+             {"sim.weir.dev/exit-code-container-sidecar", "7"},
+             {"sim.weir.dev/outcome-container-logger", "Failed"}},
+            {"main", "sidecar", "logger"});
+  json pod = WaitForPodPhase("side-fail", "Failed");
+  ASSERT_TRUE(pod.is_object());
+  EXPECT_EQ(State(pod, "main")["terminated"]["exitCode"], 0);
+  EXPECT_EQ(State(pod, "main")["terminated"]["reason"], "Completed");
+  EXPECT_EQ(State(pod, "sidecar")["terminated"]["exitCode"], 7);
+  EXPECT_EQ(State(pod, "sidecar")["terminated"]["reason"], "Error");
+  EXPECT_EQ(State(pod, "logger")["terminated"]["exitCode"], 42);
+  EXPECT_EQ(PodCondition(pod, "Ready")["reason"], "PodFailed");
+  EXPECT_TRUE(
+      Eventually([&] { return JobHasCondition("side-fail", "Failed"); }, absl::Seconds(30)));
+}
+
+TEST_F(PodSimulationTest, MainFailingWhileItsSidecarSucceedsFailsThePod) {
+  CreateJob(
+      "main-fail", "Failed",
+      {{"sim.weir.dev/exit-code", "3"}, {"sim.weir.dev/outcome-container-sidecar", "Succeeded"}},
+      {"main", "sidecar"});
+  json pod = WaitForPodPhase("main-fail", "Failed");
+  ASSERT_TRUE(pod.is_object());
+  EXPECT_EQ(State(pod, "main")["terminated"]["exitCode"], 3);
+  EXPECT_EQ(State(pod, "main")["terminated"]["reason"], "Error");
+  EXPECT_EQ(State(pod, "sidecar")["terminated"]["exitCode"], 0);
+  EXPECT_EQ(State(pod, "sidecar")["terminated"]["reason"], "Completed");
+}
+
+// A pod that Hangs with one container that ends: that container terminates
+// after the duration, the rest keep running and so does the pod.
+TEST_F(PodSimulationTest, ContainerEndingInAHangingPodLeavesItRunning) {
+  CreateJob("hang-side-ends", "Hang", {{"sim.weir.dev/outcome-container-sidecar", "Failed"}},
+            {"main", "sidecar"});
+  json pod;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        pod = Pod("hang-side-ends");
+        return pod.is_object() && State(pod, "sidecar").contains("terminated");
+      },
+      absl::Seconds(30)))
+      << "the sidecar never ended; last: " << pod.dump();
+  EXPECT_EQ(State(pod, "sidecar")["terminated"]["exitCode"], 1);
+  EXPECT_TRUE(State(pod, "main").contains("running")) << pod["status"].dump();
+  EXPECT_EQ(pod["status"]["phase"], "Running");
+}
+
+// Without per-container annotations every container plays the pod's outcome,
+// as before; a container's own outcome wins over outcome-attempt-N.
+TEST_F(PodSimulationTest, EveryContainerWithoutItsOwnOutcomePlaysThePods) {
+  CreateJob("all-ok", "Succeeded", {}, {"main", "sidecar"});
+  CreateJob("all-oom", "OOMKilled", {}, {"main", "sidecar"});
+  CreateJob("all-fail", "Failed", {{"sim.weir.dev/exit-code", "9"}}, {"main", "sidecar"});
+  CreateJob("attempt-vs-container", "Succeeded",
+            {{"sim.weir.dev/outcome-attempt-1", "OOMKilled"},
+             {"sim.weir.dev/outcome-container-sidecar", "Succeeded"}},
+            {"main", "sidecar"}, {{"weir.dev/attempt", "1"}});
+  json ok = WaitForPodPhase("all-ok", "Succeeded");
+  json oom = WaitForPodPhase("all-oom", "Failed");
+  json fail = WaitForPodPhase("all-fail", "Failed");
+  json mixed = WaitForPodPhase("attempt-vs-container", "Failed");
+  ASSERT_TRUE(ok.is_object() && oom.is_object() && fail.is_object() && mixed.is_object());
+  for (const std::string c : {"main", "sidecar"}) {
+    EXPECT_EQ(State(ok, c)["terminated"]["exitCode"], 0) << c;
+    EXPECT_EQ(State(ok, c)["terminated"]["reason"], "Completed") << c;
+    EXPECT_EQ(State(oom, c)["terminated"]["exitCode"], 137) << c;
+    EXPECT_EQ(State(oom, c)["terminated"]["reason"], "OOMKilled") << c;
+    EXPECT_EQ(State(fail, c)["terminated"]["exitCode"], 9) << c;
+    EXPECT_EQ(State(fail, c)["terminated"]["reason"], "Error") << c;
+  }
+  EXPECT_EQ(PodCondition(ok, "Ready")["reason"], "PodCompleted");
+  EXPECT_EQ(State(mixed, "main")["terminated"]["reason"], "OOMKilled");
+  EXPECT_EQ(State(mixed, "sidecar")["terminated"]["reason"], "Completed");
 }
 
 }  // namespace
