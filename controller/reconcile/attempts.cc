@@ -68,6 +68,7 @@ class Planner {
     } else {
       ObserveLiveAttempt(current);
     }
+    if (!plan_.verify_job.has_value()) DeleteJobsOfEndedAttemptsStillRunning();
     return std::move(plan_);
   }
 
@@ -252,6 +253,30 @@ class Planner {
     plan_.reason = outcome.reason;
     plan_.message = outcome.message;
     if (!outcome.reason.empty()) plan_.wake_at = in_.now + kRecheckWaiting;
+  }
+
+  // An ended attempt whose pod has not ended (a sidecar still running after
+  // the main container ended, or a pod that never started) holds its node's
+  // resources, and its Job never completes by itself: delete the Job now
+  // rather than at the idle timeout. Pods that ended stay until then, for
+  // `kubectl logs`.
+  void DeleteJobsOfEndedAttemptsStillRunning() {
+    for (const api::AttemptStatus& record : plan_.attempts) {
+      if (!lifecycle::IsTerminal(ParsedPhase(record))) continue;
+      const nlohmann::json* job = JobOf(record.attempt);
+      if (job == nullptr || (*job)["metadata"].contains("deletionTimestamp")) continue;
+      const std::vector<nlohmann::json> pods = PodsOf(record.attempt);
+      const bool running = std::any_of(pods.begin(), pods.end(), [](const nlohmann::json& pod) {
+        auto status = pod.find("status");
+        if (status == pod.end() || !status->is_object()) return true;
+        auto phase = status->find("phase");
+        return phase == status->end() || (*phase != "Succeeded" && *phase != "Failed");
+      });
+      if (running && std::find(plan_.delete_jobs.begin(), plan_.delete_jobs.end(), record.job) ==
+                         plan_.delete_jobs.end()) {
+        plan_.delete_jobs.push_back(record.job);
+      }
+    }
   }
 
   void EndAttempt(int current, const Outcome& outcome) {

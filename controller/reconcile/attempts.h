@@ -17,6 +17,10 @@
 //   with the Job put in `jobs` (found) or its name in `jobs_gone` (NotFound).
 // - An ended attempt's record is final; retries are decided from the records
 //   alone, so the decision is the same after a restart.
+// - An ended attempt whose pod has not ended (a sidecar still running after
+//   the main container ended, a pod that never started) has its Job deleted
+//   at once: such a Job never completes by itself. Pods that ended are left
+//   to the owner's idle release.
 #pragma once
 
 #include <optional>

@@ -40,9 +40,9 @@ class AttemptsTest : public ::testing::Test {
     return jobs_.back();
   }
 
-  // Adds a pod of attempt `n` with the main container in `state`.
-  void AddPod(int n, const std::string& phase, const json& state,
-              const json& status_extra = json::object()) {
+  // Adds a pod of attempt `n` with the main container in `state`; returns it.
+  json& AddPod(int n, const std::string& phase, const json& state,
+               const json& status_extra = json::object()) {
     json pod = {{"metadata",
                  {{"name", ChildJobName(in_.owner, n) + "-abcde"},
                   {"creationTimestamp", api::FormatRfc3339(kT0)},
@@ -54,6 +54,13 @@ class AttemptsTest : public ::testing::Test {
                   {"containerStatuses", json::array({{{"name", "main"}, {"state", state}}})}}}};
     if (status_extra.is_object()) pod["status"].update(status_extra);
     pods_.push_back(pod);
+    return pods_.back();
+  }
+
+  // Gives `pod` a second container, "sidecar", in `state`.
+  static void AddSidecar(json& pod, const json& state) {
+    pod["spec"]["containers"].push_back({{"name", "sidecar"}, {"image", "busybox"}});
+    pod["status"]["containerStatuses"].push_back({{"name", "sidecar"}, {"state", state}});
   }
 
   static json Running() { return {{"running", {{"startedAt", api::FormatRfc3339(kT0)}}}}; }
@@ -145,6 +152,62 @@ TEST_F(AttemptsTest, FailureWithoutRetryEndsFailedWithExitCode) {
   EXPECT_EQ(p.reason, "Error");
   EXPECT_EQ(p.exit_code, 3);
   EXPECT_EQ(p.create_attempt, std::nullopt);
+}
+
+// Only the main container decides (DESIGN.md §4): a sidecar that keeps the pod
+// Running does not keep the attempt open. Such a Job never completes by
+// itself, so it is deleted at once rather than left running until the idle
+// timeout.
+TEST_F(AttemptsTest, MainSucceededWhileASidecarRunsEndsTheAttemptAndDeletesItsJob) {
+  AddJob(1);
+  AddSidecar(AddPod(1, "Running", Running()), Running());
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kRunning);
+  EXPECT_TRUE(p.delete_jobs.empty()) << "the attempt still runs";
+  Record(p);
+
+  pods_.clear();
+  AddSidecar(AddPod(1, "Running", Terminated(0, "Completed")), Running());
+  p = Plan();
+  EXPECT_EQ(p.phase, Phase::kSucceeded);
+  EXPECT_EQ(p.attempts[0].phase, "Succeeded");
+  EXPECT_EQ(p.exit_code, 0);
+  EXPECT_THAT(p.delete_jobs, ElementsAre(ChildJobName(in_.owner, 1)));
+}
+
+// A retried attempt's pod that still runs would run beside the next attempt
+// for the rest of the unit's life: its Job is deleted, on every look until
+// the cache shows the deletion.
+TEST_F(AttemptsTest, MainFailedWhileASidecarRunsIsRetriedAndTheOldJobDeleted) {
+  in_.retry.limit = 1;
+  in_.retry.backoff = absl::Seconds(10);
+  AddJob(1);
+  AddSidecar(AddPod(1, "Running", Terminated(3, "Error")), Running());
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kRetrying);
+  EXPECT_EQ(p.attempts[0].exit_code, 3);
+  EXPECT_THAT(p.delete_jobs, ElementsAre(ChildJobName(in_.owner, 1)));
+  Record(p);
+
+  in_.now = kT0 + absl::Seconds(20);
+  p = Plan();
+  EXPECT_EQ(p.create_attempt, 2);
+  EXPECT_THAT(p.delete_jobs, ElementsAre(ChildJobName(in_.owner, 1)));
+  Record(p);
+
+  jobs_.front()["metadata"]["deletionTimestamp"] = api::FormatRfc3339(in_.now);
+  AddJob(2);
+  p = Plan();
+  EXPECT_TRUE(p.delete_jobs.empty()) << "already being deleted";
+  EXPECT_EQ(p.attempts.size(), 2u);
+}
+
+TEST_F(AttemptsTest, EndedAttemptWhosePodEndedKeepsItsJobForLogs) {
+  AddJob(1);
+  AddSidecar(AddPod(1, "Failed", Terminated(0, "Completed")), Terminated(1, "Error"));
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kSucceeded) << "a sidecar failing after main succeeded changes nothing";
+  EXPECT_TRUE(p.delete_jobs.empty()) << "the Job stays for kubectl logs until the idle timeout";
 }
 
 TEST_F(AttemptsTest, OOMRetryRaisesMemoryAfterBackoffAndKeepsHistory) {

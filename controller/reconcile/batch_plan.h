@@ -15,7 +15,8 @@
 // - Attempts, retries, cancel and delete go through PlanAttempts, the code
 //   path flow steps share.
 // - After the Batch finished: its Job and pods are deleted once
-//   idleTimeoutSeconds has passed (at once if canceled or deleted), then
+//   idleTimeoutSeconds has passed (at once if canceled or deleted, or if the
+//   pod still runs after its main container ended), then
 //   ResourcesReleased=True; ttlSecondsAfterFinished deletes the Batch itself.
 //   Canceling or deleting a finished Batch keeps its phase and says "already
 //   <phase>" in an Event.

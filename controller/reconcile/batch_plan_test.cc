@@ -161,6 +161,43 @@ TEST_F(BatchPlanTest, RunThenSucceedThenReleaseIdleResources) {
   EXPECT_EQ(p.status->resources_released_time, in_.now);
 }
 
+// spec.mainContainer names the second container; the first, a sidecar, is
+// still running when it succeeds. The Batch is Succeeded at once and its Job
+// deleted without waiting for the idle timeout: the pod would never end.
+TEST_F(BatchPlanTest, MainContainerSucceededWhileTheFirstContainerRunsSucceedsAndDeletesTheJob) {
+  json spec = InlineSpec();
+  spec["idleTimeoutSeconds"] = 600;
+  spec["mainContainer"] = "work";
+  spec["jobSpec"]["template"]["spec"]["containers"] = json::array(
+      {{{"name", "proxy"}, {"image", "envoy"}}, {{"name", "work"}, {"image", "busybox"}}});
+  object_ = BatchObject(spec);
+  Apply(Plan());
+  AddPod(1, "Running", {{"running", {{"startedAt", api::FormatRfc3339(kT0)}}}});
+  json& pod = pods_.back();
+  pod["spec"] = spec["jobSpec"]["template"]["spec"];
+  pod["status"]["containerStatuses"][0]["name"] = "proxy";
+  pod["status"]["containerStatuses"].push_back(
+      {{"name", "work"}, {"state", Terminated(0, "Completed")}});
+
+  BatchPlan p = Plan();
+  ASSERT_TRUE(p.status.has_value());
+  EXPECT_EQ(p.status->phase, "Succeeded");
+  EXPECT_EQ(p.status->exit_code, 0);
+  EXPECT_THAT(p.status->message, HasSubstr("work"));
+  EXPECT_THAT(p.delete_jobs, ElementsAre(jobs_.front()["metadata"]["name"]));
+  Apply(p);
+
+  jobs_.clear();
+  pods_.clear();
+  p = Plan();
+  EXPECT_EQ(p.status, std::nullopt) << "released only after the idle timeout, as usual";
+  in_.now = kT0 + absl::Seconds(600);
+  p = Plan();
+  ASSERT_TRUE(p.status.has_value());
+  EXPECT_EQ(Condition(p, "ResourcesReleased")->status, "True");
+  EXPECT_EQ(p.status->phase, "Succeeded");
+}
+
 TEST_F(BatchPlanTest, InvalidSpecFailsWithValidFalseAndCreatesNothing) {
   object_ = BatchObject({{"template", "etl"}, {"jobSpec", InlineSpec()["jobSpec"]}});
   BatchPlan p = Plan();
