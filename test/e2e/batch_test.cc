@@ -7,6 +7,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -63,6 +64,18 @@ class BatchTest : public ::testing::Test {
             {"spec", spec}};
   }
 
+  // Gives the Batch's pod one container of each name, like MakeBatch's.
+  static void SetContainers(json& batch, const std::vector<std::string>& names) {
+    json& containers = batch["spec"]["jobSpec"]["template"]["spec"]["containers"];
+    const json model = containers[0];
+    containers = json::array();
+    for (const std::string& name : names) {
+      json c = model;
+      c["name"] = name;
+      containers.push_back(std::move(c));
+    }
+  }
+
   void Create(const json& batch) {
     absl::Status s = kubectl_->Apply(batch);
     ASSERT_TRUE(s.ok()) << s;
@@ -95,6 +108,12 @@ class BatchTest : public ::testing::Test {
     absl::StatusOr<json> jobs = kubectl_->GetJson(
         {"get", "jobs", "-n", ns_->name(), "-l", absl::StrCat("weir.dev/batch=", batch)});
     return jobs.ok() ? (*jobs)["items"] : json::array();
+  }
+
+  json Pods(const std::string& batch) {
+    absl::StatusOr<json> pods = kubectl_->GetJson(
+        {"get", "pods", "-n", ns_->name(), "-l", absl::StrCat("weir.dev/batch=", batch)});
+    return pods.ok() ? (*pods)["items"] : json::array();
   }
 
   void Patch(const std::string& name, const json& patch) {
@@ -167,6 +186,81 @@ TEST_F(BatchTest, ImagePullErrorsBeyondTheGraceFail) {
   json b = WaitForPhase("pull", "Failed");
   EXPECT_THAT(b["status"]["terminationReason"].get<std::string>(),
               ::testing::AnyOf("ImagePullBackOff", "ErrImagePull"));
+}
+
+// Issue 5 point 6: only the main container decides. Here the sidecar keeps
+// running after main succeeded, so the pod stays Running and its Job would
+// never finish: the Batch is Succeeded, and its Job and pod are deleted at
+// once rather than at the idle timeout (1h in this fixture).
+TEST_F(BatchTest, SidecarStillRunningAfterMainSucceededLeavesTheBatchSucceeded) {
+  json batch = MakeBatch("side-hang", "Succeeded", json::object(),
+                         {{"sim.weir.dev/outcome-container-sidecar", "Hang"}});
+  SetContainers(batch, {"main", "sidecar"});
+  Create(batch);
+  json b = WaitForPhase("side-hang", "Succeeded");
+  EXPECT_EQ(b["status"]["terminationReason"], "Completed");
+  EXPECT_EQ(b["status"]["exitCode"], 0);
+  EXPECT_THAT(b["status"]["message"].get<std::string>(), HasSubstr("\"main\""));
+  ASSERT_EQ(b["status"]["attempts"].size(), 1u);
+  EXPECT_EQ(b["status"]["attempts"][0]["phase"], "Succeeded");
+  EXPECT_TRUE(Eventually([&] { return Jobs("side-hang").empty() && Pods("side-hang").empty(); },
+                         absl::Seconds(30)))
+      << "the Job whose sidecar never stops was left running";
+  b = Get("side-hang");
+  EXPECT_EQ(Phase(b), "Succeeded") << "the record stays: " << b.dump();
+  EXPECT_EQ(b["status"]["attempts"].size(), 1u) << "no other attempt";
+}
+
+// The sidecar fails (the pod phase is Failed) after main succeeded: still
+// Succeeded. The ended pod stays for `kubectl logs` until the idle timeout.
+TEST_F(BatchTest, SidecarFailingAfterMainSucceededLeavesTheBatchSucceeded) {
+  json batch = MakeBatch("side-fail", "Succeeded", json::object(),
+                         {{"sim.weir.dev/outcome-container-sidecar", "Failed"},
+                          {"sim.weir.dev/exit-code-container-sidecar", "1"}});
+  SetContainers(batch, {"main", "sidecar"});
+  Create(batch);
+  json b = WaitForPhase("side-fail", "Succeeded");
+  EXPECT_EQ(b["status"]["terminationReason"], "Completed");
+  EXPECT_EQ(b["status"]["exitCode"], 0);
+  json pods = Pods("side-fail");
+  ASSERT_EQ(pods.size(), 1u);
+  EXPECT_EQ(pods[0]["status"]["phase"], "Failed") << "the simulation failed the pod";
+  EXPECT_EQ(Jobs("side-fail").size(), 1u);
+}
+
+// Control: main fails while the sidecar succeeds -> Failed with main's code.
+TEST_F(BatchTest, MainFailingWhileTheSidecarSucceedsFailsWithMainsExitCode) {
+  json batch = MakeBatch(
+      "main-fail", "Failed", json::object(),
+      {{"sim.weir.dev/exit-code", "3"}, {"sim.weir.dev/outcome-container-sidecar", "Succeeded"}});
+  SetContainers(batch, {"main", "sidecar"});
+  Create(batch);
+  json b = WaitForPhase("main-fail", "Failed");
+  EXPECT_EQ(b["status"]["terminationReason"], "Error");
+  EXPECT_EQ(b["status"]["exitCode"], 3);
+  EXPECT_THAT(b["status"]["message"].get<std::string>(), HasSubstr("\"main\""));
+}
+
+// spec.mainContainer names the second container; the first one's outcome
+// does not count, whichever way it goes.
+TEST_F(BatchTest, MainContainerNamedInTheSpecDecidesNotTheFirstOne) {
+  json ok = MakeBatch("work-ok", "Succeeded", {{"mainContainer", "work"}},
+                      {{"sim.weir.dev/outcome-container-proxy", "Failed"},
+                       {"sim.weir.dev/exit-code-container-proxy", "2"}});
+  json fail = MakeBatch("work-fail", "Succeeded", {{"mainContainer", "work"}},
+                        {{"sim.weir.dev/outcome-container-work", "Failed"},
+                         {"sim.weir.dev/exit-code-container-work", "5"}});
+  SetContainers(ok, {"proxy", "work"});
+  SetContainers(fail, {"proxy", "work"});
+  Create(ok);
+  Create(fail);
+  json b = WaitForPhase("work-ok", "Succeeded");
+  EXPECT_EQ(b["status"]["exitCode"], 0);
+  EXPECT_THAT(b["status"]["message"].get<std::string>(), HasSubstr("\"work\""));
+  b = WaitForPhase("work-fail", "Failed");
+  EXPECT_EQ(b["status"]["terminationReason"], "Error");
+  EXPECT_EQ(b["status"]["exitCode"], 5);
+  EXPECT_THAT(b["status"]["message"].get<std::string>(), HasSubstr("\"work\""));
 }
 
 TEST_F(BatchTest, FailedAttemptIsRetriedUpToTheLimit) {
@@ -382,10 +476,7 @@ TEST_F(BatchTest, IdleResourcesAreReleasedAndTheRecordStays) {
       absl::Seconds(30)))
       << b.dump();
   EXPECT_TRUE(Jobs("idle").empty());
-  absl::StatusOr<json> pods =
-      kubectl_->GetJson({"get", "pods", "-n", ns_->name(), "-l", "weir.dev/batch=idle"});
-  ASSERT_TRUE(pods.ok());
-  EXPECT_TRUE((*pods)["items"].empty()) << "pods go with their Job";
+  EXPECT_TRUE(Pods("idle").empty()) << "pods go with their Job";
   EXPECT_EQ(Phase(b), "Succeeded");
   EXPECT_TRUE(b["status"].contains("resourcesReleasedTime"));
 }
