@@ -83,19 +83,21 @@ class PodSimulationTest : public ::testing::Test {
     return false;
   }
 
-  static json MainState(const json& pod) { return pod["status"]["containerStatuses"][0]["state"]; }
-
-  // The state of container `name` (null if it has no status).
+  // The state of container `name`; empty while it has none (a pod the kubelet
+  // has not taken yet has no container statuses).
   static json State(const json& pod, const std::string& name) {
-    for (const json& c : pod["status"].value("containerStatuses", json::array())) {
-      if (c.value("name", "") == name) return c["state"];
+    const json status = pod.value("status", json::object());
+    for (const json& c : status.value("containerStatuses", json::array())) {
+      if (c.value("name", "") == name) return c.value("state", json::object());
     }
-    return nullptr;
+    return json::object();
   }
+
+  static json MainState(const json& pod) { return State(pod, "main"); }
 
   // The pod condition of `type` (null if absent).
   static json PodCondition(const json& pod, const std::string& type) {
-    for (const json& c : pod["status"].value("conditions", json::array())) {
+    for (const json& c : pod.value("status", json::object()).value("conditions", json::array())) {
       if (c.value("type", "") == type) return c;
     }
     return nullptr;
@@ -223,7 +225,8 @@ TEST_F(PodSimulationTest, ImagePullBackOffNeverStarts) {
       [&] {
         pod = Pod("pull");
         return pod.is_object() &&
-               MainState(pod)["waiting"].value("reason", "") == "ImagePullBackOff";
+               MainState(pod).value("waiting", json::object()).value("reason", "") ==
+                   "ImagePullBackOff";
       },
       absl::Seconds(30)))
       << "never reported ImagePullBackOff; last: " << pod.dump();
@@ -233,7 +236,8 @@ TEST_F(PodSimulationTest, ImagePullBackOffNeverStarts) {
   EXPECT_EQ(pod["status"]["phase"], "Pending");
   EXPECT_FALSE(MainState(pod).contains("running"));
   EXPECT_FALSE(MainState(pod).contains("terminated"));
-  EXPECT_THAT(MainState(pod)["waiting"].value("message", ""), ::testing::HasSubstr("busybox:1.36"));
+  EXPECT_THAT(MainState(pod).value("waiting", json::object()).value("message", ""),
+              ::testing::HasSubstr("busybox:1.36"));
 }
 
 TEST_F(PodSimulationTest, PerAttemptOutcomeFollowsTheAttemptLabel) {
