@@ -20,25 +20,13 @@ const json& Meta(const json& object) {
   return it != object.end() && it->is_object() ? *it : *empty;
 }
 
-std::string PhaseLabel(lifecycle::Phase p) { return std::string(lifecycle::PhaseName(p)); }
-
 }  // namespace
 
 BatchReconciler::BatchReconciler(BatchReconcilerDeps deps, BatchDefaults defaults)
     : deps_(std::move(deps)),
       defaults_(defaults),
-      writes_(deps_.client, kube::resources::Batches(), "Batch") {
-  transitions_ =
-      &deps_.metrics->AddCounter("weir_batch_phase_transitions_total",
-                                 "Batch phase transitions, by from and to phase.", {"from", "to"});
-  outcomes_ = &deps_.metrics->AddCounter(
-      "weir_batch_outcomes_total", "Batches that reached a terminal phase, by phase and reason.",
-      {"phase", "reason"});
-  refused_ = &deps_.metrics->AddCounter(
-      "weir_batch_refused_transitions_total",
-      "Phase changes the transition table refused (never applied), by from and to phase.",
-      {"from", "to"});
-}
+      writes_(deps_.client, kube::resources::Batches(), "Batch"),
+      recorder_(deps_.recorder, deps_.metrics, deps_.logger, "weir_batch", "Batch") {}
 
 std::optional<std::string> BatchReconciler::OwnerKey(const json& child) {
   const json& meta = Meta(child);
@@ -109,37 +97,15 @@ absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Reques
     if (!*created) return runtime::Result{};  // the next event decides
   }
 
-  if (absl::Status s = writes_.DeleteJobs(ns, plan.delete_jobs); !s.ok()) return s;
-
-  if (plan.status.has_value()) {
-    if (absl::Status s = writes_.WriteStatus(object, api::BatchStatusToJson(*plan.status));
-        !s.ok()) {
-      return s;
-    }
-    Record(object, plan);
-  }
-
-  if (plan.remove_finalizer) {
-    absl::StatusOr<bool> gone =
-        writes_.ChildrenGone(ChildOwner::Batch(ns, batch.metadata.name, batch.metadata.uid));
-    if (!gone.ok()) return gone.status();
-    if (!*gone) return runtime::Result{.requeue_after = absl::Seconds(1)};
-    if (!plan.status.has_value()) Record(object, plan);  // "already <phase>" events
-    if (absl::Status s = writes_.SetFinalizer(object, false); !s.ok()) return s;
-    return runtime::Result{};
-  }
-
-  if (plan.delete_batch) {
-    if (absl::Status s = writes_.DeleteOwner(batch.metadata); !s.ok()) return s;
-    return runtime::Result{};
-  }
-  if (!plan.status.has_value() && !plan.events.empty()) Record(object, plan);
-
-  runtime::Result result;
-  if (plan.wake_at.has_value()) {
-    result.requeue_after = std::max(*plan.wake_at - deps_.clock->Now(), absl::Milliseconds(100));
-  }
-  return result;
+  Convergence c;
+  c.delete_jobs = std::move(plan.delete_jobs);
+  if (plan.status.has_value()) c.status = api::BatchStatusToJson(*plan.status);
+  c.remove_finalizer = plan.remove_finalizer;
+  c.delete_owner = plan.delete_batch;
+  c.has_events = !plan.events.empty();
+  c.wake_at = plan.wake_at;
+  return writes_.Converge(object, ChildOwner::Batch(ns, batch.metadata.name, batch.metadata.uid), c,
+                          deps_.clock->Now(), [&] { Record(object, plan); });
 }
 
 absl::StatusOr<bool> BatchReconciler::CreateJob(const json& object, const api::Batch& batch,
@@ -166,27 +132,20 @@ absl::StatusOr<bool> BatchReconciler::CreateJob(const json& object, const api::B
     return s;
   }
   deps_.recorder->Warning(runtime::ObjectReference::From(object), "JobRejected", failed.message);
-  outcomes_->WithLabelValues({"Failed", "JobRejected"}).Inc();
+  recorder_.Outcome("Failed", "JobRejected");
   return false;
 }
 
 void BatchReconciler::Record(const json& object, const BatchPlan& plan) {
-  const runtime::ObjectReference ref = runtime::ObjectReference::From(object);
-  for (const BatchEvent& e : plan.events) deps_.recorder->Event(ref, e.type, e.reason, e.message);
-  for (const auto& [from, to] : plan.transitions) {
-    transitions_->WithLabelValues({PhaseLabel(from), PhaseLabel(to)}).Inc();
+  PlanRecord record;
+  record.events = &plan.events;
+  record.transitions = &plan.transitions;
+  if (plan.refused.has_value()) record.refused.push_back(*plan.refused);
+  if (plan.status.has_value()) {
+    record.phase = plan.status->phase;
+    record.outcome_reason = plan.outcome_reason;
   }
-  if (plan.refused.has_value()) {
-    refused_->WithLabelValues({PhaseLabel(plan.refused->first), PhaseLabel(plan.refused->second)})
-        .Inc();
-    deps_.logger.Warning("refused a phase change the transition table does not allow",
-                         {{"batch", runtime::ObjectKey(object)},
-                          {"from", PhaseLabel(plan.refused->first)},
-                          {"to", PhaseLabel(plan.refused->second)}});
-  }
-  if (!plan.outcome_reason.empty() && plan.status.has_value()) {
-    outcomes_->WithLabelValues({plan.status->phase, plan.outcome_reason}).Inc();
-  }
+  recorder_.Record(object, record);
 }
 
 }  // namespace weir::reconcile

@@ -29,6 +29,7 @@
 #include "base/clock.h"
 #include "kube/client.h"
 #include "reconcile/batch_plan.h"
+#include "reconcile/owner_recorder.h"
 #include "reconcile/owner_writes.h"
 #include "runtime/controller.h"
 #include "runtime/event_recorder.h"
@@ -75,9 +76,7 @@ class BatchReconciler final : public runtime::Reconciler {
   BatchReconcilerDeps deps_;
   BatchDefaults defaults_;
   OwnerWrites writes_;
-  runtime::CounterFamily* transitions_;
-  runtime::CounterFamily* outcomes_;
-  runtime::CounterFamily* refused_;
+  OwnerRecorder recorder_;
 };
 
 }  // namespace weir::reconcile

@@ -26,21 +26,11 @@ constexpr int kVerifyRounds = 4;
 FlowReconciler::FlowReconciler(FlowReconcilerDeps deps, FlowDefaults defaults)
     : deps_(std::move(deps)),
       defaults_(defaults),
-      writes_(deps_.client, kube::resources::JobFlows(), "JobFlow") {
-  transitions_ = &deps_.metrics->AddCounter("weir_jobflow_phase_transitions_total",
-                                            "JobFlow phase transitions, by from and to phase.",
-                                            {"from", "to"});
+      writes_(deps_.client, kube::resources::JobFlows(), "JobFlow"),
+      recorder_(deps_.recorder, deps_.metrics, deps_.logger, "weir_jobflow", "JobFlow") {
   step_transitions_ = &deps_.metrics->AddCounter(
       "weir_jobflow_step_phase_transitions_total",
       "JobFlow step phase transitions, by from and to phase.", {"from", "to"});
-  outcomes_ = &deps_.metrics->AddCounter(
-      "weir_jobflow_outcomes_total", "JobFlows that reached a terminal phase, by phase and reason.",
-      {"phase", "reason"});
-  refused_ = &deps_.metrics->AddCounter(
-      "weir_jobflow_refused_transitions_total",
-      "Flow or step phase changes the transition table refused (never applied), by from and to "
-      "phase.",
-      {"from", "to"});
 }
 
 std::optional<std::string> FlowReconciler::OwnerKey(const json& child) {
@@ -136,39 +126,17 @@ absl::StatusOr<runtime::Result> FlowReconciler::Reconcile(const runtime::Request
     if (!*created) return runtime::Result{};  // the next event decides
   }
 
-  if (absl::Status s = writes_.DeleteJobs(meta.namespace_name, plan.delete_jobs); !s.ok()) {
-    return s;
-  }
-
-  if (plan.status.has_value()) {
-    if (absl::Status s = writes_.WriteStatus(object, api::JobFlowStatusToJson(*plan.status));
-        !s.ok()) {
-      return s;
-    }
-    Record(object, plan);
-  }
-
-  if (plan.remove_finalizer) {
-    absl::StatusOr<bool> gone = writes_.ChildrenGone(
-        ChildOwner::FlowStep(meta.namespace_name, meta.name, meta.uid, "", ""));
-    if (!gone.ok()) return gone.status();
-    if (!*gone) return runtime::Result{.requeue_after = absl::Seconds(1)};
-    if (!plan.status.has_value()) Record(object, plan);
-    if (absl::Status s = writes_.SetFinalizer(object, false); !s.ok()) return s;
-    return runtime::Result{};
-  }
-
-  if (plan.delete_flow) {
-    if (absl::Status s = writes_.DeleteOwner(meta); !s.ok()) return s;
-    return runtime::Result{};
-  }
-  if (!plan.status.has_value() && !plan.events.empty()) Record(object, plan);
-
-  runtime::Result result;
-  if (plan.wake_at.has_value()) {
-    result.requeue_after = std::max(*plan.wake_at - deps_.clock->Now(), absl::Milliseconds(100));
-  }
-  return result;
+  Convergence c;
+  c.delete_jobs = std::move(plan.delete_jobs);
+  if (plan.status.has_value()) c.status = api::JobFlowStatusToJson(*plan.status);
+  c.remove_finalizer = plan.remove_finalizer;
+  c.delete_owner = plan.delete_flow;
+  c.has_events = !plan.events.empty();
+  c.wake_at = plan.wake_at;
+  // Every step's children: the owner with no step.
+  return writes_.Converge(object,
+                          ChildOwner::FlowStep(meta.namespace_name, meta.name, meta.uid, "", ""), c,
+                          deps_.clock->Now(), [&] { Record(object, plan); });
 }
 
 absl::StatusOr<bool> FlowReconciler::CreateJobs(const json& object, const api::JobFlow& flow,
@@ -204,23 +172,17 @@ absl::StatusOr<bool> FlowReconciler::CreateJobs(const json& object, const api::J
 }
 
 void FlowReconciler::Record(const json& object, const FlowPlan& plan) {
-  const runtime::ObjectReference ref = runtime::ObjectReference::From(object);
-  for (const FlowEvent& e : plan.events) deps_.recorder->Event(ref, e.type, e.reason, e.message);
-  for (const auto& [from, to] : plan.transitions) {
-    transitions_->WithLabelValues({PhaseLabel(from), PhaseLabel(to)}).Inc();
+  PlanRecord record;
+  record.events = &plan.events;
+  record.transitions = &plan.transitions;
+  record.refused = plan.refused;
+  if (plan.status.has_value()) {
+    record.phase = plan.status->phase;
+    record.outcome_reason = plan.outcome_reason;
   }
+  recorder_.Record(object, record);
   for (const StepTransition& t : plan.step_transitions) {
     step_transitions_->WithLabelValues({PhaseLabel(t.from), PhaseLabel(t.to)}).Inc();
-  }
-  for (const auto& [from, to] : plan.refused) {
-    refused_->WithLabelValues({PhaseLabel(from), PhaseLabel(to)}).Inc();
-    deps_.logger.Warning("refused a phase change the transition table does not allow",
-                         {{"jobflow", runtime::ObjectKey(object)},
-                          {"from", PhaseLabel(from)},
-                          {"to", PhaseLabel(to)}});
-  }
-  if (!plan.outcome_reason.empty() && plan.status.has_value()) {
-    outcomes_->WithLabelValues({plan.status->phase, plan.outcome_reason}).Inc();
   }
 }
 

@@ -25,6 +25,7 @@
 #include "base/clock.h"
 #include "kube/client.h"
 #include "reconcile/flow_plan.h"
+#include "reconcile/owner_recorder.h"
 #include "reconcile/owner_writes.h"
 #include "runtime/controller.h"
 #include "runtime/event_recorder.h"
@@ -74,10 +75,8 @@ class FlowReconciler final : public runtime::Reconciler {
   FlowReconcilerDeps deps_;
   FlowDefaults defaults_;
   OwnerWrites writes_;
-  runtime::CounterFamily* transitions_;
+  OwnerRecorder recorder_;
   runtime::CounterFamily* step_transitions_;
-  runtime::CounterFamily* outcomes_;
-  runtime::CounterFamily* refused_;
 };
 
 }  // namespace weir::reconcile

@@ -1,5 +1,6 @@
 #include "reconcile/owner_writes.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -132,6 +133,35 @@ absl::Status OwnerWrites::DeleteOwner(const api::ObjectMeta& meta) const {
       client_->Delete(owner_ref_, meta.namespace_name, meta.name, options);
   if (!deleted.ok() && !kube::IsNotFound(deleted.status())) return deleted.status();
   return absl::OkStatus();
+}
+
+absl::StatusOr<runtime::Result> OwnerWrites::Converge(const json& object,
+                                                      const ChildOwner& children,
+                                                      const Convergence& c, absl::Time now,
+                                                      absl::FunctionRef<void()> record) const {
+  if (absl::Status s = DeleteJobs(children.namespace_name, c.delete_jobs); !s.ok()) return s;
+  if (c.status.has_value()) {
+    if (absl::Status s = WriteStatus(object, *c.status); !s.ok()) return s;
+    record();
+  }
+  if (c.remove_finalizer) {
+    absl::StatusOr<bool> gone = ChildrenGone(children);
+    if (!gone.ok()) return gone.status();
+    if (!*gone) return runtime::Result{.requeue_after = absl::Seconds(1)};
+    if (!c.status.has_value()) record();  // e.g. "already <phase>" Events
+    if (absl::Status s = SetFinalizer(object, false); !s.ok()) return s;
+    return runtime::Result{};
+  }
+  if (c.delete_owner) {
+    if (absl::Status s = DeleteOwner(api::ParseObjectMeta(object)); !s.ok()) return s;
+    return runtime::Result{};
+  }
+  if (!c.status.has_value() && c.has_events) record();
+  runtime::Result result;
+  if (c.wake_at.has_value()) {
+    result.requeue_after = std::max(*c.wake_at - now, absl::Milliseconds(100));
+  }
+  return result;
 }
 
 }  // namespace weir::reconcile

@@ -19,12 +19,15 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "api/meta.h"
 #include "kube/client.h"
 #include "nlohmann/json.hpp"
 #include "reconcile/children.h"
+#include "runtime/controller.h"
 
 namespace weir::reconcile {
 
@@ -34,6 +37,16 @@ struct CreatedJob {
   // after AlreadyExists); false if the API server refused it as invalid.
   bool exists = false;
   std::string refused_message;  // the server's message when refused
+};
+
+// The writes a plan asks for after its creates, in the reconcilers' order.
+struct Convergence {
+  std::vector<std::string> delete_jobs;
+  std::optional<nlohmann::json> status;  // the body's "status", if it changed
+  bool remove_finalizer = false;         // the owner is being deleted and done
+  bool delete_owner = false;             // ttlSecondsAfterFinished has passed
+  bool has_events = false;               // the plan has Events to record
+  std::optional<absl::Time> wake_at;
 };
 
 class OwnerWrites {
@@ -70,6 +83,15 @@ class OwnerWrites {
 
   // Deletes the owner itself (its TTL has passed), conditional on its uid.
   absl::Status DeleteOwner(const api::ObjectMeta& meta) const;
+
+  // Carries out `c` on the cached `object`, whose children `children`
+  // selects: deletes the Jobs, writes the status, removes the finalizer once
+  // a live list finds no child left (requeueing until then), deletes the
+  // owner, and asks to be woken at `wake_at`. Calls `record` once the writes
+  // that make the plan true have succeeded (never if one fails).
+  absl::StatusOr<runtime::Result> Converge(const nlohmann::json& object, const ChildOwner& children,
+                                           const Convergence& c, absl::Time now,
+                                           absl::FunctionRef<void()> record) const;
 
  private:
   kube::Client* client_;
