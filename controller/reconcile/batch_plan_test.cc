@@ -245,6 +245,34 @@ TEST_F(BatchPlanTest, CancelWhilePendingEndsCanceledNeverFailed) {
   EXPECT_EQ(Condition(p, "Finished")->reason, "Canceled");
 }
 
+// The attempt's Job was created but the status write recording it was lost (a
+// Conflict, or the controller killed): a cancel must record the attempt
+// before its Job goes, or a second loss would erase every trace of it.
+TEST_F(BatchPlanTest, CanceledAttemptKnownOnlyFromItsJobIsRecordedBeforeTheJobGoes) {
+  for (const bool pod_running : {false, true}) {
+    SCOPED_TRACE(pod_running ? "pod running" : "pod pending");
+    object_ = BatchObject(InlineSpec());
+    jobs_.clear();
+    pods_.clear();
+    json job = *Plan().create_job;
+    job["metadata"]["creationTimestamp"] = api::FormatRfc3339(in_.now);
+    jobs_.push_back(job);
+    if (pod_running) AddPod(1, "Running", {{"running", {{"startedAt", api::FormatRfc3339(kT0)}}}});
+    object_["spec"]["cancel"] = true;
+    object_["metadata"]["generation"] = 2;
+
+    BatchPlan p = Plan();
+    ASSERT_TRUE(p.status.has_value());
+    EXPECT_EQ(p.status->phase, pod_running ? "Canceling" : "Canceled");
+    ASSERT_EQ(p.status->attempts.size(), 1u);
+    EXPECT_EQ(p.status->attempts[0].job, job["metadata"]["name"]);
+    EXPECT_TRUE(p.delete_jobs.empty()) << "not before the status records the attempt";
+    Apply(p);
+
+    EXPECT_THAT(Plan().delete_jobs, ElementsAre(job["metadata"]["name"]));
+  }
+}
+
 TEST_F(BatchPlanTest, DeleteWhilePendingWritesCanceledThenRemovesFinalizerWhenChildrenGone) {
   Apply(Plan());
   object_["metadata"]["deletionTimestamp"] = api::FormatRfc3339(kT0);
