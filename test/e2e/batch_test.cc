@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test/e2e/support/batch_objects.h"
 #include "test/e2e/support/controller_process.h"
 #include "test/e2e/support/kubectl.h"
 
@@ -47,21 +48,7 @@ class BatchTest : public ::testing::Test {
   // A Batch whose pod plays `outcome`; `extra` is merged into the spec.
   json MakeBatch(const std::string& name, const std::string& outcome, json extra = json::object(),
                  json annotations = json::object()) {
-    annotations["sim.weir.dev/outcome"] = outcome;
-    if (!annotations.contains("sim.weir.dev/duration")) annotations["sim.weir.dev/duration"] = "1s";
-    json spec = {{"jobSpec",
-                  {{"template",
-                    {{"metadata", {{"annotations", annotations}}},
-                     {"spec",
-                      {{"containers",
-                        json::array({{{"name", "main"},
-                                      {"image", "busybox:1.36"},
-                                      {"resources", {{"limits", {{"memory", "64Mi"}}}}}}})}}}}}}}};
-    spec.update(extra);
-    return {{"apiVersion", "weir.dev/v1alpha1"},
-            {"kind", "Batch"},
-            {"metadata", {{"name", name}, {"namespace", ns_->name()}}},
-            {"spec", spec}};
+    return SimulatedBatch(ns_->name(), name, outcome, std::move(extra), std::move(annotations));
   }
 
   // Gives the Batch's pod one container of each name, like MakeBatch's.
@@ -86,9 +73,7 @@ class BatchTest : public ::testing::Test {
     return b.ok() ? *b : json();
   }
 
-  std::string Phase(const json& batch) {
-    return batch.is_object() ? batch.value("status", json::object()).value("phase", "") : "";
-  }
+  std::string Phase(const json& batch) { return PhaseOf(batch); }
 
   // Waits for `phase` and returns the Batch (fails the test on timeout).
   json WaitForPhase(const std::string& name, const std::string& phase,
@@ -424,13 +409,6 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
       << "the canceled half did not settle or the deleted half did not go";
 
   watcher.join();
-  auto created = [](const json& object) {
-    absl::Time t;
-    std::string err;
-    absl::ParseTime(absl::RFC3339_full, object["metadata"]["creationTimestamp"].get<std::string>(),
-                    &t, &err);
-    return t;
-  };
   for (const char* kind : {"jobs", "pods"}) {
     absl::StatusOr<json> children =
         kubectl_->GetJson({"get", kind, "-n", ns_->name(), "-l", "weir.dev/managed-by=weir"});
@@ -440,7 +418,7 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
       int i = -1;
       ASSERT_TRUE(absl::SimpleAtoi(batch.substr(1), &i)) << batch;
       EXPECT_EQ(i % 2, 0) << kind << " of deleted Batch " << batch << " outlived it";
-      EXPECT_LE(absl::ToUnixSeconds(created(child)), absl::ToUnixSeconds(stopped_at[i]))
+      EXPECT_LE(absl::ToUnixSeconds(CreationTime(child)), absl::ToUnixSeconds(stopped_at[i]))
           << kind << " " << child["metadata"]["name"] << " was created after " << batch
           << " was canceled";
     }

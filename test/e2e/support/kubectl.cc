@@ -1,6 +1,7 @@
 #include "test/e2e/support/kubectl.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -44,6 +46,8 @@ class TempFile {
     if (!path_.empty()) unlink(path_.c_str());
   }
   const std::string& path() const { return path_; }
+  // Hands the file over to the caller, who removes it.
+  std::string Release() { return std::exchange(path_, ""); }
 
  private:
   std::string path_;
@@ -62,12 +66,8 @@ absl::StatusOr<Kubectl> Kubectl::FromEnv() {
   return Kubectl(binary, kubeconfig);
 }
 
-absl::StatusOr<std::string> Kubectl::Run(const std::vector<std::string>& args,
-                                         std::string_view input) const {
-  TempFile in(input), out, err;
-  if (in.path().empty() || out.path().empty() || err.path().empty()) {
-    return absl::InternalError("cannot create temporary files for kubectl");
-  }
+absl::StatusOr<pid_t> Kubectl::Spawn(const std::vector<std::string>& args, const std::string& in,
+                                     const std::string& out, const std::string& err) const {
   std::vector<std::string> argv_storage = {binary_, "--kubeconfig=" + kubeconfig_};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -76,21 +76,66 @@ absl::StatusOr<std::string> Kubectl::Run(const std::vector<std::string>& args,
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, in.path().c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out.path().c_str(), O_WRONLY | O_TRUNC, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, err.path().c_str(), O_WRONLY | O_TRUNC, 0);
+  posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_TRUNC, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_TRUNC, 0);
   pid_t pid;
   int rc = posix_spawn(&pid, binary_.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) return absl::InternalError(absl::StrCat("cannot run ", binary_, ": errno ", rc));
+  return pid;
+}
+
+absl::StatusOr<std::string> Kubectl::Run(const std::vector<std::string>& args,
+                                         std::string_view input) const {
+  TempFile in(input), out, err;
+  if (in.path().empty() || out.path().empty() || err.path().empty()) {
+    return absl::InternalError("cannot create temporary files for kubectl");
+  }
+  absl::StatusOr<pid_t> pid = Spawn(args, in.path(), out.path(), err.path());
+  if (!pid.ok()) return pid.status();
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
+  while (waitpid(*pid, &status, 0) < 0) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return absl::UnknownError(absl::StrCat("kubectl ", absl::StrJoin(args, " "), " failed (status ",
                                            status, "): ", ReadFile(err.path())));
   }
   return ReadFile(out.path());
+}
+
+absl::StatusOr<std::unique_ptr<BackgroundKubectl>> Kubectl::Background(
+    const std::vector<std::string>& args) const {
+  TempFile out, err;
+  if (out.path().empty() || err.path().empty()) {
+    return absl::InternalError("cannot create temporary files for kubectl");
+  }
+  absl::StatusOr<pid_t> pid = Spawn(args, "/dev/null", out.path(), err.path());
+  if (!pid.ok()) return pid.status();
+  return std::make_unique<BackgroundKubectl>(*pid, out.Release(), err.Release());
+}
+
+BackgroundKubectl::~BackgroundKubectl() {
+  (void)Stop();
+  unlink(out_path_.c_str());
+  unlink(err_path_.c_str());
+}
+
+absl::StatusOr<std::string> BackgroundKubectl::Stop() {
+  if (pid_ <= 0) return absl::FailedPreconditionError("already stopped");
+  int status = 0;
+  const bool exited_early = waitpid(pid_, &status, WNOHANG) == pid_;
+  if (!exited_early) {
+    kill(pid_, SIGTERM);
+    while (waitpid(pid_, &status, 0) < 0) {
+    }
+  }
+  pid_ = -1;
+  if (exited_early) {
+    return absl::UnknownError(absl::StrCat("kubectl exited before it was stopped (status ", status,
+                                           "): ", ReadFile(err_path_)));
+  }
+  return ReadFile(out_path_);
 }
 
 absl::StatusOr<nlohmann::json> Kubectl::GetJson(std::vector<std::string> args) const {

@@ -5,7 +5,10 @@
 // WEIR_KUBECTL must be set; FromEnv() says clearly what is missing.
 #pragma once
 
+#include <sys/types.h>
+
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +18,8 @@
 #include "nlohmann/json.hpp"
 
 namespace weir::e2e {
+
+class BackgroundKubectl;
 
 class Kubectl {
  public:
@@ -29,13 +34,41 @@ class Kubectl {
   absl::StatusOr<nlohmann::json> GetJson(std::vector<std::string> args) const;
   // `kubectl apply -f -` of one object.
   absl::Status Apply(const nlohmann::json& object) const;
+  // Starts `kubectl <args>` without waiting for it: for a watch that must
+  // last until the test has seen enough (BackgroundKubectl::Stop).
+  absl::StatusOr<std::unique_ptr<BackgroundKubectl>> Background(
+      const std::vector<std::string>& args) const;
 
  private:
   Kubectl(std::string binary, std::string kubeconfig)
       : binary_(std::move(binary)), kubeconfig_(std::move(kubeconfig)) {}
+  // Spawns kubectl with `args` and the given files as stdin, stdout, stderr.
+  absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& args, const std::string& in,
+                              const std::string& out, const std::string& err) const;
 
   std::string binary_;
   std::string kubeconfig_;
+};
+
+// A kubectl command running in the background, its stdout and stderr kept in
+// temporary files. The destructor stops it if Stop() was not called.
+class BackgroundKubectl {
+ public:
+  BackgroundKubectl(pid_t pid, std::string out_path, std::string err_path)
+      : pid_(pid), out_path_(std::move(out_path)), err_path_(std::move(err_path)) {}
+  ~BackgroundKubectl();
+  BackgroundKubectl(const BackgroundKubectl&) = delete;
+  BackgroundKubectl& operator=(const BackgroundKubectl&) = delete;
+
+  // Ends the command (SIGTERM) and returns all it printed. An error, with its
+  // stderr, if it had already exited: a watch that ended early may have
+  // missed events.
+  absl::StatusOr<std::string> Stop();
+
+ private:
+  pid_t pid_;
+  std::string out_path_;
+  std::string err_path_;
 };
 
 // Calls `probe` every `interval` until it returns true (then returns true) or

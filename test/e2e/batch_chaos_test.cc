@@ -1,0 +1,299 @@
+// Issue 5 point 9 on the real control plane: weir-controller is SIGKILLed at
+// random moments while 20 Batches run, and started again each time. Every
+// Batch must still end in the phase its simulated pods decide, with exactly
+// one Job per attempt and nothing created after a cancel. Two watches started
+// before the first Batch are the oracle of every Job that ever existed and of
+// every phase a Batch went through.
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "lifecycle/phase.h"
+#include "test/e2e/support/batch_objects.h"
+#include "test/e2e/support/controller_process.h"
+#include "test/e2e/support/kubectl.h"
+
+namespace weir::e2e {
+namespace {
+
+using nlohmann::json;
+
+// What one Batch is made to do, and how it must end.
+struct Case {
+  std::string name;
+  json batch;
+  std::string phase;
+  std::string reason;
+  int attempts = 0;  // checked unless canceled (then it depends on when)
+  std::optional<absl::Duration> cancel_after;
+};
+
+// One Job as the watch saw it when it was added.
+struct SeenJob {
+  std::string name;
+  std::string uid;
+  std::string batch_uid;
+  int attempt = 0;
+  absl::Time created;
+};
+
+class BatchChaosTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<Kubectl> kubectl = Kubectl::FromEnv();
+    ASSERT_TRUE(kubectl.ok()) << kubectl.status();
+    kubectl_.emplace(*std::move(kubectl));
+    ns_.emplace(*kubectl_, "chaos");
+  }
+
+  void TearDown() override {
+    if (HasFailure() && controller_.has_value()) {
+      std::fprintf(stderr, "controller log (all instances): %s\n",
+                   controller_->log_path().c_str());
+    }
+  }
+
+  // `kubectl get <kind> --watch` of the namespace printing `fields` per event.
+  std::unique_ptr<BackgroundKubectl> Watch(const std::string& kind, const std::string& fields) {
+    absl::StatusOr<std::unique_ptr<BackgroundKubectl>> watch = kubectl_->Background(
+        {"get", kind, "-n", ns_->name(), "--watch", "--output-watch-events", "-o",
+         absl::StrCat("jsonpath={.type} ", fields, "{\"\\n\"}")});
+    EXPECT_TRUE(watch.ok()) << watch.status();
+    return watch.ok() ? *std::move(watch) : nullptr;
+  }
+
+  // The seed from WEIR_CHAOS_SEED (to replay a run), else a fresh one.
+  static uint32_t Seed() {
+    const char* env = std::getenv("WEIR_CHAOS_SEED");
+    uint32_t seed = 0;
+    if (env != nullptr && absl::SimpleAtoi(env, &seed)) return seed;
+    return std::random_device{}();
+  }
+
+  std::vector<Case> MakeCases(std::mt19937& rng) {
+    std::uniform_int_distribution<int> seconds(1, 3);
+    std::uniform_int_distribution<int> cancel_ms(0, 10000);
+    std::vector<Case> cases;
+    auto add = [&](const std::string& name, const std::string& outcome, json extra, json annotations,
+                   const std::string& phase, const std::string& reason, int attempts) {
+      annotations["sim.weir.dev/duration"] = absl::StrCat(seconds(rng), "s");
+      cases.push_back({name, SimulatedBatch(ns_->name(), name, outcome, extra, annotations), phase,
+                       reason, attempts, std::nullopt});
+    };
+    for (int i = 0; i < 6; ++i) {
+      add(absl::StrCat("ok-", i), "Succeeded", json::object(), json::object(), "Succeeded",
+          "Completed", 1);
+    }
+    for (int i = 0; i < 4; ++i) {
+      add(absl::StrCat("fail-", i), "Failed", {{"retry", {{"limit", 2}, {"backoffSeconds", 1}}}},
+          {{"sim.weir.dev/exit-code", "3"}}, "Failed", "Error", 3);
+    }
+    for (int i = 0; i < 4; ++i) {
+      add(absl::StrCat("oom-", i), "OOMKilled",
+          {{"retry",
+            {{"backoffSeconds", 1}, {"onOOM", {{"memoryFactor", 2.0}, {"maxMemory", "1Gi"}}}}}},
+          {{"sim.weir.dev/outcome-attempt-2", "Succeeded"}}, "Succeeded", "Completed", 2);
+    }
+    // Canceled while pending, running, or (failing ones) waiting to retry.
+    for (int i = 0; i < 3; ++i) {
+      add(absl::StrCat("hang-", i), "Hang", json::object(), json::object(), "Canceled", "Canceled",
+          0);
+      add(absl::StrCat("retry-", i), "Failed", {{"retry", {{"limit", 5}, {"backoffSeconds", 2}}}},
+          json::object(), "Canceled", "Canceled", 0);
+    }
+    for (Case& c : cases) {
+      if (c.phase == "Canceled") c.cancel_after = absl::Milliseconds(cancel_ms(rng));
+    }
+    return cases;
+  }
+
+  std::optional<Kubectl> kubectl_;
+  std::optional<TestNamespace> ns_;
+  std::optional<ControllerProcess> controller_;
+};
+
+// "ADDED name uid batch-uid attempt creationTimestamp" lines, once per Job.
+std::map<std::string, std::vector<SeenJob>> JobsByBatchUid(const std::string& watched) {
+  std::map<std::string, std::vector<SeenJob>> jobs;
+  for (absl::string_view line : absl::StrSplit(watched, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ');
+    if (f.size() != 6 || f[0] != "ADDED") continue;
+    SeenJob job{f[1], f[2], f[3], 0, CreationTime({{"metadata", {{"creationTimestamp", f[5]}}}})};
+    if (!absl::SimpleAtoi(f[4], &job.attempt)) job.attempt = 0;
+    jobs[job.batch_uid].push_back(job);
+  }
+  return jobs;
+}
+
+TEST_F(BatchChaosTest, SigkilledAtRandomMomentsEveryBatchEndsRightWithOneJobPerAttempt) {
+  const uint32_t seed = Seed();
+  std::printf("chaos seed %u (replay with WEIR_CHAOS_SEED=%u)\n", seed, seed);
+  std::mt19937 rng(seed);
+  const std::vector<Case> cases = MakeCases(rng);
+
+  std::unique_ptr<BackgroundKubectl> job_watch =
+      Watch("jobs",
+            "{.object.metadata.name} {.object.metadata.uid} "
+            "{.object.metadata.labels.weir\\.dev/batch-uid} "
+            "{.object.metadata.labels.weir\\.dev/attempt} {.object.metadata.creationTimestamp}");
+  std::unique_ptr<BackgroundKubectl> batch_watch =
+      Watch("batches", "{.object.metadata.name} {.object.status.phase}");
+  ASSERT_TRUE(job_watch != nullptr && batch_watch != nullptr);
+
+  controller_.emplace(std::vector<std::string>{absl::StrCat("--namespace=", ns_->name()),
+                                               "--batch-idle-timeout=1h"});
+  ASSERT_TRUE(controller_->Start().ok());
+  json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}};
+  for (const Case& c : cases) list["items"].push_back(c.batch);
+  absl::Status applied = kubectl_->Run({"apply", "-f", "-"}, list.dump()).status();
+  ASSERT_TRUE(applied.ok()) << applied;
+  const absl::Time start = absl::Now();
+
+  // Cancels at their planned moments, in order.
+  std::map<std::string, absl::Time> canceled_at;
+  std::thread canceler([&] {
+    std::vector<const Case*> order;
+    for (const Case& c : cases) {
+      if (c.cancel_after.has_value()) order.push_back(&c);
+    }
+    std::sort(order.begin(), order.end(),
+              [](const Case* a, const Case* b) { return *a->cancel_after < *b->cancel_after; });
+    for (const Case* c : order) {
+      absl::SleepFor(start + *c->cancel_after - absl::Now());
+      absl::Status s = kubectl_
+                           ->Run({"patch", "batch", c->name, "-n", ns_->name(), "--type=merge",
+                                  "-p", R"({"spec":{"cancel":true}})"})
+                           .status();
+      EXPECT_TRUE(s.ok()) << c->name << ": " << s;
+      canceled_at[c->name] = absl::Now();
+    }
+  });
+
+  // SIGKILL at random moments, each time starting a new instance at once or
+  // after a short pause; the last instance runs to the end.
+  constexpr int kKills = 8;
+  std::uniform_int_distribution<int> alive_ms(300, 2500);
+  std::uniform_int_distribution<int> down_ms(0, 300);
+  std::vector<absl::Duration> kills;
+  for (int i = 0; i < kKills; ++i) {
+    absl::SleepFor(absl::Milliseconds(alive_ms(rng)));
+    controller_->Kill();
+    kills.push_back(absl::Now() - start);
+    absl::SleepFor(absl::Milliseconds(down_ms(rng)));
+    absl::Status started = controller_->Start();
+    EXPECT_TRUE(started.ok()) << started;  // no ASSERT: the canceler must be joined
+  }
+  canceler.join();
+  std::printf("killed at:");
+  for (absl::Duration d : kills) std::printf(" %s", absl::FormatDuration(d).c_str());
+  std::printf("\n");
+
+  std::map<std::string, json> batches;
+  const bool settled = Eventually(
+      [&] {
+        absl::StatusOr<json> got = kubectl_->GetJson({"get", "batches", "-n", ns_->name()});
+        if (!got.ok()) return false;
+        batches.clear();
+        for (const json& b : (*got)["items"]) batches[b["metadata"]["name"]] = b;
+        for (const Case& c : cases) {
+          if (!batches.contains(c.name)) return false;
+          absl::StatusOr<lifecycle::Phase> p = lifecycle::ParsePhase(PhaseOf(batches[c.name]));
+          if (!p.ok() || !lifecycle::IsTerminal(*p)) return false;
+        }
+        return true;
+      },
+      absl::Seconds(90), absl::Milliseconds(500));
+  std::printf("all Batches settled %s after the start\n",
+              absl::FormatDuration(absl::Now() - start).c_str());
+  EXPECT_TRUE(settled) << "some Batch never reached a terminal phase";
+  EXPECT_EQ(controller_->Stop(), 0) << "the last instance stops cleanly";
+  absl::StatusOr<std::string> jobs_seen = job_watch->Stop();
+  absl::StatusOr<std::string> phases_seen = batch_watch->Stop();
+  ASSERT_TRUE(jobs_seen.ok()) << jobs_seen.status();
+  ASSERT_TRUE(phases_seen.ok()) << phases_seen.status();
+  const std::map<std::string, std::vector<SeenJob>> jobs = JobsByBatchUid(*jobs_seen);
+  absl::StatusOr<json> listed_now =
+      kubectl_->GetJson({"get", "jobs", "-n", ns_->name(), "-l", "weir.dev/managed-by=weir"});
+  ASSERT_TRUE(listed_now.ok()) << listed_now.status();
+
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const json& b = batches[c.name];
+    ASSERT_TRUE(b.is_object());
+    const json& status = b["status"];
+    EXPECT_EQ(PhaseOf(b), c.phase) << status.dump();
+    EXPECT_EQ(status.value("terminationReason", ""), c.reason) << status.dump();
+    const json attempts = status.value("attempts", json::array());
+    if (!c.cancel_after.has_value()) {
+      EXPECT_EQ(attempts.size(), static_cast<size_t>(c.attempts)) << status.dump();
+    }
+    if (c.name.starts_with("fail-")) {
+      EXPECT_EQ(status.value("exitCode", 0), 3);
+      for (const json& a : attempts) EXPECT_EQ(a["exitCode"], 3) << a.dump();
+    }
+    if (c.name.starts_with("oom-") && attempts.size() == 2) {
+      EXPECT_EQ(attempts[0]["terminationReason"], "OOMKilled");
+      EXPECT_EQ(attempts[0]["memoryLimit"], "64Mi");
+      EXPECT_EQ(attempts[1]["memoryLimit"], "128Mi");
+    }
+
+    // Exactly one Job per attempt, ever: attempts 1..N each once, never
+    // created twice, each the Job its record names.
+    const std::string uid = b["metadata"]["uid"];
+    const std::vector<SeenJob> seen = jobs.contains(uid) ? jobs.at(uid) : std::vector<SeenJob>{};
+    EXPECT_EQ(seen.size(), attempts.size()) << "Jobs created vs attempts: " << status.dump();
+    std::map<int, const SeenJob*> by_attempt;
+    for (const SeenJob& j : seen) {
+      EXPECT_TRUE(by_attempt.emplace(j.attempt, &j).second)
+          << "attempt " << j.attempt << " has a second Job " << j.name << " (" << j.uid << ")";
+      if (canceled_at.contains(c.name)) {
+        EXPECT_LE(absl::ToUnixSeconds(j.created), absl::ToUnixSeconds(canceled_at[c.name]))
+            << "Job " << j.name << " was created after the cancel";
+      }
+    }
+    for (size_t i = 0; i < attempts.size(); ++i) {
+      const int n = static_cast<int>(i) + 1;
+      EXPECT_EQ(attempts[i].value("attempt", 0), n) << status.dump();
+      ASSERT_TRUE(by_attempt.contains(n)) << "no Job for attempt " << n;
+      EXPECT_EQ(attempts[i].value("job", ""), by_attempt[n]->name);
+    }
+    if (!c.cancel_after.has_value()) {
+      // Nothing deletes a running Batch's Jobs (the idle timeout is 1h).
+      int kept = 0;
+      for (const json& j : (*listed_now)["items"]) {
+        kept += j["metadata"]["labels"].value("weir.dev/batch-uid", "") == uid;
+      }
+      EXPECT_EQ(kept, static_cast<int>(attempts.size()));
+    }
+  }
+
+  // Every phase change a watch saw, from Pending on, is one the transition
+  // table allows, across all the restarts (a terminal phase never changes).
+  std::map<std::string, lifecycle::Phase> last;
+  for (absl::string_view line : absl::StrSplit(*phases_seen, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ');
+    if (f.size() < 3 || f[2].empty()) continue;
+    absl::StatusOr<lifecycle::Phase> to = lifecycle::ParsePhase(f[2]);
+    ASSERT_TRUE(to.ok()) << line;
+    auto [it, first] = last.emplace(f[1], lifecycle::Phase::kPending);
+    if (it->second != *to) {
+      EXPECT_TRUE(lifecycle::TransitionPath(it->second, *to).ok())
+          << f[1] << ": " << lifecycle::PhaseName(it->second) << " -> " << f[2];
+      it->second = *to;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace weir::e2e

@@ -1,0 +1,42 @@
+#include "test/e2e/support/batch_objects.h"
+
+#include <utility>
+
+namespace weir::e2e {
+
+using nlohmann::json;
+
+json SimulatedBatch(const std::string& ns, const std::string& name, const std::string& outcome,
+                    json extra, json annotations) {
+  annotations["sim.weir.dev/outcome"] = outcome;
+  if (!annotations.contains("sim.weir.dev/duration")) annotations["sim.weir.dev/duration"] = "1s";
+  json spec = {{"jobSpec",
+                {{"template",
+                  {{"metadata", {{"annotations", std::move(annotations)}}},
+                   {"spec",
+                    {{"containers",
+                      json::array({{{"name", "main"},
+                                    {"image", "busybox:1.36"},
+                                    {"resources", {{"limits", {{"memory", "64Mi"}}}}}}})}}}}}}}};
+  spec.update(extra);
+  return {{"apiVersion", "weir.dev/v1alpha1"},
+          {"kind", "Batch"},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"spec", spec}};
+}
+
+std::string PhaseOf(const json& batch) {
+  return batch.is_object() ? batch.value("status", json::object()).value("phase", "") : "";
+}
+
+absl::Time CreationTime(const json& object) {
+  absl::Time t = absl::InfinitePast();
+  std::string err;
+  const json& meta = object.value("metadata", json::object());
+  if (!absl::ParseTime(absl::RFC3339_full, meta.value("creationTimestamp", ""), &t, &err)) {
+    return absl::InfinitePast();
+  }
+  return t;
+}
+
+}  // namespace weir::e2e
