@@ -59,16 +59,15 @@ class BatchChaosTest : public ::testing::Test {
 
   void TearDown() override {
     if (HasFailure() && controller_.has_value()) {
-      std::fprintf(stderr, "controller log (all instances): %s\n",
-                   controller_->log_path().c_str());
+      std::fprintf(stderr, "controller log (all instances): %s\n", controller_->log_path().c_str());
     }
   }
 
   // `kubectl get <kind> --watch` of the namespace printing `fields` per event.
   std::unique_ptr<BackgroundKubectl> Watch(const std::string& kind, const std::string& fields) {
-    absl::StatusOr<std::unique_ptr<BackgroundKubectl>> watch = kubectl_->Background(
-        {"get", kind, "-n", ns_->name(), "--watch", "--output-watch-events", "-o",
-         absl::StrCat("jsonpath={.type} ", fields, "{\"\\n\"}")});
+    absl::StatusOr<std::unique_ptr<BackgroundKubectl>> watch =
+        kubectl_->Background({"get", kind, "-n", ns_->name(), "--watch", "--output-watch-events",
+                              "-o", absl::StrCat("jsonpath={.type} ", fields, "{\"\\n\"}")});
     EXPECT_TRUE(watch.ok()) << watch.status();
     return watch.ok() ? *std::move(watch) : nullptr;
   }
@@ -83,10 +82,10 @@ class BatchChaosTest : public ::testing::Test {
 
   std::vector<Case> MakeCases(std::mt19937& rng) {
     std::uniform_int_distribution<int> seconds(1, 3);
-    std::uniform_int_distribution<int> cancel_ms(0, 10000);
     std::vector<Case> cases;
-    auto add = [&](const std::string& name, const std::string& outcome, json extra, json annotations,
-                   const std::string& phase, const std::string& reason, int attempts) {
+    auto add = [&](const std::string& name, const std::string& outcome, json extra,
+                   json annotations, const std::string& phase, const std::string& reason,
+                   int attempts) {
       annotations["sim.weir.dev/duration"] = absl::StrCat(seconds(rng), "s");
       cases.push_back({name, SimulatedBatch(ns_->name(), name, outcome, extra, annotations), phase,
                        reason, attempts, std::nullopt});
@@ -112,8 +111,12 @@ class BatchChaosTest : public ::testing::Test {
       add(absl::StrCat("retry-", i), "Failed", {{"retry", {{"limit", 5}, {"backoffSeconds", 2}}}},
           json::object(), "Canceled", "Canceled", 0);
     }
+    // Hanging ones mostly around their Job's creation, retrying ones later.
+    std::uniform_int_distribution<int> early_ms(0, 4000), late_ms(2000, 10000);
     for (Case& c : cases) {
-      if (c.phase == "Canceled") c.cancel_after = absl::Milliseconds(cancel_ms(rng));
+      if (c.phase != "Canceled") continue;
+      c.cancel_after =
+          absl::Milliseconds(c.name.starts_with("hang-") ? early_ms(rng) : late_ms(rng));
     }
     return cases;
   }
@@ -156,8 +159,8 @@ TEST_F(BatchChaosTest, SigkilledAtRandomMomentsEveryBatchEndsRightWithOneJobPerA
   ASSERT_TRUE(controller_->Start().ok());
   json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}};
   for (const Case& c : cases) list["items"].push_back(c.batch);
-  absl::Status applied = kubectl_->Run({"apply", "-f", "-"}, list.dump()).status();
-  ASSERT_TRUE(applied.ok()) << applied;
+  absl::Status created = kubectl_->Run({"create", "-f", "-"}, list.dump()).status();
+  ASSERT_TRUE(created.ok()) << created;
   const absl::Time start = absl::Now();
 
   // Cancels at their planned moments, in order.
