@@ -349,6 +349,18 @@ class Planner {
 
 AttemptsPlan PlanAttempts(const AttemptsInput& input) { return Planner(input).Run(); }
 
+void DeferDeletesUntilRecorded(const std::vector<api::AttemptStatus>& stored,
+                               const std::vector<api::AttemptStatus>& planned,
+                               std::vector<std::string>& delete_jobs) {
+  auto records = [](const std::vector<api::AttemptStatus>& attempts, const std::string& job) {
+    return std::any_of(attempts.begin(), attempts.end(),
+                       [&](const api::AttemptStatus& a) { return a.job == job; });
+  };
+  std::erase_if(delete_jobs, [&](const std::string& job) {
+    return records(planned, job) && !records(stored, job);
+  });
+}
+
 Outcome OutcomeOfRecord(const api::AttemptStatus& record) {
   Outcome o;
   absl::StatusOr<Phase> phase = lifecycle::ParsePhase(record.phase);

@@ -89,6 +89,16 @@ struct AttemptsPlan {
 
 AttemptsPlan PlanAttempts(const AttemptsInput& input);
 
+// Drops from `delete_jobs` the Jobs that `planned` (the records about to be
+// written) names but `stored` (the records the API server holds) does not:
+// such a Job was created but the write recording it was lost to a Conflict or
+// a crash. Deleted before its record is stored, one more lost write would
+// leave no trace that its attempt ran; the status write brings the next
+// reconcile, which deletes it.
+void DeferDeletesUntilRecorded(const std::vector<api::AttemptStatus>& stored,
+                               const std::vector<api::AttemptStatus>& planned,
+                               std::vector<std::string>& delete_jobs);
+
 // The Outcome an attempt record stands for, as the retry policy needs it
 // (phase, reason, exit code, whether it was retryable and counted against
 // retry.limit). Matches what Classify said when the record was written.

@@ -57,27 +57,14 @@ class BatchPlanner {
     if (lifecycle::IsTerminal(phase_)) Finished(finished_before);
     status_.phase = std::string(lifecycle::PhaseName(phase_));
     status_.observed_generation = meta_.generation;
-    if (!(status_ == in_.batch.status)) plan_.status = status_;
-    DeferDeletesUntilRecorded();
+    if (!(status_ == in_.batch.status)) {
+      plan_.status = status_;
+      DeferDeletesUntilRecorded(in_.batch.status.attempts, status_.attempts, plan_.delete_jobs);
+    }
     return std::move(plan_);
   }
 
  private:
-  static bool Records(const api::BatchStatus& status, const std::string& job) {
-    return std::any_of(status.attempts.begin(), status.attempts.end(),
-                       [&](const api::AttemptStatus& a) { return a.job == job; });
-  }
-
-  // A Job whose attempt only this plan's status records (its Job was created
-  // but the status write was lost to a Conflict or a crash) is deleted on the
-  // next reconcile, once that status is stored: deleted first, a lost write
-  // would leave nothing to show the attempt ever ran.
-  void DeferDeletesUntilRecorded() {
-    if (!plan_.status.has_value()) return;
-    std::erase_if(plan_.delete_jobs, [&](const std::string& job) {
-      return Records(*plan_.status, job) && !Records(in_.batch.status, job);
-    });
-  }
   absl::Duration IdleTimeout() const {
     return in_.batch.spec.ok() && in_.batch.spec->idle_timeout.has_value()
                ? *in_.batch.spec->idle_timeout

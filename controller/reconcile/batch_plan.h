@@ -20,6 +20,8 @@
 //   ResourcesReleased=True; ttlSecondsAfterFinished deletes the Batch itself.
 //   Canceling or deleting a finished Batch keeps its phase and says "already
 //   <phase>" in an Event.
+// - A Job is deleted only once the stored status records its attempt
+//   (DeferDeletesUntilRecorded).
 // - Status: every write sets observedGeneration; phases change only through
 //   the transition table; conditions Valid, Running, Finished,
 //   ResourcesReleased. `status` is set only when it differs from the stored one.

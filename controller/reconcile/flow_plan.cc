@@ -129,7 +129,15 @@ class FlowPlanner {
     if (lifecycle::IsTerminal(phase_)) Finished(finished_before);
     status_.phase = std::string(lifecycle::PhaseName(phase_));
     status_.observed_generation = meta_.generation;
-    if (!(status_ == in_.flow.status)) plan_.status = status_;
+    if (!(status_ == in_.flow.status)) {
+      plan_.status = status_;
+      const std::vector<api::AttemptStatus> none;
+      for (const api::StepStatus& step : status_.steps) {
+        const api::StepStatus* stored = api::FindStepStatus(in_.flow.status, step.name);
+        DeferDeletesUntilRecorded(stored != nullptr ? stored->attempts : none, step.attempts,
+                                  plan_.delete_jobs);
+      }
+    }
     return std::move(plan_);
   }
 

@@ -48,6 +48,8 @@
 //   children at once; Retain keeps them for idleTimeoutSeconds (default
 //   defaults.idle_timeout) and then deletes them; ResourcesReleased=True once
 //   none is left. ttlSecondsAfterFinished deletes the flow itself.
+// - A Job is deleted only once the stored status records its attempt
+//   (DeferDeletesUntilRecorded).
 // - Status: one entry per spec step in spec order; `status` is set only when
 //   it differs from the stored one; every write sets observedGeneration.
 //   Events: one per step transition (reason "Step<Phase>", e.g.

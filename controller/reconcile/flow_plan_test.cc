@@ -417,6 +417,27 @@ TEST_F(FlowPlanTest, FlowCancelEndsCanceledAndReleasesJobs) {
   EXPECT_EQ(Cond(p, "ResourcesReleased")->status, "True");
 }
 
+// Step a's Job was created but the status write recording it was lost (a
+// Conflict, or the controller killed): the cancel records the attempt before
+// the Job goes, or a second lost write would erase every trace of it.
+TEST_F(FlowPlanTest, CanceledAttemptKnownOnlyFromItsJobIsRecordedBeforeTheJobGoes) {
+  FlowPlan status_lost;
+  status_lost.create_jobs = Plan().create_jobs;
+  Apply(status_lost);
+  const std::string job = LatestJob("a")->at("metadata").at("name");
+  object_["spec"]["cancel"] = true;
+  object_["metadata"]["generation"] = 2;
+
+  FlowPlan p = Plan();
+  ASSERT_TRUE(p.status.has_value());
+  ASSERT_EQ(StepOf(p, "a").attempts.size(), 1u);
+  EXPECT_EQ(StepOf(p, "a").attempts[0].job, job);
+  EXPECT_THAT(p.delete_jobs, IsEmpty()) << "not before the status records the attempt";
+  Apply(p);
+
+  EXPECT_THAT(Plan().delete_jobs, ElementsAre(job));
+}
+
 TEST_F(FlowPlanTest, StopFlowCancelsRunningStepsContinueOthersLetsThemFinish) {
   for (const std::string policy : {"StopFlow", "ContinueOthers"}) {
     SCOPED_TRACE(policy);
