@@ -21,7 +21,7 @@
 #include "gtest/gtest.h"
 #include "lifecycle/phase.h"
 #include "test/e2e/support/batch_objects.h"
-#include "test/e2e/support/controller_process.h"
+#include "test/e2e/support/controller_fixture.h"
 #include "test/e2e/support/kubectl.h"
 
 namespace weir::e2e {
@@ -48,26 +48,22 @@ struct SeenJob {
   absl::Time created;
 };
 
-class BatchChaosTest : public ::testing::Test {
+class BatchChaosTest : public ControllerFixture {
  protected:
-  void SetUp() override {
-    absl::StatusOr<Kubectl> kubectl = Kubectl::FromEnv();
-    ASSERT_TRUE(kubectl.ok()) << kubectl.status();
-    kubectl_.emplace(*std::move(kubectl));
-    ns_.emplace(*kubectl_, "chaos");
-  }
-
   void TearDown() override {
-    if (HasFailure() && controller_.has_value()) {
-      std::fprintf(stderr, "controller log (all instances): %s\n", controller_->log_path().c_str());
+    ControllerFixture::TearDown();
+    if (HasFailure()) {
+      for (const std::string& log : killed_logs_) {
+        std::fprintf(stderr, "log of a killed instance: %s\n", log.c_str());
+      }
     }
   }
 
   // `kubectl get <kind> --watch` of the namespace printing `fields` per event.
   std::unique_ptr<BackgroundKubectl> Watch(const std::string& kind, const std::string& fields) {
     absl::StatusOr<std::unique_ptr<BackgroundKubectl>> watch =
-        kubectl_->Background({"get", kind, "-n", ns_->name(), "--watch", "--output-watch-events",
-                              "-o", absl::StrCat("jsonpath={.type} ", fields, "{\"\\n\"}")});
+        kubectl().Background({"get", kind, "-n", ns(), "--watch", "--output-watch-events", "-o",
+                              absl::StrCat("jsonpath={.type} ", fields, "{\"\\n\"}")});
     EXPECT_TRUE(watch.ok()) << watch.status();
     return watch.ok() ? *std::move(watch) : nullptr;
   }
@@ -87,8 +83,8 @@ class BatchChaosTest : public ::testing::Test {
                    json annotations, const std::string& phase, const std::string& reason,
                    int attempts) {
       annotations["sim.weir.dev/duration"] = absl::StrCat(seconds(rng), "s");
-      cases.push_back({name, SimulatedBatch(ns_->name(), name, outcome, extra, annotations), phase,
-                       reason, attempts, std::nullopt});
+      cases.push_back({name, SimulatedBatch(ns(), name, outcome, extra, annotations), phase, reason,
+                       attempts, std::nullopt});
     };
     for (int i = 0; i < 6; ++i) {
       add(absl::StrCat("ok-", i), "Succeeded", json::object(), json::object(), "Succeeded",
@@ -121,9 +117,7 @@ class BatchChaosTest : public ::testing::Test {
     return cases;
   }
 
-  std::optional<Kubectl> kubectl_;
-  std::optional<TestNamespace> ns_;
-  std::optional<ControllerProcess> controller_;
+  std::vector<std::string> killed_logs_;
 };
 
 // "ADDED name uid batch-uid attempt creationTimestamp" lines, once per Job.
@@ -154,12 +148,9 @@ TEST_F(BatchChaosTest, SigkilledAtRandomMomentsEveryBatchEndsRightWithOneJobPerA
       Watch("batches", "{.object.metadata.name} {.object.status.phase}");
   ASSERT_TRUE(job_watch != nullptr && batch_watch != nullptr);
 
-  controller_.emplace(std::vector<std::string>{absl::StrCat("--namespace=", ns_->name()),
-                                               "--batch-idle-timeout=1h"});
-  ASSERT_TRUE(controller_->Start().ok());
   json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}};
   for (const Case& c : cases) list["items"].push_back(c.batch);
-  absl::Status created = kubectl_->Run({"create", "-f", "-"}, list.dump()).status();
+  absl::Status created = kubectl().Run({"create", "-f", "-"}, list.dump()).status();
   ASSERT_TRUE(created.ok()) << created;
   const absl::Time start = absl::Now();
 
@@ -174,28 +165,26 @@ TEST_F(BatchChaosTest, SigkilledAtRandomMomentsEveryBatchEndsRightWithOneJobPerA
               [](const Case* a, const Case* b) { return *a->cancel_after < *b->cancel_after; });
     for (const Case* c : order) {
       absl::SleepFor(start + *c->cancel_after - absl::Now());
-      absl::Status s = kubectl_
-                           ->Run({"patch", "batch", c->name, "-n", ns_->name(), "--type=merge",
-                                  "-p", R"({"spec":{"cancel":true}})"})
+      absl::Status s = kubectl()
+                           .Run({"patch", "batch", c->name, "-n", ns(), "--type=merge", "-p",
+                                 R"({"spec":{"cancel":true}})"})
                            .status();
       EXPECT_TRUE(s.ok()) << c->name << ": " << s;
       canceled_at[c->name] = absl::Now();
     }
   });
 
-  // SIGKILL at random moments, each time starting a new instance at once or
-  // after a short pause; the last instance runs to the end.
+  // SIGKILL at random moments, each time starting a new instance at once;
+  // the last instance runs to the end. (Failures to restart are recorded and
+  // the loop goes on: the canceler must be joined.)
   constexpr int kKills = 8;
   std::uniform_int_distribution<int> alive_ms(300, 2500);
-  std::uniform_int_distribution<int> down_ms(0, 300);
   std::vector<absl::Duration> kills;
   for (int i = 0; i < kKills; ++i) {
     absl::SleepFor(absl::Milliseconds(alive_ms(rng)));
-    controller_->Kill();
+    killed_logs_.push_back(controller().log_path());
     kills.push_back(absl::Now() - start);
-    absl::SleepFor(absl::Milliseconds(down_ms(rng)));
-    absl::Status started = controller_->Start();
-    EXPECT_TRUE(started.ok()) << started;  // no ASSERT: the canceler must be joined
+    RestartController(/*crash=*/true);
   }
   canceler.join();
   std::printf("killed at:");
@@ -205,13 +194,13 @@ TEST_F(BatchChaosTest, SigkilledAtRandomMomentsEveryBatchEndsRightWithOneJobPerA
   std::map<std::string, json> batches;
   const bool settled = Eventually(
       [&] {
-        absl::StatusOr<json> got = kubectl_->GetJson({"get", "batches", "-n", ns_->name()});
+        absl::StatusOr<json> got = kubectl().GetJson({"get", "batches", "-n", ns()});
         if (!got.ok()) return false;
         batches.clear();
         for (const json& b : (*got)["items"]) batches[b["metadata"]["name"]] = b;
         for (const Case& c : cases) {
           if (!batches.contains(c.name)) return false;
-          absl::StatusOr<lifecycle::Phase> p = lifecycle::ParsePhase(PhaseOf(batches[c.name]));
+          absl::StatusOr<lifecycle::Phase> p = lifecycle::ParsePhase(Phase(batches[c.name]));
           if (!p.ok() || !lifecycle::IsTerminal(*p)) return false;
         }
         return true;
@@ -220,14 +209,14 @@ TEST_F(BatchChaosTest, SigkilledAtRandomMomentsEveryBatchEndsRightWithOneJobPerA
   std::printf("all Batches settled %s after the start\n",
               absl::FormatDuration(absl::Now() - start).c_str());
   EXPECT_TRUE(settled) << "some Batch never reached a terminal phase";
-  EXPECT_EQ(controller_->Stop(), 0) << "the last instance stops cleanly";
+  EXPECT_EQ(controller().Stop(), 0) << "the last instance stops cleanly";
   absl::StatusOr<std::string> jobs_seen = job_watch->Stop();
   absl::StatusOr<std::string> phases_seen = batch_watch->Stop();
   ASSERT_TRUE(jobs_seen.ok()) << jobs_seen.status();
   ASSERT_TRUE(phases_seen.ok()) << phases_seen.status();
   const std::map<std::string, std::vector<SeenJob>> jobs = JobsByBatchUid(*jobs_seen);
   absl::StatusOr<json> listed_now =
-      kubectl_->GetJson({"get", "jobs", "-n", ns_->name(), "-l", "weir.dev/managed-by=weir"});
+      kubectl().GetJson({"get", "jobs", "-n", ns(), "-l", "weir.dev/managed-by=weir"});
   ASSERT_TRUE(listed_now.ok()) << listed_now.status();
 
   for (const Case& c : cases) {
@@ -235,7 +224,7 @@ TEST_F(BatchChaosTest, SigkilledAtRandomMomentsEveryBatchEndsRightWithOneJobPerA
     const json& b = batches[c.name];
     ASSERT_TRUE(b.is_object());
     const json& status = b["status"];
-    EXPECT_EQ(PhaseOf(b), c.phase) << status.dump();
+    EXPECT_EQ(Phase(b), c.phase) << status.dump();
     EXPECT_EQ(status.value("terminationReason", ""), c.reason) << status.dump();
     const json attempts = status.value("attempts", json::array());
     if (!c.cancel_after.has_value()) {

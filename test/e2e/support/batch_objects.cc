@@ -25,8 +25,10 @@ json SimulatedBatch(const std::string& ns, const std::string& name, const std::s
           {"spec", spec}};
 }
 
-std::string PhaseOf(const json& batch) {
-  return batch.is_object() ? batch.value("status", json::object()).value("phase", "") : "";
+std::string PhaseOf(const json& object) {
+  if (!object.is_object()) return "";
+  auto status = object.find("status");
+  return status != object.end() && status->is_object() ? status->value("phase", "") : "";
 }
 
 absl::Time CreationTime(const json& object) {

@@ -19,8 +19,9 @@ nlohmann::json SimulatedBatch(const std::string& ns, const std::string& name,
                               nlohmann::json extra = nlohmann::json::object(),
                               nlohmann::json annotations = nlohmann::json::object());
 
-// status.phase, or "" when there is none (or `batch` is not an object).
-std::string PhaseOf(const nlohmann::json& batch);
+// status.phase of a weir object (Batch, JobFlow), or "" when there is none
+// (or `object` is not an object).
+std::string PhaseOf(const nlohmann::json& object);
 
 // metadata.creationTimestamp (one-second resolution); InfinitePast if absent.
 absl::Time CreationTime(const nlohmann::json& object);

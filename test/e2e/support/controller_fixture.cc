@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "test/e2e/support/batch_objects.h"
 
 namespace weir::e2e {
 
@@ -89,10 +90,6 @@ std::vector<std::string> ControllerFixture::EventReasons(const std::string& name
   return absl::StrSplit(*out, '\n', absl::SkipEmpty());
 }
 
-std::string ControllerFixture::Phase(const json& object) {
-  if (!object.is_object()) return "";
-  auto status = object.find("status");
-  return status != object.end() && status->is_object() ? status->value("phase", "") : "";
-}
+std::string ControllerFixture::Phase(const json& object) { return PhaseOf(object); }
 
 }  // namespace weir::e2e
