@@ -143,9 +143,10 @@ TEST_F(FlowTest, ConcurrentFlowsOnOneTemplateStayIsolated) {
   constexpr int kFlows = 20;
   for (int i = 0; i < kFlows; ++i) {
     json b = i % 2 == 1 ? Plays("Failed") : json::object();
-    Apply(
-        Flow(absl::StrCat("f", i), {Step("a", "work"), Step("b", "work", {}, b),
-                                    Step("c", "work", {{"a", "Succeeded"}, {"b", "Succeeded"}})}));
+    // A chain, so a failing b never finds a still running (StopFlow would
+    // rightly cancel it).
+    Apply(Flow(absl::StrCat("f", i), {Step("a", "work"), Step("b", "work", {{"a", "Succeeded"}}, b),
+                                      Step("c", "work", {{"b", "Succeeded"}})}));
   }
   for (int i = 0; i < kFlows; ++i) {
     const std::string name = absl::StrCat("f", i);
