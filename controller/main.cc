@@ -18,10 +18,12 @@
 #include "kube/config.h"
 #include "kube/http_client.h"
 #include "reconcile/batch_reconciler.h"
+#include "reconcile/children.h"
 #include "reconcile/flow_reconciler.h"
 #include "runtime/informer.h"
 #include "runtime/log.h"
 #include "runtime/manager.h"
+#include "runtime/recently_deleted.h"
 #include "version.h"
 
 ABSL_FLAG(std::string, kubeconfig, "",
@@ -147,6 +149,11 @@ int Run() {
   batch_deps.batches = &batches.store();
   batch_deps.jobs = &jobs.store();
   batch_deps.pods = &pods.store();
+  // How a pod ended is often only in its final state (exit 143 after a
+  // cancel, then removal); minutes cover any reconcile backlog.
+  weir::runtime::RecentlyDeleted deleted_pods(weir::reconcile::kLabelBatchUid, absl::Minutes(2),
+                                              &clock);
+  batch_deps.deleted_pods = &deleted_pods;
   batch_deps.templates = &templates.store();
   batch_deps.recorder = &mgr.event_recorder();
   batch_deps.metrics = &mgr.metrics();
@@ -172,6 +179,11 @@ int Run() {
 
   batches.AddEventHandler(weir::runtime::EnqueueObjectHandler(batch_controller));
   flows.AddEventHandler(weir::runtime::EnqueueObjectHandler(flow_controller));
+  // Before the ChildHandlers: the reconcile a deletion triggers sees the
+  // final state.
+  auto record_deleted = std::make_shared<weir::runtime::EventHandlerFuncs>();
+  record_deleted->on_delete = [&deleted_pods](const ObjectPtr& pod) { deleted_pods.Add(pod); };
+  pods.AddEventHandler(record_deleted);
   for (weir::runtime::Informer* children : {&jobs, &pods}) {
     children->AddEventHandler(
         ChildHandler(&weir::reconcile::BatchReconciler::OwnerKey, batch_controller));

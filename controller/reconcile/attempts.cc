@@ -111,13 +111,15 @@ class Planner {
     return nullptr;
   }
 
-  std::vector<nlohmann::json> PodsOf(int attempt) const {
-    std::vector<nlohmann::json> pods;
-    for (const nlohmann::json* pod : in_.pods) {
-      if (AttemptOf(*pod) == attempt) pods.push_back(*pod);
+  static std::vector<nlohmann::json> OfAttempt(const std::vector<const nlohmann::json*>& pods,
+                                               int attempt) {
+    std::vector<nlohmann::json> out;
+    for (const nlohmann::json* pod : pods) {
+      if (AttemptOf(*pod) == attempt) out.push_back(*pod);
     }
-    return pods;
+    return out;
   }
+  std::vector<nlohmann::json> PodsOf(int attempt) const { return OfAttempt(in_.pods, attempt); }
 
   // The record of `attempt`, added when its Job is known only from the cache
   // (created just before a restart, or the status write was lost).
@@ -146,11 +148,12 @@ class Planner {
     Close(record, outcome);
   }
 
-  Outcome Observe(int attempt) const {
+  Outcome Observe(int attempt) const { return Observe(attempt, PodsOf(attempt)); }
+  Outcome Observe(int attempt, std::vector<nlohmann::json> pods) const {
     const nlohmann::json* job = JobOf(attempt);
     lifecycle::Observation observation;
     observation.job = job != nullptr ? *job : nlohmann::json();
-    observation.pods = PodsOf(attempt);
+    observation.pods = std::move(pods);
     observation.main_container = in_.main_container;
     observation.cancel_requested = in_.cancel;
     observation.image_pull_grace = in_.image_pull_grace;
@@ -194,6 +197,15 @@ class Planner {
     api::AttemptStatus& record = plan_.attempts.back();
     const nlohmann::json* job = JobOf(current);
     if (job == nullptr && PodsOf(current).empty()) {
+      // The pod may have said how it ended just before it was removed.
+      std::vector<nlohmann::json> deleted = OfAttempt(in_.deleted_pods, current);
+      if (!deleted.empty()) {
+        Outcome last = Observe(current, std::move(deleted));
+        if (last.ended()) {
+          EndAttempt(current, last);
+          return;
+        }
+      }
       if (!in_.jobs_gone.contains(record.job)) {
         plan_.verify_job = record.job;
         return;

@@ -44,6 +44,10 @@ struct AttemptsInput {
   // The unit's children in the cache, every attempt.
   std::vector<const nlohmann::json*> jobs;
   std::vector<const nlohmann::json*> pods;
+  // Final states of the unit's pods that were deleted (runtime::
+  // RecentlyDeleted): read only to learn how an attempt whose Job and pods
+  // are all gone had ended, e.g. a canceled pod's exit 143.
+  std::vector<const nlohmann::json*> deleted_pods;
   // Jobs a live read found gone.
   absl::flat_hash_set<std::string> jobs_gone;
 

@@ -63,6 +63,16 @@ class AttemptsTest : public ::testing::Test {
     pod["status"]["containerStatuses"].push_back({{"name", "sidecar"}, {"state", state}});
   }
 
+  // Moves every pod from the cache to the final states of deleted pods, as
+  // the removal of each would.
+  void RemovePods() {
+    for (json& pod : pods_) {
+      pod["metadata"]["deletionTimestamp"] = api::FormatRfc3339(kT0);
+      deleted_pods_.push_back(std::move(pod));
+    }
+    pods_.clear();
+  }
+
   static json Running() { return {{"running", {{"startedAt", api::FormatRfc3339(kT0)}}}}; }
   static json Terminated(int code, const std::string& reason) {
     return {{"terminated",
@@ -77,6 +87,8 @@ class AttemptsTest : public ::testing::Test {
     in_.pods.clear();
     for (const json& j : jobs_) in_.jobs.push_back(&j);
     for (const json& p : pods_) in_.pods.push_back(&p);
+    in_.deleted_pods.clear();
+    for (const json& p : deleted_pods_) in_.deleted_pods.push_back(&p);
     return PlanAttempts(in_);
   }
 
@@ -89,6 +101,7 @@ class AttemptsTest : public ::testing::Test {
   AttemptsInput in_;
   std::deque<json> jobs_;
   std::deque<json> pods_;
+  std::deque<json> deleted_pods_;
 };
 
 TEST_F(AttemptsTest, FirstLookCreatesAttemptOne) {
@@ -364,6 +377,41 @@ TEST_F(AttemptsTest, CancelingEndsCanceledEvenIfTheJobVanished) {
   AttemptsPlan p = Plan();
   EXPECT_EQ(p.phase, Phase::kCanceled);
   EXPECT_FALSE(p.children_exist);
+}
+
+TEST_F(AttemptsTest, CancelingKeepsTheExitCodeOfAPodRemovedWithItsJob) {
+  AddJob(1);
+  AddPod(1, "Running", Running());
+  Record(Plan());
+  in_.cancel = true;
+  Record(Plan());
+  // The pod exited 143 and was removed, and its Job with it, before the next
+  // look: only its final state tells how it ended.
+  pods_.clear();
+  AddPod(1, "Failed", Terminated(143, "Error"));
+  RemovePods();
+  jobs_.clear();
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.verify_job, std::nullopt) << "the final state is conclusive";
+  EXPECT_EQ(p.phase, Phase::kCanceled);
+  EXPECT_EQ(p.attempts[0].phase, "Canceled");
+  EXPECT_EQ(p.attempts[0].exit_code, 143);
+  EXPECT_FALSE(p.children_exist);
+}
+
+TEST_F(AttemptsTest, ARemovedPodThatNeverEndedDoesNotHoldTheAttemptOpen) {
+  AddJob(1);
+  AddPod(1, "Running", Running());
+  Record(Plan());
+  in_.cancel = true;
+  Record(Plan());
+  RemovePods();  // force-deleted: its final state still shows it running
+  jobs_.clear();
+  in_.jobs_gone.insert(ChildJobName(in_.owner, 1));
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kCanceled);
+  EXPECT_EQ(p.attempts[0].phase, "Canceled");
+  EXPECT_EQ(p.attempts[0].exit_code, std::nullopt);
 }
 
 TEST_F(AttemptsTest, TerminalUnitsAreLeftAlone) {

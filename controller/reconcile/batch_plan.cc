@@ -39,10 +39,16 @@ class BatchPlanner {
     for (const nlohmann::json* job : in.jobs) {
       if (IsChildOf(*job, owner_)) jobs_.push_back(job);
     }
-    for (const nlohmann::json* pod : in.pods) {
+    const auto ours = [&](const nlohmann::json* pod) {
       const nlohmann::json& labels = pod->value("metadata", nlohmann::json::object())
                                          .value("labels", nlohmann::json::object());
-      if (labels.is_object() && labels.value(kLabelBatchUid, "") == meta_.uid) pods_.push_back(pod);
+      return labels.is_object() && labels.value(kLabelBatchUid, "") == meta_.uid;
+    };
+    for (const nlohmann::json* pod : in.pods) {
+      if (ours(pod)) pods_.push_back(pod);
+    }
+    for (const nlohmann::json* pod : in.deleted_pods) {
+      if (ours(pod)) deleted_pods_.push_back(pod);
     }
     cancel_ = deleting_ || (in.batch.spec.ok() && in.batch.spec->cancel);
   }
@@ -157,6 +163,7 @@ class BatchPlanner {
     unit.attempts = status_.attempts;
     unit.jobs = jobs_;
     unit.pods = pods_;
+    unit.deleted_pods = deleted_pods_;
     unit.jobs_gone = in_.jobs_gone;
     unit.owner = owner_;
     unit.retry = ToPolicy(spec.retry);
@@ -252,6 +259,7 @@ class BatchPlanner {
   bool cancel_ = false;
   std::vector<const nlohmann::json*> jobs_;
   std::vector<const nlohmann::json*> pods_;
+  std::vector<const nlohmann::json*> deleted_pods_;
   BatchPlan plan_;
 };
 

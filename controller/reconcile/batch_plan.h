@@ -58,6 +58,8 @@ struct BatchInput {
   // Candidate children from the cache (filtered by owner here).
   std::vector<const nlohmann::json*> jobs;
   std::vector<const nlohmann::json*> pods;
+  // Final states of deleted pods (AttemptsInput::deleted_pods).
+  std::vector<const nlohmann::json*> deleted_pods;
   absl::flat_hash_set<std::string> jobs_gone;  // confirmed by live reads
   BatchDefaults defaults;
   absl::Time now;

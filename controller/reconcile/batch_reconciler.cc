@@ -52,6 +52,13 @@ absl::StatusOr<BatchPlan> BatchReconciler::PlanFromCache(const json& object) {
   const std::vector<runtime::ObjectPtr> pods = deps_.pods->ByLabel(kLabelBatchUid, meta.uid);
   for (const runtime::ObjectPtr& j : jobs) in.jobs.push_back(j.get());
   for (const runtime::ObjectPtr& p : pods) in.pods.push_back(p.get());
+  std::vector<runtime::ObjectPtr> deleted_pods;
+  const auto read_deleted_pods = [&] {
+    deleted_pods = deps_.deleted_pods->ByLabel(meta.uid);
+    in.deleted_pods.clear();
+    for (const runtime::ObjectPtr& p : deleted_pods) in.deleted_pods.push_back(p.get());
+  };
+  read_deleted_pods();
 
   // A Job the records name but the cache lacks may be one the cache has not
   // seen yet: ask the API server before concluding anything.
@@ -67,6 +74,8 @@ absl::StatusOr<BatchPlan> BatchReconciler::PlanFromCache(const json& object) {
       in.jobs.push_back(&live.back());
     } else if (kube::IsNotFound(job.status())) {
       in.jobs_gone.insert(*plan.verify_job);
+      // A pod removed while we asked has its final state recorded by now.
+      read_deleted_pods();
     } else {
       return job.status();
     }

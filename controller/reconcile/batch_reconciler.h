@@ -35,6 +35,7 @@
 #include "runtime/event_recorder.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
+#include "runtime/recently_deleted.h"
 #include "runtime/store.h"
 
 namespace weir::reconcile {
@@ -47,6 +48,8 @@ struct BatchReconcilerDeps {
   const runtime::Store* batches = nullptr;
   const runtime::Store* jobs = nullptr;  // indexes the kBatchChildIndexLabels
   const runtime::Store* pods = nullptr;  // indexes the kBatchChildIndexLabels
+  // Final states of deleted pods, by weir.dev/batch-uid.
+  const runtime::RecentlyDeleted* deleted_pods = nullptr;
   const runtime::Store* templates = nullptr;
   runtime::EventRecorder* recorder = nullptr;
   runtime::MetricsRegistry* metrics = nullptr;
