@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -99,6 +100,23 @@ class BatchTest : public ::testing::Test {
     absl::StatusOr<json> pods = kubectl_->GetJson(
         {"get", "pods", "-n", ns_->name(), "-l", absl::StrCat("weir.dev/batch=", batch)});
     return pods.ok() ? (*pods)["items"] : json::array();
+  }
+
+  // The condition of `type` in the Batch's status, or an empty object.
+  static json Condition(const json& batch, const std::string& type) {
+    if (!batch.is_object()) return json::object();
+    for (const json& c : batch.value("status", json::object()).value("conditions", json::array())) {
+      if (c.is_object() && c.value("type", "") == type) return c;
+    }
+    return json::object();
+  }
+
+  // An RFC 3339 timestamp field (creationTimestamp, startTime, ...).
+  static absl::Time TimeOf(const json& field) {
+    absl::Time t = absl::InfinitePast();
+    std::string err;
+    if (field.is_string()) absl::ParseTime(absl::RFC3339_full, field.get<std::string>(), &t, &err);
+    return t;
   }
 
   void Patch(const std::string& name, const json& patch) {
@@ -248,12 +266,96 @@ TEST_F(BatchTest, MainContainerNamedInTheSpecDecidesNotTheFirstOne) {
   EXPECT_THAT(b["status"]["message"].get<std::string>(), HasSubstr("\"work\""));
 }
 
+// Issue 5 point 5: a pod no node can take waits Pending (however long) with
+// the scheduler's own message in the Batch's Running condition; it is not a
+// failure.
+TEST_F(BatchTest, UnschedulablePodIsReportedInAConditionAndStaysPending) {
+  json batch = MakeBatch("unsched", "Succeeded", {{"imagePullGraceSeconds", 1}});
+  batch["spec"]["jobSpec"]["template"]["spec"]["nodeSelector"] = {
+      {"weir.dev/e2e-no-such-node", "true"}};
+  Create(batch);
+  json pod;
+  json scheduled = json::object();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        json pods = Pods("unsched");
+        if (pods.empty()) return false;
+        pod = pods[0];
+        for (const json& c :
+             pod.value("status", json::object()).value("conditions", json::array())) {
+          if (c.value("type", "") == "PodScheduled") scheduled = c;
+        }
+        return scheduled.value("reason", "") == "Unschedulable";
+      },
+      absl::Seconds(30)))
+      << "the scheduler never refused the pod: " << pod.dump();
+  const std::string scheduler_message = scheduled.value("message", "");
+  ASSERT_THAT(scheduler_message, HasSubstr("node affinity/selector"));
+
+  json b;
+  json running;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        b = Get("unsched");
+        running = Condition(b, "Running");
+        return running.value("message", "").find(scheduler_message) != std::string::npos;
+      },
+      absl::Seconds(30)))
+      << "the scheduler's message never reached a condition: " << b["status"].dump();
+  EXPECT_EQ(running["status"], "False");
+  EXPECT_EQ(running["reason"], "Unschedulable");
+  EXPECT_THAT(running["message"].get<std::string>(),
+              HasSubstr(absl::StrCat("pod ", pod["metadata"]["name"].get<std::string>(),
+                                     " cannot be scheduled")));
+  EXPECT_EQ(Phase(b), "Pending");
+
+  // Well past imagePullGraceSeconds and several rechecks: still waiting.
+  absl::SleepFor(absl::Seconds(4));
+  b = Get("unsched");
+  EXPECT_EQ(Phase(b), "Pending") << b["status"].dump();
+  ASSERT_EQ(b["status"]["attempts"].size(), 1u) << b["status"].dump();
+  EXPECT_EQ(b["status"]["attempts"][0]["phase"], "Pending");
+  EXPECT_EQ(Condition(b, "Running").value("reason", ""), "Unschedulable");
+  EXPECT_EQ(Jobs("unsched").size(), 1u);
+}
+
 TEST_F(BatchTest, FailedAttemptIsRetriedUpToTheLimit) {
   Create(MakeBatch("retry", "Failed", {{"retry", {{"limit", 1}, {"backoffSeconds", 1}}}}));
   json b = WaitForPhase("retry", "Failed", absl::Seconds(90));
   ASSERT_EQ(b["status"]["attempts"].size(), 2u) << b["status"].dump();
   EXPECT_EQ(b["status"]["attempt"], 2);
   EXPECT_EQ(Jobs("retry").size(), 2u) << "exactly one Job per attempt";
+}
+
+// Issue 5 point 10: an eviction is retried without using up retry.limit
+// (limit 1 still covers the Failed attempt after it), and the backoff doubles
+// from one retry to the next.
+TEST_F(BatchTest, EvictionDoesNotCountAgainstTheLimitAndBackoffDoubles) {
+  constexpr int kBackoffSeconds = 2;
+  Create(MakeBatch("disrupted", "Succeeded",
+                   {{"retry", {{"limit", 1}, {"backoffSeconds", kBackoffSeconds}}}},
+                   {{"sim.weir.dev/outcome-attempt-1", "Evicted"},
+                    {"sim.weir.dev/outcome-attempt-2", "Failed"},
+                    {"sim.weir.dev/exit-code", "5"}}));
+  json b = WaitForPhase("disrupted", "Succeeded", absl::Seconds(90));
+  json& attempts = b["status"]["attempts"];
+  ASSERT_EQ(attempts.size(), 3u) << b["status"].dump();
+  EXPECT_EQ(attempts[0]["phase"], "Killed");
+  EXPECT_EQ(attempts[0]["terminationReason"], "Evicted");
+  EXPECT_EQ(attempts[1]["phase"], "Failed");
+  EXPECT_EQ(attempts[1]["terminationReason"], "Error");
+  EXPECT_EQ(attempts[1]["exitCode"], 5);
+  EXPECT_EQ(attempts[2]["phase"], "Succeeded");
+  EXPECT_EQ(b["status"]["attempt"], 3);
+  EXPECT_EQ(Jobs("disrupted").size(), 3u) << "exactly one Job per attempt";
+
+  // Retry n waits backoffSeconds x 2^(n-1) after attempt n ended.
+  for (int n = 1; n <= 2; ++n) {
+    const absl::Duration gap =
+        TimeOf(attempts[n]["startTime"]) - TimeOf(attempts[n - 1]["completionTime"]);
+    EXPECT_GE(gap, absl::Seconds(kBackoffSeconds << (n - 1)))
+        << "retry " << n << " came too early: " << b["status"].dump();
+  }
 }
 
 TEST_F(BatchTest, CancelWhilePendingEndsCanceledNotFailed) {
@@ -280,6 +382,64 @@ TEST_F(BatchTest, CancelWhileRunningGoesThroughCanceling) {
   ASSERT_TRUE(events.ok());
   EXPECT_THAT(*events, HasSubstr("Canceling"));
   EXPECT_THAT(*events, HasSubstr("Canceled"));
+}
+
+// Issue 5 point 3: canceling a running Batch deletes its Job so that the pod
+// gets its own terminationGracePeriodSeconds (not a forced 0), and a main
+// container that exits 143 (SIGTERM) or 130 (SIGINT as STOPSIGNAL) because of
+// it is Canceled, its exit code kept in the record. Exit codes are played by
+// kwok (sim.weir.dev/stop-exit-code).
+TEST_F(BatchTest, CancelWhileRunningGivesThePodItsGracePeriodAndExit143Or130IsCanceled) {
+  constexpr int kGraceSeconds = 17;
+  const std::map<std::string, int> exit_codes = {{"stop-term", 143}, {"stop-int", 130}};
+  for (const auto& [name, code] : exit_codes) {
+    json batch = MakeBatch(name, "Hang", json::object(),
+                           {{"sim.weir.dev/stop-exit-code", absl::StrCat(code)}});
+    batch["spec"]["jobSpec"]["template"]["spec"]["terminationGracePeriodSeconds"] = kGraceSeconds;
+    Create(batch);
+  }
+  for (const auto& [name, code] : exit_codes) WaitForPhase(name, "Running");
+  // kwok removes a deleted pod at once: only a watch sees it being deleted.
+  // One line per event: "TYPE pod deletionGracePeriodSeconds exitCode".
+  absl::StatusOr<std::string> watched;
+  std::thread watcher([&] {
+    watched = kubectl_->Run(
+        {"get", "pods", "-n", ns_->name(), "-l", "weir.dev/batch in (stop-term,stop-int)",
+         "--watch", "--output-watch-events", "--request-timeout=6s", "-o",
+         "jsonpath={.type} {.object.metadata.name} {.object.metadata.deletionGracePeriodSeconds} "
+         "{.object.status.containerStatuses[0].state.terminated.exitCode}{\"\\n\"}"});
+  });
+  absl::SleepFor(absl::Milliseconds(500));
+  for (const auto& [name, code] : exit_codes) Patch(name, {{"spec", {{"cancel", true}}}});
+  std::map<std::string, json> canceled;
+  for (const auto& [name, code] : exit_codes) canceled[name] = WaitForPhase(name, "Canceled");
+  watcher.join();
+  ASSERT_TRUE(watched.ok()) << watched.status();
+
+  for (const auto& [name, code] : exit_codes) {
+    json& b = canceled[name];
+    ASSERT_EQ(b["status"]["attempts"].size(), 1u) << b["status"].dump();
+    json& attempt = b["status"]["attempts"][0];
+    EXPECT_EQ(attempt["phase"], "Canceled") << name;
+    EXPECT_EQ(attempt["terminationReason"], "Canceled") << name;
+    EXPECT_EQ(attempt.value("exitCode", -1), code) << b["status"].dump();
+    EXPECT_EQ(b["status"].value("exitCode", -1), code) << b["status"].dump();
+
+    // The first grace period the pod was deleted with is its own (kwok's
+    // final removal then uses 0); the exit code is the stop signal's.
+    std::optional<int> grace;
+    bool exited = false;
+    for (absl::string_view line : absl::StrSplit(*watched, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> f = absl::StrSplit(line, ' ');
+      if (f.size() < 4 || !absl::StartsWith(f[1], absl::StrCat(name, "-"))) continue;
+      int seconds = 0;
+      if (!grace.has_value() && absl::SimpleAtoi(f[2], &seconds)) grace = seconds;
+      if (f[3] == absl::StrCat(code)) exited = true;
+    }
+    ASSERT_TRUE(grace.has_value()) << name << "'s pod was never seen being deleted:\n" << *watched;
+    EXPECT_EQ(*grace, kGraceSeconds) << *watched;
+    EXPECT_TRUE(exited) << *watched;
+  }
 }
 
 TEST_F(BatchTest, DeletedWhilePendingLastStatusIsCanceledAndChildrenGoFirst) {
@@ -446,10 +606,7 @@ TEST_F(BatchTest, IdleResourcesAreReleasedAndTheRecordStays) {
   ASSERT_TRUE(Eventually(
       [&] {
         b = Get("idle");
-        for (const json& c : b["status"].value("conditions", json::array())) {
-          if (c["type"] == "ResourcesReleased" && c["status"] == "True") return true;
-        }
-        return false;
+        return Condition(b, "ResourcesReleased").value("status", "") == "True";
       },
       absl::Seconds(30)))
       << b.dump();
@@ -494,13 +651,9 @@ TEST_F(BatchTest, UnknownTemplateFailsWithValidFalse) {
   batch["spec"]["template"] = "no-such-template";
   Create(batch);
   json b = WaitForPhase("orphan", "Failed", absl::Seconds(60));
-  bool valid_false = false;
-  for (const json& c : b["status"]["conditions"]) {
-    if (c["type"] == "Valid" && c["status"] == "False" && c["reason"] == "TemplateNotFound") {
-      valid_false = true;
-    }
-  }
-  EXPECT_TRUE(valid_false) << b["status"].dump();
+  const json valid = Condition(b, "Valid");
+  EXPECT_EQ(valid.value("status", ""), "False") << b["status"].dump();
+  EXPECT_EQ(valid.value("reason", ""), "TemplateNotFound") << b["status"].dump();
   EXPECT_TRUE(Jobs("orphan").empty());
 }
 
