@@ -144,36 +144,33 @@ int Run() {
   defaults.image_pull_grace = absl::GetFlag(FLAGS_image_pull_grace);
   const int workers = std::max(1, absl::GetFlag(FLAGS_workers));
 
-  weir::reconcile::BatchReconcilerDeps batch_deps;
-  batch_deps.client = client->get();
-  batch_deps.batches = &batches.store();
-  batch_deps.jobs = &jobs.store();
-  batch_deps.pods = &pods.store();
+  weir::reconcile::ReconcilerDeps deps;
+  deps.client = client->get();
+  deps.jobs = &jobs.store();
+  deps.pods = &pods.store();
+  deps.templates = &templates.store();
+  deps.recorder = &mgr.event_recorder();
+  deps.metrics = &mgr.metrics();
+  deps.clock = &clock;
+
   // How a pod ended is often only in its final state (exit 143 after a
   // cancel, then removal); minutes cover any reconcile backlog.
-  weir::runtime::RecentlyDeleted deleted_pods(weir::reconcile::kLabelBatchUid, absl::Minutes(2),
-                                              &clock);
-  batch_deps.deleted_pods = &deleted_pods;
-  batch_deps.templates = &templates.store();
-  batch_deps.recorder = &mgr.event_recorder();
-  batch_deps.metrics = &mgr.metrics();
-  batch_deps.logger = logger.With({{"controller", "batch"}});
-  batch_deps.clock = &clock;
-  weir::reconcile::BatchReconciler batch_reconciler(batch_deps, defaults);
+  weir::runtime::RecentlyDeleted deleted_batch_pods(weir::reconcile::kLabelBatchUid,
+                                                    absl::Minutes(2), &clock);
+  weir::runtime::RecentlyDeleted deleted_flow_pods(weir::reconcile::kLabelFlowUid, absl::Minutes(2),
+                                                   &clock);
+
+  deps.owners = &batches.store();
+  deps.deleted_pods = &deleted_batch_pods;
+  deps.logger = logger.With({{"controller", "batch"}});
+  weir::reconcile::BatchReconciler batch_reconciler(deps, defaults);
   weir::runtime::Controller& batch_controller =
       mgr.AddController("batch", batch_reconciler, workers);
 
-  weir::reconcile::FlowReconcilerDeps flow_deps;
-  flow_deps.client = client->get();
-  flow_deps.flows = &flows.store();
-  flow_deps.jobs = &jobs.store();
-  flow_deps.pods = &pods.store();
-  flow_deps.templates = &templates.store();
-  flow_deps.recorder = &mgr.event_recorder();
-  flow_deps.metrics = &mgr.metrics();
-  flow_deps.logger = logger.With({{"controller", "jobflow"}});
-  flow_deps.clock = &clock;
-  weir::reconcile::FlowReconciler flow_reconciler(flow_deps, defaults);
+  deps.owners = &flows.store();
+  deps.deleted_pods = &deleted_flow_pods;
+  deps.logger = logger.With({{"controller", "jobflow"}});
+  weir::reconcile::FlowReconciler flow_reconciler(deps, defaults);
   weir::runtime::Controller& flow_controller =
       mgr.AddController("jobflow", flow_reconciler, workers);
 
@@ -182,7 +179,10 @@ int Run() {
   // Before the ChildHandlers: the reconcile a deletion triggers sees the
   // final state.
   auto record_deleted = std::make_shared<weir::runtime::EventHandlerFuncs>();
-  record_deleted->on_delete = [&deleted_pods](const ObjectPtr& pod) { deleted_pods.Add(pod); };
+  record_deleted->on_delete = [&](const ObjectPtr& pod) {
+    deleted_batch_pods.Add(pod);
+    deleted_flow_pods.Add(pod);
+  };
   pods.AddEventHandler(record_deleted);
   for (weir::runtime::Informer* children : {&jobs, &pods}) {
     children->AddEventHandler(

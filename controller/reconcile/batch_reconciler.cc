@@ -1,6 +1,6 @@
 #include "reconcile/batch_reconciler.h"
 
-#include <algorithm>
+#include <deque>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,27 +14,16 @@ namespace {
 
 using nlohmann::json;
 
-const json& Meta(const json& object) {
-  static const json* empty = new json(json::object());
-  auto it = object.find("metadata");
-  return it != object.end() && it->is_object() ? *it : *empty;
-}
-
 }  // namespace
 
-BatchReconciler::BatchReconciler(BatchReconcilerDeps deps, BatchDefaults defaults)
+BatchReconciler::BatchReconciler(ReconcilerDeps deps, BatchDefaults defaults)
     : deps_(std::move(deps)),
       defaults_(defaults),
       writes_(deps_.client, kube::resources::Batches(), "Batch"),
       recorder_(deps_.recorder, deps_.metrics, deps_.logger, "weir_batch", "Batch") {}
 
 std::optional<std::string> BatchReconciler::OwnerKey(const json& child) {
-  const json& meta = Meta(child);
-  const json labels = meta.value("labels", json::object());
-  if (!labels.is_object()) return std::nullopt;
-  const std::string batch = labels.value(kLabelBatch, "");
-  if (batch.empty() || labels.value(kLabelManagedBy, "") != kManagedByValue) return std::nullopt;
-  return runtime::ObjectKey(meta.value("namespace", ""), batch);
+  return OwnerKeyOf(child, kLabelBatch);
 }
 
 absl::StatusOr<BatchPlan> BatchReconciler::PlanFromCache(const json& object) {
@@ -62,29 +51,23 @@ absl::StatusOr<BatchPlan> BatchReconciler::PlanFromCache(const json& object) {
 
   // A Job the records name but the cache lacks may be one the cache has not
   // seen yet: ask the API server before concluding anything.
-  std::vector<json> live;
-  live.reserve(4);
-  for (int round = 0; round < 4; ++round) {
+  std::deque<json> live;
+  for (int round = 0; round < kVerifyRounds; ++round) {
     BatchPlan plan = PlanBatch(in);
     if (!plan.verify_job.has_value()) return plan;
-    absl::StatusOr<json> job =
-        deps_.client->Get(kube::resources::Jobs(), meta.namespace_name, *plan.verify_job);
-    if (job.ok()) {
-      live.push_back(*std::move(job));
-      in.jobs.push_back(&live.back());
-    } else if (kube::IsNotFound(job.status())) {
-      in.jobs_gone.insert(*plan.verify_job);
-      // A pod removed while we asked has its final state recorded by now.
-      read_deleted_pods();
-    } else {
-      return job.status();
+    if (absl::Status s = writes_.VerifyJobs(meta.namespace_name, {*plan.verify_job}, live, in.jobs,
+                                            in.jobs_gone);
+        !s.ok()) {
+      return s;
     }
+    // A pod removed while we asked has its final state recorded by now.
+    read_deleted_pods();
   }
   return absl::InternalError("the Batch's Jobs could not be verified");
 }
 
 absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Request& request) {
-  runtime::ObjectPtr cached = deps_.batches->Get(request.Key());
+  runtime::ObjectPtr cached = deps_.owners->Get(request.Key());
   if (cached == nullptr) return runtime::Result{};  // gone; its children go with it
   const json& object = *cached;
   absl::StatusOr<BatchPlan> planned = PlanFromCache(object);

@@ -26,41 +26,20 @@
 #include <optional>
 #include <string>
 
-#include "base/clock.h"
-#include "kube/client.h"
 #include "reconcile/batch_plan.h"
 #include "reconcile/owner_recorder.h"
 #include "reconcile/owner_writes.h"
 #include "runtime/controller.h"
-#include "runtime/event_recorder.h"
-#include "runtime/log.h"
-#include "runtime/metrics.h"
-#include "runtime/recently_deleted.h"
-#include "runtime/store.h"
 
 namespace weir::reconcile {
 
 // Label keys the Job and Pod caches must index for BatchReconciler.
 inline constexpr const char* kBatchChildIndexLabels[] = {"weir.dev/batch-uid"};
 
-struct BatchReconcilerDeps {
-  kube::Client* client = nullptr;
-  const runtime::Store* batches = nullptr;
-  const runtime::Store* jobs = nullptr;  // indexes the kBatchChildIndexLabels
-  const runtime::Store* pods = nullptr;  // indexes the kBatchChildIndexLabels
-  // Final states of deleted pods, by weir.dev/batch-uid.
-  const runtime::RecentlyDeleted* deleted_pods = nullptr;
-  const runtime::Store* templates = nullptr;
-  runtime::EventRecorder* recorder = nullptr;
-  runtime::MetricsRegistry* metrics = nullptr;
-  runtime::Logger logger;
-  Clock* clock = nullptr;
-};
-
 class BatchReconciler final : public runtime::Reconciler {
  public:
   // REQUIRES: every pointer in `deps` non-null and outliving this object.
-  BatchReconciler(BatchReconcilerDeps deps, BatchDefaults defaults);
+  BatchReconciler(ReconcilerDeps deps, BatchDefaults defaults);
 
   absl::StatusOr<runtime::Result> Reconcile(const runtime::Request& request) override;
 
@@ -76,7 +55,7 @@ class BatchReconciler final : public runtime::Reconciler {
                                  const nlohmann::json& job);
   void Record(const nlohmann::json& object, const BatchPlan& plan);
 
-  BatchReconcilerDeps deps_;
+  ReconcilerDeps deps_;
   BatchDefaults defaults_;
   OwnerWrites writes_;
   OwnerRecorder recorder_;

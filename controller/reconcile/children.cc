@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "runtime/store.h"
 
 namespace weir::reconcile {
 namespace {
@@ -107,6 +108,22 @@ std::string ChildSelector(const ChildOwner& owner) {
   labels.erase(kLabelFlow);
   if (owner.step.empty()) labels.erase(kLabelStep);  // every step of the flow
   return absl::StrJoin(labels, ",", absl::PairFormatter("="));
+}
+
+std::optional<std::string> OwnerKeyOf(const nlohmann::json& child, absl::string_view owner_label) {
+  auto meta = child.find("metadata");
+  if (meta == child.end() || !meta->is_object()) return std::nullopt;
+  auto labels = meta->find("labels");
+  if (labels == meta->end() || !labels->is_object()) return std::nullopt;
+  auto owner = labels->find(std::string(owner_label));
+  auto managed_by = labels->find(kLabelManagedBy);
+  if (owner == labels->end() || !owner->is_string() || owner->get<std::string>().empty() ||
+      managed_by == labels->end() || *managed_by != kManagedByValue) {
+    return std::nullopt;
+  }
+  auto ns = meta->find("namespace");
+  return runtime::ObjectKey(ns != meta->end() && ns->is_string() ? ns->get<std::string>() : "",
+                            owner->get<std::string>());
 }
 
 std::string MainContainerName(const nlohmann::json& pod_spec, absl::string_view main_container) {

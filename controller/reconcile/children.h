@@ -74,6 +74,11 @@ nlohmann::json BuildChildJob(const ChildOwner& owner, int attempt, const nlohman
 // owner's uid and its labels name the owner's uid (and step).
 bool IsChildOf(const nlohmann::json& job, const ChildOwner& owner);
 
+// The owner (namespace/name key) of a Job or pod weir created, from its
+// `owner_label` (kLabelBatch or kLabelFlow) and weir.dev/managed-by labels;
+// nullopt for any other object.
+std::optional<std::string> OwnerKeyOf(const nlohmann::json& child, absl::string_view owner_label);
+
 // The attempt number in a child's weir.dev/attempt label, if valid.
 std::optional<int> AttemptOf(const nlohmann::json& object);
 

@@ -69,6 +69,7 @@ struct Unit {
   Phase recorded_phase = Phase::kPending;
   std::vector<const json*> jobs;
   std::vector<const json*> pods;
+  std::vector<const json*> deleted_pods;
 
   // Decisions so far (they only ever turn on).
   bool may_start = false;
@@ -111,6 +112,11 @@ class FlowPlanner {
     }
     for (const json* pod : in.pods) {
       if (!meta_.uid.empty() && Label(*pod, kLabelFlowUid) == meta_.uid) all_pods_.push_back(pod);
+    }
+    for (const json* pod : in.deleted_pods) {
+      if (!meta_.uid.empty() && Label(*pod, kLabelFlowUid) == meta_.uid) {
+        all_deleted_pods_.push_back(pod);
+      }
     }
   }
 
@@ -321,6 +327,7 @@ class FlowPlanner {
     in.attempts = u.recorded.attempts;
     in.jobs = u.jobs;
     in.pods = u.pods;
+    in.deleted_pods = u.deleted_pods;
     in.jobs_gone = in_.jobs_gone;
     in.owner = u.owner;
     in.retry = ToPolicy(u.spec->retry);
@@ -506,6 +513,10 @@ class FlowPlanner {
       auto it = by_name.find(Label(*pod, kLabelStep));
       if (it != by_name.end()) units_[it->second].pods.push_back(pod);
     }
+    for (const json* pod : all_deleted_pods_) {
+      auto it = by_name.find(Label(*pod, kLabelStep));
+      if (it != by_name.end()) units_[it->second].deleted_pods.push_back(pod);
+    }
     for (Unit& u : units_) {
       // A started step's retry waits while the flow is suspended.
       const bool started = !u.recorded.attempts.empty() || !u.jobs.empty();
@@ -614,6 +625,7 @@ class FlowPlanner {
   std::string outcome_;
   std::vector<const json*> all_jobs_;
   std::vector<const json*> all_pods_;
+  std::vector<const json*> all_deleted_pods_;
   std::vector<Unit> units_;
   FlowPlan plan_;
 };

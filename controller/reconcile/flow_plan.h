@@ -94,6 +94,8 @@ struct FlowInput {
   // Candidate children from the cache (filtered by owner and step here).
   std::vector<const nlohmann::json*> jobs;
   std::vector<const nlohmann::json*> pods;
+  // Final states of deleted pods (AttemptsInput::deleted_pods).
+  std::vector<const nlohmann::json*> deleted_pods;
   absl::flat_hash_set<std::string> jobs_gone;  // confirmed by live reads
   FlowDefaults defaults;
   absl::Time now;

@@ -17,13 +17,9 @@ using nlohmann::json;
 
 std::string PhaseLabel(lifecycle::Phase p) { return std::string(lifecycle::PhaseName(p)); }
 
-// Rounds of "verify the Jobs the records name, then plan again" before a
-// reconcile gives up (each round confirms every Job the plan asks about).
-constexpr int kVerifyRounds = 4;
-
 }  // namespace
 
-FlowReconciler::FlowReconciler(FlowReconcilerDeps deps, FlowDefaults defaults)
+FlowReconciler::FlowReconciler(ReconcilerDeps deps, FlowDefaults defaults)
     : deps_(std::move(deps)),
       defaults_(defaults),
       writes_(deps_.client, kube::resources::JobFlows(), "JobFlow"),
@@ -34,16 +30,7 @@ FlowReconciler::FlowReconciler(FlowReconcilerDeps deps, FlowDefaults defaults)
 }
 
 std::optional<std::string> FlowReconciler::OwnerKey(const json& child) {
-  const json* meta = child.contains("metadata") ? &child["metadata"] : nullptr;
-  if (meta == nullptr || !meta->is_object()) return std::nullopt;
-  const json labels = meta->value("labels", json::object());
-  if (!labels.is_object()) return std::nullopt;
-  const json flow = labels.value(kLabelFlow, json());
-  if (!flow.is_string() || flow.get<std::string>().empty() ||
-      labels.value(kLabelManagedBy, json()) != kManagedByValue) {
-    return std::nullopt;
-  }
-  return runtime::ObjectKey(meta->value("namespace", ""), flow.get<std::string>());
+  return OwnerKeyOf(child, kLabelFlow);
 }
 
 bool FlowReconciler::UsesTemplate(const json& flow, absl::string_view name) {
@@ -80,31 +67,33 @@ absl::StatusOr<FlowPlan> FlowReconciler::PlanFromCache(const api::JobFlow& flow)
   const std::vector<runtime::ObjectPtr> pods = deps_.pods->ByLabel(kLabelFlowUid, meta.uid);
   for (const runtime::ObjectPtr& j : jobs) in.jobs.push_back(j.get());
   for (const runtime::ObjectPtr& p : pods) in.pods.push_back(p.get());
+  std::vector<runtime::ObjectPtr> deleted_pods;
+  const auto read_deleted_pods = [&] {
+    deleted_pods = deps_.deleted_pods->ByLabel(meta.uid);
+    in.deleted_pods.clear();
+    for (const runtime::ObjectPtr& p : deleted_pods) in.deleted_pods.push_back(p.get());
+  };
+  read_deleted_pods();
 
   // Jobs the records name but the cache lacks may be ones the cache has not
   // seen yet: ask the API server before concluding anything.
-  std::deque<json> live;  // stable addresses for in.jobs
+  std::deque<json> live;
   for (int round = 0; round < kVerifyRounds; ++round) {
     FlowPlan plan = PlanJobFlow(in);
     if (plan.verify_jobs.empty()) return plan;
-    for (const std::string& name : plan.verify_jobs) {
-      absl::StatusOr<json> job =
-          deps_.client->Get(kube::resources::Jobs(), meta.namespace_name, name);
-      if (job.ok()) {
-        live.push_back(*std::move(job));
-        in.jobs.push_back(&live.back());
-      } else if (kube::IsNotFound(job.status())) {
-        in.jobs_gone.insert(name);
-      } else {
-        return job.status();
-      }
+    if (absl::Status s =
+            writes_.VerifyJobs(meta.namespace_name, plan.verify_jobs, live, in.jobs, in.jobs_gone);
+        !s.ok()) {
+      return s;
     }
+    // A pod removed while we asked has its final state recorded by now.
+    read_deleted_pods();
   }
   return absl::InternalError("the JobFlow's Jobs could not be verified");
 }
 
 absl::StatusOr<runtime::Result> FlowReconciler::Reconcile(const runtime::Request& request) {
-  runtime::ObjectPtr cached = deps_.flows->Get(request.Key());
+  runtime::ObjectPtr cached = deps_.owners->Get(request.Key());
   if (cached == nullptr) return runtime::Result{};  // gone; its children go with it
   const json& object = *cached;
   const api::JobFlow flow = api::ParseJobFlow(object);

@@ -22,38 +22,20 @@
 #include <optional>
 #include <string>
 
-#include "base/clock.h"
-#include "kube/client.h"
 #include "reconcile/flow_plan.h"
 #include "reconcile/owner_recorder.h"
 #include "reconcile/owner_writes.h"
 #include "runtime/controller.h"
-#include "runtime/event_recorder.h"
-#include "runtime/log.h"
-#include "runtime/metrics.h"
-#include "runtime/store.h"
 
 namespace weir::reconcile {
 
 // Label keys the Job and Pod caches must index for FlowReconciler.
 inline constexpr const char* kFlowChildIndexLabels[] = {"weir.dev/flow-uid"};
 
-struct FlowReconcilerDeps {
-  kube::Client* client = nullptr;
-  const runtime::Store* flows = nullptr;
-  const runtime::Store* jobs = nullptr;  // indexes the kFlowChildIndexLabels
-  const runtime::Store* pods = nullptr;  // indexes the kFlowChildIndexLabels
-  const runtime::Store* templates = nullptr;
-  runtime::EventRecorder* recorder = nullptr;
-  runtime::MetricsRegistry* metrics = nullptr;
-  runtime::Logger logger;
-  Clock* clock = nullptr;
-};
-
 class FlowReconciler final : public runtime::Reconciler {
  public:
   // REQUIRES: every pointer in `deps` non-null and outliving this object.
-  FlowReconciler(FlowReconcilerDeps deps, FlowDefaults defaults);
+  FlowReconciler(ReconcilerDeps deps, FlowDefaults defaults);
 
   absl::StatusOr<runtime::Result> Reconcile(const runtime::Request& request) override;
 
@@ -72,7 +54,7 @@ class FlowReconciler final : public runtime::Reconciler {
                                   FlowPlan& plan);
   void Record(const nlohmann::json& object, const FlowPlan& plan);
 
-  FlowReconcilerDeps deps_;
+  ReconcilerDeps deps_;
   FlowDefaults defaults_;
   OwnerWrites writes_;
   OwnerRecorder recorder_;

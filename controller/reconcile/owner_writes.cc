@@ -97,6 +97,23 @@ absl::StatusOr<CreatedJob> OwnerWrites::CreateJob(const ChildOwner& owner, const
   return created.status();
 }
 
+absl::Status OwnerWrites::VerifyJobs(absl::string_view ns, const std::vector<std::string>& names,
+                                     std::deque<json>& found, std::vector<const json*>& jobs,
+                                     absl::flat_hash_set<std::string>& gone) const {
+  for (const std::string& name : names) {
+    absl::StatusOr<json> job = client_->Get(kube::resources::Jobs(), ns, name);
+    if (job.ok()) {
+      found.push_back(*std::move(job));
+      jobs.push_back(&found.back());
+    } else if (kube::IsNotFound(job.status())) {
+      gone.insert(name);
+    } else {
+      return job.status();
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status OwnerWrites::DeleteJobs(absl::string_view ns,
                                      const std::vector<std::string>& names) const {
   for (const std::string& name : names) {

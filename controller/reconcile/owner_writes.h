@@ -15,21 +15,48 @@
 // client is.
 #pragma once
 
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "api/meta.h"
+#include "base/clock.h"
 #include "kube/client.h"
 #include "nlohmann/json.hpp"
 #include "reconcile/children.h"
 #include "runtime/controller.h"
+#include "runtime/event_recorder.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
+#include "runtime/recently_deleted.h"
+#include "runtime/store.h"
 
 namespace weir::reconcile {
+
+// What the Batch and JobFlow reconcilers read and write through.
+struct ReconcilerDeps {
+  kube::Client* client = nullptr;
+  const runtime::Store* owners = nullptr;  // the Batches, or the JobFlows
+  const runtime::Store* jobs = nullptr;    // indexes the owner-uid label
+  const runtime::Store* pods = nullptr;    // indexes the owner-uid label
+  // Final states of deleted pods, by the owner-uid label.
+  const runtime::RecentlyDeleted* deleted_pods = nullptr;
+  const runtime::Store* templates = nullptr;
+  runtime::EventRecorder* recorder = nullptr;
+  runtime::MetricsRegistry* metrics = nullptr;
+  runtime::Logger logger;
+  Clock* clock = nullptr;
+};
+
+// Rounds of "confirm the Jobs the records name but the cache lacks, then
+// plan again" before a reconcile gives up and retries later.
+inline constexpr int kVerifyRounds = 4;
 
 // What became of a child Job we asked the API server to create.
 struct CreatedJob {
@@ -72,6 +99,14 @@ class OwnerWrites {
   // than "refused as invalid" (and a foreign Job of the same name) are
   // returned for the caller to retry.
   absl::StatusOr<CreatedJob> CreateJob(const ChildOwner& owner, const nlohmann::json& job) const;
+
+  // Reads the Jobs `names` from the API server (to confirm what the cache may
+  // not have seen yet): found ones are appended to `found` and their
+  // addresses to `jobs`; NotFound ones are added to `gone`.
+  absl::Status VerifyJobs(absl::string_view ns, const std::vector<std::string>& names,
+                          std::deque<nlohmann::json>& found,
+                          std::vector<const nlohmann::json*>& jobs,
+                          absl::flat_hash_set<std::string>& gone) const;
 
   // Deletes Jobs by name with background propagation (pods get their grace
   // period); an already-gone Job is not an error.
