@@ -10,6 +10,7 @@
 #   hack/cluster.sh env      print only the export lines (for eval)
 #   hack/cluster.sh restart COMPONENT   stop and start one component
 #   hack/cluster.sh start-controller [FLAGS]   (re)start build/bin/weir-controller
+#   hack/cluster.sh stop-controller   stop the weir-controller start-controller started
 #
 # State lives in $WEIR_CLUSTER_DIR (default: .cluster in the checkout):
 # certificates, kubeconfigs, etcd data, logs/<component>.log, pids/, ports.env.
@@ -433,10 +434,11 @@ cmd_start_controller() {
 
 case ${1:-} in
   up) cmd_up ;;
+  stop-controller) stop_component weir-controller ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) [[ -f $CLUSTER_DIR/ports.env ]] || die "no control plane in $CLUSTER_DIR"; print_env ;;
   restart) cmd_restart "${2:-}" ;;
   start-controller) shift; cmd_start_controller "$@" ;;
-  *) echo "usage: hack/cluster.sh up|down|status|env|restart COMPONENT|start-controller [FLAGS]" >&2; exit 2 ;;
+  *) echo "usage: hack/cluster.sh up|down|status|env|restart COMPONENT|start-controller [FLAGS]|stop-controller" >&2; exit 2 ;;
 esac

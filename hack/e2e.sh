@@ -15,6 +15,9 @@ if ! "$cluster" status >/dev/null 2>&1; then
 fi
 eval "$("$cluster" env)"
 export WEIR_ROOT
+# The tests run their own controllers; one left by `make run` (watching every
+# namespace) would act on their objects too.
+"$cluster" stop-controller
 # weir's CRDs and admission policies, as a user installs them.
 "$KUBECTL" apply -f "$WEIR_ROOT/crds/" -f "$WEIR_ROOT/deploy/" >/dev/null
 "$KUBECTL" wait --for=condition=Established crd --all --timeout=60s >/dev/null
