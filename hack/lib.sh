@@ -25,3 +25,22 @@ KUBECTL="$(k8s_bin_dir)/kubectl"
 ETCD="$(etcd_bin_dir)/etcd"
 KWOK="$(kwok_bin_dir)/kwok"
 HELM="$(helm_bin_dir)/helm"
+
+# Applies weir's CRDs and admission policies (crds/, deploy/) as a user
+# installs them, with KUBECONFIG set, and waits until they are in effect.
+install_weir() {
+  local probe finalizers i
+  "$KUBECTL" apply -f "$WEIR_ROOT/crds/" -f "$WEIR_ROOT/deploy/" >/dev/null
+  "$KUBECTL" wait --for=condition=Established crd --all --timeout=60s >/dev/null
+  # Callers start at once: wait until discovery serves the kinds and the API
+  # server applies the admission policy (a server-side dry run shows its finalizer).
+  probe='{"apiVersion":"weir.dev/v1alpha1","kind":"Batch","metadata":{"name":"probe","namespace":"default"},
+    "spec":{"jobSpec":{"template":{"spec":{"containers":[{"name":"main","image":"busybox"}]}}}}}'
+  for ((i = 0; i < 150; i++)); do
+    finalizers=$("$KUBECTL" create --dry-run=server -f - -o jsonpath='{.metadata.finalizers}' \
+      <<<"$probe" 2>/dev/null || true)
+    [[ $finalizers == *weir.dev/cleanup* ]] && break
+    sleep 0.2
+  done
+  [[ $finalizers == *weir.dev/cleanup* ]] || die "weir's CRDs or admission policy are not in effect"
+}
