@@ -15,12 +15,13 @@
 //       (no controller may be running to remove it).
 // batches and flows create the namespace, start build/bin/weir-controller
 // watching only it, and print one line of key=value pairs: wall time, the
-// controller's API requests during the run (from its own
-// weir_api_requests_total, reads = get/list/watch, writes = the rest) per
-// Batch or step, its CPU seconds during the run (utime+stime) and its peak
-// resident memory (VmHWM). Requests and CPU are read once the controller's
-// request counts settle after the last Succeeded (its Events trail). The namespace is cleaned up at the end, whatever
-// happens. CONTROLLER_BENCH_TIMEOUT (seconds, default 900) bounds the wait.
+// controller's API requests per Batch or step (from its own
+// weir_api_requests_total; reads = get/list/watch, writes = the rest), its
+// CPU seconds during the run (utime+stime) and its peak resident memory
+// (VmHWM). Requests and CPU are read once the controller's request counts
+// settle after the last Succeeded (its Events trail the phase changes). The
+// namespace is cleaned up at the end, whatever happens.
+// CONTROLLER_BENCH_TIMEOUT (seconds, default 900) bounds the wait.
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,15 +72,15 @@ absl::StatusOr<std::unique_ptr<kube::HttpClient>> NewClient() {
 
 // A pod template whose pods succeed at once (hack/kwok/stages.yaml).
 json JobSpec() {
-  return {{"template",
-           {{"metadata",
-             {{"annotations",
-               {{"sim.weir.dev/outcome", "Succeeded"}, {"sim.weir.dev/duration", "0s"}}}}},
-            {"spec",
-             {{"containers",
-               json::array({{{"name", "main"},
-                             {"image", "busybox:1.36"},
-                             {"resources", {{"limits", {{"memory", "64Mi"}}}}}}})}}}}}};
+  return {
+      {"template",
+       {{"metadata",
+         {{"annotations",
+           {{"sim.weir.dev/outcome", "Succeeded"}, {"sim.weir.dev/duration", "0s"}}}}},
+        {"spec",
+         {{"containers", json::array({{{"name", "main"},
+                                       {"image", "busybox:1.36"},
+                                       {"resources", {{"limits", {{"memory", "64Mi"}}}}}}})}}}}}};
 }
 
 json Batch(int i) {
@@ -183,8 +184,8 @@ class PhaseWatcher {
       }
       if (event.type == kube::EventType::kError || !(*stream)->status().ok()) rv.clear();
     }
-    return absl::DeadlineExceededError(absl::StrCat(Succeeded(), " of ", n_, " ", ref_.ToString(),
-                                                    " Succeeded at the deadline"));
+    return absl::DeadlineExceededError(
+        absl::StrCat(Succeeded(), " of ", n_, " ", ref_.ToString(), " Succeeded at the deadline"));
   }
 
  private:
@@ -231,8 +232,8 @@ std::map<std::string, double> ApiRequests(const std::string& metrics) {
     if (line.rfind("weir_api_requests_total{", 0) != 0) continue;
     double v = 0;
     if (!absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) continue;
-    out[absl::StrCat(label(line, "verb"), ":", label(line, "resource"), ":", label(line, "code"))] +=
-        v;
+    out[absl::StrCat(label(line, "verb"), ":", label(line, "resource"), ":",
+                     label(line, "code"))] += v;
   }
   return out;
 }
@@ -397,8 +398,8 @@ int Run(const Workload& w, const std::string& ns) {
   // and cancel its Batches, and Cleanup drops the finalizer itself.
   controller.Stop();
   if (!status.ok()) {
-    std::fprintf(stderr, "%s: %s (controller log %s)\n", w.what.c_str(),
-                 status.ToString().c_str(), controller.log_path().c_str());
+    std::fprintf(stderr, "%s: %s (controller log %s)\n", w.what.c_str(), status.ToString().c_str(),
+                 controller.log_path().c_str());
   } else {
     std::remove(controller.log_path().c_str());
   }

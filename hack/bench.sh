@@ -11,6 +11,15 @@
 #      created in a fresh namespace, then CACHE_REPEATS fresh processes each
 #      sync an InformerFactory over them and report sync time and resident
 #      memory. The namespace is deleted at the end, whatever happens.
+#   3. weir-controller end to end (build/bin/controller_bench): applies crds/
+#      and deploy/, then CONTROLLER_REPEATS times (fresh namespace and
+#      controller process each) BATCHES Batches, and FLOWS JobFlows of STEPS
+#      steps (half chains, half fan-outs), all with pods that succeed at once:
+#      wall time to all Succeeded, the controller's API requests per Batch or
+#      step, its CPU seconds and peak memory. Namespaces are deleted at the
+#      end, whatever happens.
+#
+# BENCH_PARTS selects parts (default "queue cache controller").
 #
 # Brings the control plane up if it is not running and, in that case, takes it
 # down again afterwards (as hack/e2e.sh does). WEIR_CLUSTER_DIR selects the
@@ -26,24 +35,39 @@ QUEUE_REPEATS=${QUEUE_REPEATS:-9}
 CACHE_JOBS=${CACHE_JOBS:-10000}
 CACHE_PODS=${CACHE_PODS:-10000}
 CACHE_REPEATS=${CACHE_REPEATS:-3}
+BATCHES=${BATCHES:-1000}
+FLOWS=${FLOWS:-100}
+STEPS=${STEPS:-10}
+CONTROLLER_REPEATS=${CONTROLLER_REPEATS:-3}
+BENCH_PARTS=${BENCH_PARTS:-queue cache controller}
 
 queue_bench="$build_dir/bin/work_queue_bench"
 cache_bench="$build_dir/bin/cache_bench"
-[[ -x $queue_bench && -x $cache_bench ]] || die "build first: $queue_bench, $cache_bench missing"
+controller_bench="$build_dir/bin/controller_bench"
+for b in "$queue_bench" "$cache_bench" "$controller_bench"; do
+  [[ -x $b ]] || die "build first: $b missing"
+done
+part() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 
 ns="weir-bench-$(date +%s)-$$"
+controller_namespaces=()
 started=0
 cleanup() {
   if [[ -n ${KUBECONFIG:-} ]]; then
-    "$cache_bench" cleanup "$ns" >/dev/null 2>&1 || true
+    if part cache; then "$cache_bench" cleanup "$ns" >/dev/null 2>&1 || true; fi
+    for n in "${controller_namespaces[@]}"; do
+      "$controller_bench" cleanup "$n" >/dev/null 2>&1 || true
+    done
   fi
   if ((started)); then "$cluster" down >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
-log "work queue: $QUEUE_REPEATS repeats of $QUEUE_CYCLES cycles"
-queue_out=$("$queue_bench" "$QUEUE_CYCLES" "$QUEUE_REPEATS")
-echo "$queue_out"
+if part queue; then
+  log "work queue: $QUEUE_REPEATS repeats of $QUEUE_CYCLES cycles"
+  queue_out=$("$queue_bench" "$QUEUE_CYCLES" "$QUEUE_REPEATS")
+  echo "$queue_out"
+fi
 
 if ! "$cluster" status >/dev/null 2>&1; then
   started=1
@@ -52,31 +76,74 @@ if ! "$cluster" status >/dev/null 2>&1; then
 fi
 eval "$("$cluster" env)"
 
-log "cache: creating $CACHE_JOBS Jobs and $CACHE_PODS Pods in namespace $ns"
-"$cache_bench" populate "$ns" "$CACHE_JOBS" "$CACHE_PODS"
-
 cache_out=()
-for ((i = 1; i <= CACHE_REPEATS; i++)); do
-  log "cache: measure $i/$CACHE_REPEATS (fresh process)"
-  line=$("$cache_bench" measure "$ns")
-  echo "$line"
-  cache_out+=("$line")
-done
+if part cache; then
+  log "cache: creating $CACHE_JOBS Jobs and $CACHE_PODS Pods in namespace $ns"
+  "$cache_bench" populate "$ns" "$CACHE_JOBS" "$CACHE_PODS"
+  for ((i = 1; i <= CACHE_REPEATS; i++)); do
+    log "cache: measure $i/$CACHE_REPEATS (fresh process)"
+    line=$("$cache_bench" measure "$ns")
+    echo "$line"
+    cache_out+=("$line")
+  done
+fi
 
-# median and min/max of a key over the measure lines.
+batch_out=()
+flow_out=()
+loads=()
+if part controller; then
+  install_weir
+  for ((i = 1; i <= CONTROLLER_REPEATS; i++)); do
+    for what in batches flows; do
+      n="$ns-$what-$i"
+      controller_namespaces+=("$n")
+      if [[ $what = batches ]]; then args=("$BATCHES"); else args=("$FLOWS" "$STEPS"); fi
+      log "controller: $what ${args[*]}, run $i/$CONTROLLER_REPEATS in namespace $n"
+      line=$("$controller_bench" "$what" "$n" "${args[@]}")
+      line="$line load1=$(cut -d' ' -f1 /proc/loadavg)"
+      echo "$line"
+      if [[ $what = batches ]]; then batch_out+=("$line"); else flow_out+=("$line"); fi
+    done
+  done
+fi
+
+# median and min/max of key $1 over the lines that follow.
 stat() {
-  printf '%s\n' "${cache_out[@]}" | grep -oE "(^| )$1=[0-9.]+" | cut -d= -f2 | sort -g |
+  local key=$1
+  shift
+  printf '%s\n' "$@" | grep -oE "(^| )$key=[0-9.]+" | cut -d= -f2 | sort -g |
     awk '{v[NR] = $1} END {printf "median %s (min %s, max %s)", v[int((NR + 1) / 2)], v[1], v[NR]}'
 }
 
 echo
-echo "== summary ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)) =="
-echo "work queue, one thread, ops/s (one op = Add + Get + Done):"
-echo "$queue_out" | awk 'NR > 1 {print "  " $0}'
-echo "cache, $CACHE_JOBS Jobs + $CACHE_PODS Pods, $CACHE_REPEATS fresh processes:"
-echo "  sync time s:          $(stat sync_s)"
-echo "  VmRSS after sync MiB: $(stat rss_mib)"
-echo "  VmHWM MiB:            $(stat hwm_mib)"
-echo "  baseline VmRSS MiB:   $(stat base_rss_mib)"
-echo "  malloc in use MiB:    $(stat heap_in_use_mib)"
-echo "  malloc free MiB:      $(stat heap_free_mib)  (freed, not returned to the system)"
+echo "== summary ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)) =="
+if part queue; then
+  echo "work queue, one thread, ops/s (one op = Add + Get + Done):"
+  echo "$queue_out" | awk 'NR > 1 {print "  " $0}'
+fi
+if part cache; then
+  echo "cache, $CACHE_JOBS Jobs + $CACHE_PODS Pods, $CACHE_REPEATS fresh processes:"
+  echo "  sync time s:          $(stat sync_s "${cache_out[@]}")"
+  echo "  VmRSS after sync MiB: $(stat rss_mib "${cache_out[@]}")"
+  echo "  VmHWM MiB:            $(stat hwm_mib "${cache_out[@]}")"
+  echo "  baseline VmRSS MiB:   $(stat base_rss_mib "${cache_out[@]}")"
+  echo "  malloc in use MiB:    $(stat heap_in_use_mib "${cache_out[@]}")"
+  echo "  malloc free MiB:      $(stat heap_free_mib "${cache_out[@]}")  (freed, not returned to the system)"
+fi
+if part controller; then
+  echo "weir-controller, $BATCHES Batches, $CONTROLLER_REPEATS runs (pods succeed at once):"
+  echo "  wall time s:             $(stat wall_s "${batch_out[@]}")"
+  echo "  API reads per Batch:     $(stat reads_per_batch "${batch_out[@]}")"
+  echo "  API writes per Batch:    $(stat writes_per_batch "${batch_out[@]}")"
+  echo "  controller CPU s:        $(stat cpu_s "${batch_out[@]}")"
+  echo "  controller VmHWM MiB:    $(stat hwm_mib "${batch_out[@]}")"
+  echo "  load average (1 min):    $(stat load1 "${batch_out[@]}")"
+  echo "weir-controller, $FLOWS JobFlows x $STEPS steps, $CONTROLLER_REPEATS runs:"
+  echo "  wall time s:             $(stat wall_s "${flow_out[@]}")"
+  echo "  steps per s:             $(stat units_per_s "${flow_out[@]}")"
+  echo "  API reads per step:      $(stat reads_per_step "${flow_out[@]}")"
+  echo "  API writes per step:     $(stat writes_per_step "${flow_out[@]}")"
+  echo "  controller CPU s:        $(stat cpu_s "${flow_out[@]}")"
+  echo "  controller VmHWM MiB:    $(stat hwm_mib "${flow_out[@]}")"
+  echo "  load average (1 min):    $(stat load1 "${flow_out[@]}")"
+fi

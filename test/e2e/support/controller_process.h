@@ -31,6 +31,7 @@ class ControllerProcess {
   int Stop(absl::Duration timeout = absl::Seconds(30));
   void Kill();
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   int health_port() const { return health_port_; }
   const std::string& log_path() const { return log_path_; }
   // GET http://127.0.0.1:<health port><path>; the body, or an error.
