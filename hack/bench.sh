@@ -92,6 +92,8 @@ batch_out=()
 flow_out=()
 loads=()
 if part controller; then
+  # One left by `make run` (watching every namespace) would act on them too.
+  "$cluster" stop-controller
   install_weir
   for ((i = 1; i <= CONTROLLER_REPEATS; i++)); do
     for what in batches flows; do
