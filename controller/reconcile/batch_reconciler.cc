@@ -1,12 +1,10 @@
 #include "reconcile/batch_reconciler.h"
 
-#include <deque>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "api/jobtemplate.h"
 #include "api/meta.h"
-#include "kube/errors.h"
 #include "reconcile/children.h"
 
 namespace weir::reconcile {
@@ -37,33 +35,12 @@ absl::StatusOr<BatchPlan> BatchReconciler::PlanFromCache(const json& object) {
         deps_.templates->Get(runtime::ObjectKey(meta.namespace_name, in.batch.spec->template_name));
     if (tmpl != nullptr) in.template_job_spec = api::ParseJobTemplate(*tmpl).job_spec;
   }
-  const std::vector<runtime::ObjectPtr> jobs = deps_.jobs->ByLabel(kLabelBatchUid, meta.uid);
-  const std::vector<runtime::ObjectPtr> pods = deps_.pods->ByLabel(kLabelBatchUid, meta.uid);
-  for (const runtime::ObjectPtr& j : jobs) in.jobs.push_back(j.get());
-  for (const runtime::ObjectPtr& p : pods) in.pods.push_back(p.get());
-  std::vector<runtime::ObjectPtr> deleted_pods;
-  const auto read_deleted_pods = [&] {
-    deleted_pods = deps_.deleted_pods->ByLabel(meta.uid);
-    in.deleted_pods.clear();
-    for (const runtime::ObjectPtr& p : deleted_pods) in.deleted_pods.push_back(p.get());
-  };
-  read_deleted_pods();
-
-  // A Job the records name but the cache lacks may be one the cache has not
-  // seen yet: ask the API server before concluding anything.
-  std::deque<json> live;
-  for (int round = 0; round < kVerifyRounds; ++round) {
-    BatchPlan plan = PlanBatch(in);
-    if (!plan.verify_job.has_value()) return plan;
-    if (absl::Status s = writes_.VerifyJobs(meta.namespace_name, {*plan.verify_job}, live, in.jobs,
-                                            in.jobs_gone);
-        !s.ok()) {
-      return s;
-    }
-    // A pod removed while we asked has its final state recorded by now.
-    read_deleted_pods();
-  }
-  return absl::InternalError("the Batch's Jobs could not be verified");
+  return PlanWithChildren(
+      deps_, writes_, kLabelBatchUid, meta, in, [](const BatchInput& i) { return PlanBatch(i); },
+      [](const BatchPlan& p) {
+        return p.verify_job.has_value() ? std::vector<std::string>{*p.verify_job}
+                                        : std::vector<std::string>{};
+      });
 }
 
 absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Request& request) {

@@ -1,13 +1,11 @@
 #include "reconcile/flow_reconciler.h"
 
 #include <algorithm>
-#include <deque>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "api/jobtemplate.h"
 #include "api/meta.h"
-#include "kube/errors.h"
 #include "reconcile/children.h"
 
 namespace weir::reconcile {
@@ -63,33 +61,9 @@ absl::StatusOr<FlowPlan> FlowReconciler::PlanFromCache(const api::JobFlow& flow)
                                         .resource_version = parsed.metadata.resource_version});
     }
   }
-  const std::vector<runtime::ObjectPtr> jobs = deps_.jobs->ByLabel(kLabelFlowUid, meta.uid);
-  const std::vector<runtime::ObjectPtr> pods = deps_.pods->ByLabel(kLabelFlowUid, meta.uid);
-  for (const runtime::ObjectPtr& j : jobs) in.jobs.push_back(j.get());
-  for (const runtime::ObjectPtr& p : pods) in.pods.push_back(p.get());
-  std::vector<runtime::ObjectPtr> deleted_pods;
-  const auto read_deleted_pods = [&] {
-    deleted_pods = deps_.deleted_pods->ByLabel(meta.uid);
-    in.deleted_pods.clear();
-    for (const runtime::ObjectPtr& p : deleted_pods) in.deleted_pods.push_back(p.get());
-  };
-  read_deleted_pods();
-
-  // Jobs the records name but the cache lacks may be ones the cache has not
-  // seen yet: ask the API server before concluding anything.
-  std::deque<json> live;
-  for (int round = 0; round < kVerifyRounds; ++round) {
-    FlowPlan plan = PlanJobFlow(in);
-    if (plan.verify_jobs.empty()) return plan;
-    if (absl::Status s =
-            writes_.VerifyJobs(meta.namespace_name, plan.verify_jobs, live, in.jobs, in.jobs_gone);
-        !s.ok()) {
-      return s;
-    }
-    // A pod removed while we asked has its final state recorded by now.
-    read_deleted_pods();
-  }
-  return absl::InternalError("the JobFlow's Jobs could not be verified");
+  return PlanWithChildren(
+      deps_, writes_, kLabelFlowUid, meta, in, [](const FlowInput& i) { return PlanJobFlow(i); },
+      [](const FlowPlan& p) { return p.verify_jobs; });
 }
 
 absl::StatusOr<runtime::Result> FlowReconciler::Reconcile(const runtime::Request& request) {

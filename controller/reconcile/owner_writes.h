@@ -23,6 +23,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "api/meta.h"
@@ -133,5 +134,42 @@ class OwnerWrites {
   kube::ResourceRef owner_ref_;
   std::string kind_;
 };
+
+// Plans an owner from the caches: fills `in`'s children (jobs, pods and the
+// deleted pods' final states of owner uid `uid`, by `uid_label`) and calls
+// `plan(in)`; while the plan names Jobs to confirm (`verify(plan)`: Jobs the
+// records name but the cache lacks, maybe not seen yet), reads them from the
+// API server into `in` and plans again, at most kVerifyRounds times.
+// `Input` has the fields jobs, pods, deleted_pods and jobs_gone.
+template <typename Input, typename PlanFn, typename VerifyFn>
+auto PlanWithChildren(const ReconcilerDeps& deps, const OwnerWrites& writes,
+                      absl::string_view uid_label, const api::ObjectMeta& meta, Input& in,
+                      PlanFn plan, VerifyFn verify) -> absl::StatusOr<decltype(plan(in))> {
+  const std::vector<runtime::ObjectPtr> jobs = deps.jobs->ByLabel(uid_label, meta.uid);
+  const std::vector<runtime::ObjectPtr> pods = deps.pods->ByLabel(uid_label, meta.uid);
+  for (const runtime::ObjectPtr& j : jobs) in.jobs.push_back(j.get());
+  for (const runtime::ObjectPtr& p : pods) in.pods.push_back(p.get());
+  std::vector<runtime::ObjectPtr> deleted_pods;
+  const auto read_deleted_pods = [&] {
+    deleted_pods = deps.deleted_pods->ByLabel(meta.uid);
+    in.deleted_pods.clear();
+    for (const runtime::ObjectPtr& p : deleted_pods) in.deleted_pods.push_back(p.get());
+  };
+  read_deleted_pods();
+  std::deque<nlohmann::json> live;
+  for (int round = 0; round < kVerifyRounds; ++round) {
+    auto planned = plan(in);
+    const std::vector<std::string> names = verify(planned);
+    if (names.empty()) return planned;
+    if (absl::Status s = writes.VerifyJobs(meta.namespace_name, names, live, in.jobs, in.jobs_gone);
+        !s.ok()) {
+      return s;
+    }
+    // A pod removed while we asked has its final state recorded by now.
+    read_deleted_pods();
+  }
+  return absl::UnavailableError(
+      absl::StrCat("the Jobs of ", meta.namespace_name, "/", meta.name, " could not be verified"));
+}
 
 }  // namespace weir::reconcile

@@ -17,8 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test/e2e/support/batch_objects.h"
-#include "test/e2e/support/controller_process.h"
-#include "test/e2e/support/kubectl.h"
+#include "test/e2e/support/controller_fixture.h"
 
 namespace weir::e2e {
 namespace {
@@ -26,30 +25,16 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-class BatchTest : public ::testing::Test {
+class BatchTest : public ControllerFixture {
  protected:
-  void SetUp() override {
-    absl::StatusOr<Kubectl> kubectl = Kubectl::FromEnv();
-    ASSERT_TRUE(kubectl.ok()) << kubectl.status();
-    kubectl_.emplace(*std::move(kubectl));
-    ns_.emplace(*kubectl_, "batch");
-    controller_.emplace(std::vector<std::string>{absl::StrCat("--namespace=", ns_->name()),
-                                                 "--batch-idle-timeout=1h"});
-    ASSERT_TRUE(controller_->Start().ok());
-    absl::Status ready = controller_->WaitReady(absl::Seconds(30));
-    ASSERT_TRUE(ready.ok()) << ready;
-  }
-
-  void TearDown() override {
-    if (HasFailure() && controller_.has_value()) {
-      std::fprintf(stderr, "controller log: %s\n", controller_->log_path().c_str());
-    }
-  }
+  using ControllerFixture::Get;
+  using ControllerFixture::Patch;
+  using ControllerFixture::WaitForPhase;
 
   // A Batch whose pod plays `outcome`; `extra` is merged into the spec.
   json MakeBatch(const std::string& name, const std::string& outcome, json extra = json::object(),
                  json annotations = json::object()) {
-    return SimulatedBatch(ns_->name(), name, outcome, std::move(extra), std::move(annotations));
+    return SimulatedBatch(ns(), name, outcome, std::move(extra), std::move(annotations));
   }
 
   // Gives the Batch's pod one container of each name, like MakeBatch's.
@@ -64,43 +49,15 @@ class BatchTest : public ::testing::Test {
     }
   }
 
-  void Create(const json& batch) {
-    absl::Status s = kubectl_->Apply(batch);
-    ASSERT_TRUE(s.ok()) << s;
-  }
-
-  json Get(const std::string& name) {
-    absl::StatusOr<json> b = kubectl_->GetJson({"get", "batch", name, "-n", ns_->name()});
-    return b.ok() ? *b : json();
-  }
-
-  std::string Phase(const json& batch) { return PhaseOf(batch); }
-
-  // Waits for `phase` and returns the Batch (fails the test on timeout).
+  void Create(const json& batch) { Apply(batch); }
+  json Get(const std::string& name) { return Get("batch", name); }
   json WaitForPhase(const std::string& name, const std::string& phase,
                     absl::Duration timeout = absl::Seconds(60)) {
-    json b;
-    bool ok = Eventually(
-        [&] {
-          b = Get(name);
-          return Phase(b) == phase;
-        },
-        timeout);
-    EXPECT_TRUE(ok) << name << " never reached " << phase << "; last: " << b.dump();
-    return b;
+    return WaitForPhase("batch", name, phase, timeout);
   }
-
-  json Jobs(const std::string& batch) {
-    absl::StatusOr<json> jobs = kubectl_->GetJson(
-        {"get", "jobs", "-n", ns_->name(), "-l", absl::StrCat("weir.dev/batch=", batch)});
-    return jobs.ok() ? (*jobs)["items"] : json::array();
-  }
-
-  json Pods(const std::string& batch) {
-    absl::StatusOr<json> pods = kubectl_->GetJson(
-        {"get", "pods", "-n", ns_->name(), "-l", absl::StrCat("weir.dev/batch=", batch)});
-    return pods.ok() ? (*pods)["items"] : json::array();
-  }
+  void Patch(const std::string& name, const json& patch) { Patch("batch", name, patch); }
+  json Jobs(const std::string& batch) { return List("jobs", "weir.dev/batch=" + batch); }
+  json Pods(const std::string& batch) { return List("pods", "weir.dev/batch=" + batch); }
 
   // The condition of `type` in the Batch's status, or an empty object.
   static json Condition(const json& batch, const std::string& type) {
@@ -118,17 +75,6 @@ class BatchTest : public ::testing::Test {
     if (field.is_string()) absl::ParseTime(absl::RFC3339_full, field.get<std::string>(), &t, &err);
     return t;
   }
-
-  void Patch(const std::string& name, const json& patch) {
-    ASSERT_TRUE(
-        kubectl_
-            ->Run({"patch", "batch", name, "-n", ns_->name(), "--type=merge", "-p", patch.dump()})
-            .ok());
-  }
-
-  std::optional<Kubectl> kubectl_;
-  std::optional<TestNamespace> ns_;
-  std::optional<ControllerProcess> controller_;
 };
 
 TEST_F(BatchTest, SucceedsAndKeepsItsJobLabelledAndOwned) {
@@ -152,7 +98,7 @@ TEST_F(BatchTest, SucceedsAndKeepsItsJobLabelledAndOwned) {
   EXPECT_EQ(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
   EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"]["weir.dev/batch"], "ok");
 
-  absl::StatusOr<std::string> table = kubectl_->Run({"get", "batches", "-n", ns_->name()});
+  absl::StatusOr<std::string> table = kubectl().Run({"get", "batches", "-n", ns()});
   ASSERT_TRUE(table.ok());
   EXPECT_THAT(*table, HasSubstr("PHASE"));
   EXPECT_THAT(*table, HasSubstr("ATTEMPT"));
@@ -377,7 +323,7 @@ TEST_F(BatchTest, CancelWhileRunningGoesThroughCanceling) {
   ASSERT_EQ(b["status"]["attempts"].size(), 1u);
   EXPECT_EQ(b["status"]["attempts"][0]["phase"], "Canceled");
   absl::StatusOr<std::string> events =
-      kubectl_->Run({"get", "events", "-n", ns_->name(), "--field-selector",
+      kubectl().Run({"get", "events", "-n", ns(), "--field-selector",
                      "involvedObject.name=cancel-running", "-o", "jsonpath={.items[*].reason}"});
   ASSERT_TRUE(events.ok());
   EXPECT_THAT(*events, HasSubstr("Canceling"));
@@ -403,9 +349,9 @@ TEST_F(BatchTest, CancelWhileRunningGivesThePodItsGracePeriodAndExit143Or130IsCa
   // One line per event: "TYPE pod deletionGracePeriodSeconds exitCode".
   absl::StatusOr<std::string> watched;
   std::thread watcher([&] {
-    watched = kubectl_->Run(
-        {"get", "pods", "-n", ns_->name(), "-l", "weir.dev/batch in (stop-term,stop-int)",
-         "--watch", "--output-watch-events", "--request-timeout=6s", "-o",
+    watched = kubectl().Run(
+        {"get", "pods", "-n", ns(), "-l", "weir.dev/batch in (stop-term,stop-int)", "--watch",
+         "--output-watch-events", "--request-timeout=6s", "-o",
          "jsonpath={.type} {.object.metadata.name} {.object.metadata.deletionGracePeriodSeconds} "
          "{.object.status.containerStatuses[0].state.terminated.exitCode}{\"\\n\"}"});
   });
@@ -448,13 +394,12 @@ TEST_F(BatchTest, DeletedWhilePendingLastStatusIsCanceledAndChildrenGoFirst) {
   // Watch the Batch until it is gone; the last state seen must be Canceled.
   absl::StatusOr<std::string> watched;
   std::thread watcher([&] {
-    watched = kubectl_->Run({"get", "batch", "del", "-n", ns_->name(), "--watch", "-o", "json",
-                             "--request-timeout=8s"});
+    watched = kubectl().Run(
+        {"get", "batch", "del", "-n", ns(), "--watch", "-o", "json", "--request-timeout=8s"});
   });
   absl::SleepFor(absl::Milliseconds(500));
   ASSERT_TRUE(
-      kubectl_->Run({"delete", "batch", "del", "-n", ns_->name(), "--wait=true", "--timeout=30s"})
-          .ok());
+      kubectl().Run({"delete", "batch", "del", "-n", ns(), "--wait=true", "--timeout=30s"}).ok());
   EXPECT_TRUE(Jobs("del").empty()) << "children must be gone before the Batch is";
   watcher.join();
   ASSERT_TRUE(watched.ok()) << watched.status();
@@ -492,8 +437,7 @@ TEST_F(BatchTest, RecreatingADeletedBatchAtOnceDoesNotCollide) {
   WaitForPhase("again", "Running");
   const std::string old_job = Jobs("again")[0]["metadata"]["name"];
   ASSERT_TRUE(
-      kubectl_->Run({"delete", "batch", "again", "-n", ns_->name(), "--wait=true", "--timeout=60s"})
-          .ok());
+      kubectl().Run({"delete", "batch", "again", "-n", ns(), "--wait=true", "--timeout=60s"}).ok());
   Create(MakeBatch("again", "Succeeded"));
   json b = WaitForPhase("again", "Succeeded");
   EXPECT_NE(b["status"]["job"], old_job) << "the new Batch's Job is its own";
@@ -512,17 +456,16 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
   // Every watch event of every Batch: "TYPE name phase".
   absl::StatusOr<std::string> watched;
   std::thread watcher([&] {
-    watched =
-        kubectl_->Run({"get", "batches", "-n", ns_->name(), "--watch", "--output-watch-events",
-                       "--request-timeout=50s", "-o",
-                       "jsonpath={.type} {.object.metadata.name} {.object.status.phase}{\"\\n\"}"});
+    watched = kubectl().Run(
+        {"get", "batches", "-n", ns(), "--watch", "--output-watch-events", "--request-timeout=50s",
+         "-o", "jsonpath={.type} {.object.metadata.name} {.object.status.phase}{\"\\n\"}"});
   });
   json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}};
   for (int i = 0; i < kBatches; ++i) {
     list["items"].push_back(MakeBatch(absl::StrCat("s", i), "Succeeded", json::object(),
                                       {{"sim.weir.dev/duration", "3s"}}));
   }
-  absl::Status applied = kubectl_->Run({"apply", "-f", "-"}, list.dump()).status();
+  absl::Status applied = kubectl().Run({"apply", "-f", "-"}, list.dump()).status();
   if (!applied.ok()) watcher.join();  // never leave the thread joinable
   ASSERT_TRUE(applied.ok()) << applied;
 
@@ -541,12 +484,12 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
         absl::SleepFor(absl::Milliseconds(240));
         const std::string name = absl::StrCat("s", i);
         absl::Status s =
-            i % 2 == 0 ? kubectl_
-                             ->Run({"patch", "batch", name, "-n", ns_->name(), "--type=merge", "-p",
-                                    R"({"spec":{"cancel":true}})"})
-                             .status()
-                       : kubectl_->Run({"delete", "batch", name, "-n", ns_->name(), "--wait=false"})
-                             .status();
+            i % 2 == 0
+                ? kubectl()
+                      .Run({"patch", "batch", name, "-n", ns(), "--type=merge", "-p",
+                            R"({"spec":{"cancel":true}})"})
+                      .status()
+                : kubectl().Run({"delete", "batch", name, "-n", ns(), "--wait=false"}).status();
         EXPECT_TRUE(s.ok()) << name << ": " << s;
         stopped_at[i] = absl::Now();
       }
@@ -557,7 +500,7 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
   // Canceled ones settle; deleted ones disappear, children first.
   EXPECT_TRUE(Eventually(
       [&] {
-        absl::StatusOr<json> batches = kubectl_->GetJson({"get", "batches", "-n", ns_->name()});
+        absl::StatusOr<json> batches = kubectl().GetJson({"get", "batches", "-n", ns()});
         if (!batches.ok() || (*batches)["items"].size() != kBatches / 2) return false;
         for (const json& b : (*batches)["items"]) {
           const std::string phase = Phase(b);
@@ -571,7 +514,7 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
   watcher.join();
   for (const char* kind : {"jobs", "pods"}) {
     absl::StatusOr<json> children =
-        kubectl_->GetJson({"get", kind, "-n", ns_->name(), "-l", "weir.dev/managed-by=weir"});
+        kubectl().GetJson({"get", kind, "-n", ns(), "-l", "weir.dev/managed-by=weir"});
     ASSERT_TRUE(children.ok());
     for (const json& child : (*children)["items"]) {
       const std::string batch = child["metadata"]["labels"].value("weir.dev/batch", "");
@@ -629,9 +572,9 @@ TEST_F(BatchTest, CancelingAFinishedBatchSaysAlreadyAndCleansUp) {
   WaitForPhase("done", "Succeeded");
   Patch("done", {{"spec", {{"cancel", true}}}});
   EXPECT_TRUE(Eventually([&] { return Jobs("done").empty(); }, absl::Seconds(30)));
-  absl::StatusOr<std::string> events = kubectl_->Run(
-      {"get", "events", "-n", ns_->name(), "--field-selector", "involvedObject.name=done", "-o",
-       "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}"});
+  absl::StatusOr<std::string> events =
+      kubectl().Run({"get", "events", "-n", ns(), "--field-selector", "involvedObject.name=done",
+                     "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}"});
   ASSERT_TRUE(events.ok());
   EXPECT_THAT(*events, HasSubstr("AlreadyFinished: already Succeeded"));
   EXPECT_EQ(Phase(Get("done")), "Succeeded") << "the phase does not change";
@@ -639,7 +582,7 @@ TEST_F(BatchTest, CancelingAFinishedBatchSaysAlreadyAndCleansUp) {
 
 TEST_F(BatchTest, SchemaRefusesBadInputNamingTheField) {
   json bad = MakeBatch("bad", "Succeeded", {{"template", "etl"}, {"retry", {{"limit", -1}}}});
-  absl::Status s = kubectl_->Apply(bad);
+  absl::Status s = kubectl().Apply(bad);
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(std::string(s.message()), HasSubstr("exactly one of spec.template or spec.jobSpec"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("spec.retry.limit"));
