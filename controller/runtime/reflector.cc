@@ -5,7 +5,6 @@
 #endif
 
 #include <algorithm>
-#include <future>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -166,17 +165,12 @@ absl::Status Reflector::ListAndReplace() {
   //
   // Page by page (as Client::ListAll does), and each item goes to the sink's
   // Reduce as its page arrives: only the reduced objects accumulate, so a
-  // list of many large objects is never in memory whole. The next page is
-  // fetched (and parsed) while this one is reduced, so the API server's
-  // time and ours overlap; at most two pages are held at once.
+  // list of many large objects is never in memory whole.
   std::string rv;
   std::vector<json> items;
   const std::string api_version = options_.resource.ApiVersion();
-  auto fetch = [this](kube::ListOptions options) {
-    return client_->List(options_.resource, options_.ns, options);
-  };
-  absl::StatusOr<json> page = fetch(lo);
   while (true) {
+    absl::StatusOr<json> page = client_->List(options_.resource, options_.ns, lo);
     if (!page.ok()) {
       absl::MutexLock l(&mu_);
       ++stats_.failed_lists;
@@ -184,14 +178,6 @@ absl::Status Reflector::ListAndReplace() {
     }
     if (lo.continue_token.empty()) rv = kube::MetadataString(*page, "resourceVersion");
     const std::string next = kube::MetadataString(*page, "continue");
-    std::future<absl::StatusOr<json>> ahead;
-    if (!next.empty()) {
-      lo.continue_token = next;
-      // A continued list is served from the snapshot named by the token.
-      lo.resource_version.clear();
-      lo.resource_version_match.clear();
-      ahead = std::async(std::launch::async, fetch, lo);
-    }
     if (page->contains("items") && (*page)["items"].is_array()) {
       json& page_items = (*page)["items"];
       items.reserve(items.size() + page_items.size());
@@ -208,8 +194,10 @@ absl::Status Reflector::ListAndReplace() {
       }
     }
     if (next.empty()) break;
-    page = json();  // free this page before the next one arrives
-    page = ahead.get();
+    lo.continue_token = next;
+    // A continued list is served from the snapshot named by the token.
+    lo.resource_version.clear();
+    lo.resource_version_match.clear();
   }
   const size_t count = items.size();
   sink_->Replace(std::move(items));
