@@ -8,6 +8,15 @@
 #include "absl/strings/str_join.h"
 
 namespace weir::lifecycle {
+namespace {
+
+// One message from the Job's creation until the main container runs (or a
+// waiting reason such as Unschedulable appears): each new message is a
+// status write, and "Job created", "pod created", "pod scheduled" tell the
+// user nothing the attempt record and the pod do not.
+constexpr char kStartingMessage[] = "the attempt's pod is starting";
+
+}  // namespace
 
 namespace internal {
 
@@ -450,7 +459,7 @@ class PodClassifier {
         }
       }
     }
-    return StillGoing(Phase::kPending, "", absl::StrCat("pod ", pod_.name, " is starting"));
+    return StillGoing(Phase::kPending, "", std::string(kStartingMessage));
   }
 
   // True once a pod that should be stopping has outlived its deletion
@@ -660,9 +669,7 @@ Outcome Classify(const Observation& obs) {
                              Str(meta, "deletionTimestamp").empty() ? "" : " (or the Job)");
   } else {
     o.phase = Phase::kPending;
-    o.message = obs.job.is_null()
-                    ? "the Job is not created yet"
-                    : absl::StrCat("waiting for Job ", job_name, " to create its pod");
+    o.message = kStartingMessage;
   }
   return o;
 }

@@ -796,13 +796,17 @@ TEST(ClassifierProgress, ContainerCreatingIsPending) {
   EXPECT_EQ(o.reason, "");
 }
 
-TEST(ClassifierProgress, NoPodYet) {
-  Outcome o = Classify(Obs({}));
-  EXPECT_EQ(o.phase, Phase::kPending);
-  EXPECT_THAT(o.message, HasSubstr("to create its pod"));
-  o = Classify(Obs({}, json()));
-  EXPECT_EQ(o.phase, Phase::kPending);
-  EXPECT_THAT(o.message, HasSubstr("not created yet"));
+TEST(ClassifierProgress, StartingIsOneMessageFromJobCreationToRunning) {
+  // Each change of message is a status write: no Job yet, no pod yet and a
+  // pod not yet running all read the same.
+  const Outcome no_job = Classify(Obs({}, json()));
+  const Outcome no_pod = Classify(Obs({}));
+  const Outcome starting = ClassifyPod(PodBuilder().Container("main").Phase("Pending"));
+  for (const Outcome* o : {&no_job, &no_pod, &starting}) {
+    EXPECT_EQ(o->phase, Phase::kPending);
+    EXPECT_EQ(o->reason, "");
+    EXPECT_EQ(o->message, "the attempt's pod is starting");
+  }
 }
 
 TEST(ClassifierProgress, EvictionInProgressWhileMainRuns) {
