@@ -304,6 +304,22 @@ TEST_F(BatchTest, EvictionDoesNotCountAgainstTheLimitAndBackoffDoubles) {
   }
 }
 
+TEST_F(BatchTest, PreemptionAndNodeLossDoNotCountAgainstTheLimit) {
+  // With limit 0 a counted failure would end the Batch after attempt 1.
+  Create(MakeBatch("disrupted-0", "Succeeded", {{"retry", {{"limit", 0}, {"backoffSeconds", 1}}}},
+                   {{"sim.weir.dev/outcome-attempt-1", "Preempted"},
+                    {"sim.weir.dev/outcome-attempt-2", "NodeLost"}}));
+  json b = WaitForPhase("disrupted-0", "Succeeded", absl::Seconds(90));
+  const json& attempts = b["status"]["attempts"];
+  ASSERT_EQ(attempts.size(), 3u) << b["status"].dump();
+  EXPECT_EQ(attempts[0]["phase"], "Killed");
+  EXPECT_EQ(attempts[0]["terminationReason"], "Preempted");
+  EXPECT_EQ(attempts[1]["phase"], "Killed");
+  EXPECT_EQ(attempts[1]["terminationReason"], "NodeLost");
+  EXPECT_EQ(attempts[2]["phase"], "Succeeded");
+  EXPECT_EQ(Jobs("disrupted-0").size(), 3u) << "exactly one Job per attempt";
+}
+
 TEST_F(BatchTest, CancelWhilePendingEndsCanceledNotFailed) {
   Create(MakeBatch("cancel-pending", "ImagePullBackOff", {{"imagePullGraceSeconds", 600}}));
   ASSERT_TRUE(Eventually([&] { return !Jobs("cancel-pending").empty(); }, absl::Seconds(30)));

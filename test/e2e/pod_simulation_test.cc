@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -206,16 +207,25 @@ TEST_F(PodSimulationTest, OOMKilledIsReasonOOMKilledExit137) {
   EXPECT_EQ(MainState(pod)["terminated"]["exitCode"], 137);
 }
 
-TEST_F(PodSimulationTest, EvictedHasPodReasonAndDisruptionTarget) {
-  CreateJob("evict", "Evicted");
-  json pod = WaitForPodPhase("evict", "Failed");
-  ASSERT_TRUE(pod.is_object());
-  EXPECT_EQ(pod["status"]["reason"], "Evicted");
-  bool disruption = false;
-  for (const json& c : pod["status"]["conditions"]) {
-    if (c["type"] == "DisruptionTarget" && c["status"] == "True") disruption = true;
+// Evicted, Preempted and NodeLost: a Failed pod with the DisruptionTarget
+// reason a kubelet, the scheduler or the taint manager sets.
+TEST_F(PodSimulationTest, DisruptionsCarryTheirDisruptionTargetReason) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"Evicted", "TerminationByKubelet"},
+      {"Preempted", "PreemptionByScheduler"},
+      {"NodeLost", "DeletionByTaintManager"}};
+  for (const auto& [outcome, why] : cases) CreateJob(absl::AsciiStrToLower(outcome), outcome);
+  for (const auto& [outcome, why] : cases) {
+    json pod = WaitForPodPhase(absl::AsciiStrToLower(outcome), "Failed");
+    ASSERT_TRUE(pod.is_object()) << outcome;
+    EXPECT_EQ(pod["status"].value("reason", ""), outcome == "Evicted" ? "Evicted" : "") << outcome;
+    std::string disruption;
+    for (const json& c : pod["status"]["conditions"]) {
+      if (c["type"] == "DisruptionTarget" && c["status"] == "True") disruption = c["reason"];
+    }
+    EXPECT_EQ(disruption, why) << pod["status"].dump();
+    EXPECT_EQ(MainState(pod)["terminated"]["exitCode"], 137) << outcome;
   }
-  EXPECT_TRUE(disruption) << pod["status"].dump();
 }
 
 TEST_F(PodSimulationTest, ImagePullBackOffNeverStarts) {
