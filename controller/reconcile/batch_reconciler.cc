@@ -24,9 +24,9 @@ std::optional<std::string> BatchReconciler::OwnerKey(const json& child) {
   return OwnerKeyOf(child, kLabelBatch);
 }
 
-absl::StatusOr<BatchPlan> BatchReconciler::PlanFromCache(const json& object) {
+absl::StatusOr<BatchPlan> BatchReconciler::PlanFromCache(const api::Batch& batch) {
   BatchInput in;
-  in.batch = api::ParseBatch(object);
+  in.batch = batch;
   in.defaults = defaults_;
   in.now = deps_.clock->Now();
   const api::ObjectMeta& meta = in.batch.metadata;
@@ -47,10 +47,10 @@ absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Reques
   runtime::ObjectPtr cached = deps_.owners->Get(request.Key());
   if (cached == nullptr) return runtime::Result{};  // gone; its children go with it
   const json& object = *cached;
-  absl::StatusOr<BatchPlan> planned = PlanFromCache(object);
+  const api::Batch batch = api::ParseBatch(object);
+  absl::StatusOr<BatchPlan> planned = PlanFromCache(batch);
   if (!planned.ok()) return planned.status();
   BatchPlan& plan = *planned;
-  api::Batch batch = api::ParseBatch(object);
   const std::string& ns = batch.metadata.namespace_name;
 
   if (plan.add_finalizer) {

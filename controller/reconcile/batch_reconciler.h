@@ -48,7 +48,7 @@ class BatchReconciler final : public runtime::Reconciler {
   static std::optional<std::string> OwnerKey(const nlohmann::json& child);
 
  private:
-  absl::StatusOr<BatchPlan> PlanFromCache(const nlohmann::json& object);
+  absl::StatusOr<BatchPlan> PlanFromCache(const api::Batch& batch);
   // Step 2 of the order above. Returns false when the Job was not created
   // (canceled, deleted, or refused: the status then says why).
   absl::StatusOr<bool> CreateJob(const nlohmann::json& object, const api::Batch& batch,
