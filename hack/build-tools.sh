@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the pinned upstream binaries (etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl, kwok, helm) from the
-# official Go modules into $WEIR_CACHE_DIR, one directory per tool and version.
-# A tool whose directory is complete is not rebuilt, so this is cheap when warm.
+# kube-controller-manager, kube-scheduler, kubectl, kwok, helm, and the real
+# node's kubelet, containerd and runc) from the official Go modules into
+# $WEIR_CACHE_DIR, one directory per tool and version, and the node's images
+# (hack/images.sh). A tool whose directory is complete is not rebuilt, so this
+# is cheap when warm.
 #
 # Usage: hack/build-tools.sh [--check]   (--check: exit 1 if anything is missing)
 set -euo pipefail
@@ -11,9 +13,11 @@ source "$(dirname "$0")/lib.sh"
 all_present() {
   local f
   for f in "$KUBE_APISERVER" "$KUBE_CONTROLLER_MANAGER" "$KUBE_SCHEDULER" \
-           "$KUBECTL" "$ETCD" "$KWOK" "$HELM"; do
+           "$KUBECTL" "$ETCD" "$KWOK" "$HELM" "$KUBELET" "$CONTAINERD" \
+           "$CONTAINERD_SHIM" "$CTR" "$RUNC"; do
     [[ -x $f ]] || return 1
   done
+  [[ -e $NODE_IMAGES ]]
 }
 
 if [[ ${1:-} == --check ]]; then all_present; exit; fi
@@ -35,10 +39,13 @@ build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 # interrupted build never leaves a half-filled cache directory behind.
 finish() { chmod 755 "$1"; rm -rf "$2"; mv "$1" "$2"; }
 
-build_kubernetes() {
-  local out work minor
-  out=$(k8s_bin_dir); [[ -x $out/kubectl && -x $out/kube-apiserver ]] && return
-  log "building Kubernetes $KUBERNETES_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl); a cold build takes a while"
+# Builds commands of k8s.io/kubernetes (cmd/NAME) into out.
+build_kubernetes() {  # out name...
+  local out=$1 work minor name
+  shift
+  for name in "$@"; do [[ -x $out/$name ]] || break; done
+  [[ -x $out/$name ]] && return
+  log "building Kubernetes $KUBERNETES_VERSION ($*); a cold build takes a while"
   work=$(mktemp -d "$WEIR_CACHE_DIR/.build-k8s.XXXXXX")
   # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them
   # with ./staging paths that do not exist outside its repository; point each
@@ -51,18 +58,13 @@ build_kubernetes() {
     echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
     awk '/^[[:space:]]+k8s\.io\/[^ ]+ v0\.0\.0$/ {print "replace " $1 " => " $1 " '"$KUBERNETES_STAGING_VERSION"'"}' "$staging"
   } >"$work/go.mod"
-  cat >"$work/tools.go" <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-GO
+  local pkgs=()
+  for name in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$name"); done
+  {
+    printf '//go:build tools\n\npackage tools\n\nimport (\n'
+    printf '\t_ "%s"\n' "${pkgs[@]}"
+    printf ')\n'
+  } >"$work/tools.go"
   (cd "$work" && go mod tidy -e >/dev/null 2>"$work/tidy.log") || { cat "$work/tidy.log" >&2; die "go mod tidy failed for Kubernetes $KUBERNETES_VERSION"; }
   minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
   local ldflags="-s -w"
@@ -72,9 +74,7 @@ GO
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
   done
   mkdir -p "$work/bin"
-  (cd "$work" && go build -trimpath -ldflags "$ldflags" -o bin/ \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+  (cd "$work" && go build -trimpath -ldflags "$ldflags" -o bin/ "${pkgs[@]}")
   finish "$work/bin" "$out"; rm -rf "$work"
 }
 
@@ -102,21 +102,33 @@ GO
   finish "$work/bin" "$out"; rm -rf "$work"
 }
 
-# kwok and helm have no replace directives, so `go install pkg@version` works.
-go_install() {  # name out_dir package@version ldflags
-  local name=$1 out=$2 pkg=$3 ldflags=$4 work
+# kwok, helm, containerd and runc have no replace directives, so `go install
+# pkg@version` works. name: the binary whose presence means "built".
+go_install() {  # name out_dir ldflags package@version...
+  local name=$1 out=$2 ldflags=$3 work
+  shift 3
   [[ -x $out/$name ]] && return
-  log "building $pkg"
+  log "building $*"
   work=$(mktemp -d "$WEIR_CACHE_DIR/.build-$name.XXXXXX")
-  GOBIN="$work" go install -trimpath -ldflags "$ldflags" "$pkg"
+  GOBIN="$work" go install -trimpath -ldflags "$ldflags" "$@"
   finish "$work" "$out"
 }
 
 build_etcd
-go_install kwok "$(kwok_bin_dir)" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" \
-  "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
-go_install helm "$(helm_bin_dir)" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
-  "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
-build_kubernetes
+go_install kwok "$(kwok_bin_dir)" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" \
+  "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+go_install helm "$(helm_bin_dir)" "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+  "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+build_kubernetes "$(k8s_bin_dir)" kube-apiserver kube-controller-manager kube-scheduler kubectl
+# The real node (hack/node.sh).
+build_kubernetes "$(kubelet_bin_dir)" kubelet
+cd_pkg=github.com/containerd/containerd/v2
+go_install containerd "$(containerd_bin_dir)" "-s -w -X $cd_pkg/version.Version=$CONTAINERD_VERSION" \
+  "$cd_pkg/cmd/containerd@$CONTAINERD_VERSION" "$cd_pkg/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION" \
+  "$cd_pkg/cmd/ctr@$CONTAINERD_VERSION"
+# runc needs cgo, and libseccomp (hack/install-deps.sh) for its seccomp filters.
+CGO_ENABLED=1 go_install runc "$(runc_bin_dir)" "-s -w -X main.version=${RUNC_VERSION#v}" \
+  -tags seccomp "github.com/opencontainers/runc@$RUNC_VERSION"
+"$WEIR_ROOT/hack/images.sh"
 all_present || die "some tools are missing after the build"
 log "tools ready in $WEIR_CACHE_DIR"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The local Kubernetes control plane that tests and `make run` use (DESIGN.md §6):
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (which
-# plays the nodes and kubelets), all built from upstream by hack/build-tools.sh,
-# all on loopback with TLS, RBAC and a service-account signing key.
+# plays two simulated nodes), and one real node (kubelet, containerd, runc;
+# hack/node.sh) where the machine allows, all built from upstream by
+# hack/build-tools.sh, all on loopback with TLS, RBAC and a service-account
+# signing key.
 #
 #   hack/cluster.sh up       start it (idempotent), wait until ready, print exports
 #   hack/cluster.sh down     stop exactly the processes `up` started
@@ -25,6 +27,8 @@ KUBECONFIG_ADMIN=$CLUSTER_DIR/admin.kubeconfig
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 NODES=(kwok-node-0 kwok-node-1)
 SERVICE_CIDR=10.96.0.0/16
+# shellcheck source=node.sh
+source "$WEIR_ROOT/hack/node.sh"
 
 binary_of() {
   case $1 in
@@ -33,8 +37,10 @@ binary_of() {
     kube-controller-manager) echo "$KUBE_CONTROLLER_MANAGER" ;;
     kube-scheduler) echo "$KUBE_SCHEDULER" ;;
     kwok) echo "$KWOK" ;;
+    containerd) echo "$CONTAINERD" ;;
+    kubelet) echo "$KUBELET" ;;
     weir-controller) echo "$WEIR_ROOT/build/bin/weir-controller" ;;
-    *) die "unknown component '$1' (one of: ${COMPONENTS[*]})" ;;
+    *) die "unknown component '$1' (one of: ${COMPONENTS[*]} ${NODE_COMPONENTS[*]})" ;;
   esac
 }
 
@@ -102,6 +108,7 @@ choose_ports() {
   pick_port kube-controller-manager 20257 KCM_PORT
   pick_port kube-scheduler 20259 SCHEDULER_PORT
   pick_port kwok 20247 KWOK_PORT
+  node_choose_ports
 }
 
 # --- certificates and kubeconfigs ---------------------------------------------
@@ -206,7 +213,11 @@ start_apiserver() {
     --service-account-signing-key-file="$PKI/sa.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --allow-privileged=true --profiling=false \
-    --cert-dir="$CLUSTER_DIR/apiserver-certs"
+    --cert-dir="$CLUSTER_DIR/apiserver-certs" \
+    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority="$PKI/ca.crt" \
+    --kubelet-preferred-address-types=Hostname,InternalIP
 }
 
 start_controller_manager() {
@@ -251,6 +262,8 @@ start_by_name() {
     kube-controller-manager) start_controller_manager ;;
     kube-scheduler) start_scheduler ;;
     kwok) start_kwok ;;
+    containerd) start_containerd ;;
+    kubelet) start_kubelet ;;
   esac
 }
 
@@ -305,6 +318,7 @@ metadata:
     kubernetes.io/os: linux
     kubernetes.io/arch: amd64
     type: kwok
+    weir.dev/node: kwok
 status:
   allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
   capacity: {cpu: "32", memory: 256Gi, pods: "110"}
@@ -315,7 +329,7 @@ EOF
 
 nodes_ready() {
   local ready
-  ready=$(kubectl_admin get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)
+  ready=$(kubectl_admin get nodes -l weir.dev/node=kwok -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)
   ((ready == ${#NODES[@]}))
 }
 
@@ -323,11 +337,22 @@ print_env() {
   echo "export KUBECONFIG=$KUBECONFIG_ADMIN"
   echo "export WEIR_KUBECTL=$KUBECTL WEIR_HELM=$HELM WEIR_KUBERNETES_VERSION=$KUBERNETES_VERSION"
   echo "export PATH=$(k8s_bin_dir):$(helm_bin_dir):\$PATH  # pinned kubectl $KUBERNETES_VERSION and helm $HELM_VERSION"
+  if node_enabled; then
+    echo "export WEIR_CTR=$CTR WEIR_CONTAINERD_ADDRESS=$NODE_RUN/containerd.sock  # the real node's containerd"
+  fi
+  return 0
+}
+
+# Components this control plane runs: the real node's too where it started.
+components() {
+  echo "${COMPONENTS[@]}"
+  node_enabled && echo "${NODE_COMPONENTS[@]}"
+  return 0
 }
 
 all_running() {
   local c
-  for c in "${COMPONENTS[@]}"; do live_pid "$c" >/dev/null || return 1; done
+  for c in $(components); do live_pid "$c" >/dev/null || return 1; done
 }
 
 # --- commands -----------------------------------------------------------------------
@@ -349,6 +374,7 @@ cmd_up() {
   choose_ports
   source "$CLUSTER_DIR/ports.env"
   gen_pki
+  node_pki
   write_kubeconfig "$KUBECONFIG_ADMIN" admin
   local c
   for c in kube-controller-manager kube-scheduler kwok; do
@@ -366,7 +392,9 @@ cmd_up() {
   start_scheduler
   start_kwok
   create_nodes
-  wait_for "${#NODES[@]} Ready nodes" kwok 60 nodes_ready
+  node_up
+  wait_for "${#NODES[@]} Ready kwok nodes" kwok 60 nodes_ready
+  node_wait
   # Pods cannot be created until the namespace's default ServiceAccount exists.
   wait_for "the default ServiceAccount" kube-controller-manager 60 \
     kubectl_admin get serviceaccount default -n default
@@ -378,6 +406,7 @@ cmd_down_quiet() {
   # The API server's clients first (together, with a weir-controller that
   # `make run` started), then the API server, etcd last.
   local c
+  node_down
   for c in weir-controller kwok kube-scheduler kube-controller-manager; do stop_component "$c" & done
   wait
   stop_component kube-apiserver
@@ -393,7 +422,7 @@ cmd_down() {
 cmd_status() {
   local c pid rc=0
   [[ -f $CLUSTER_DIR/ports.env ]] && source "$CLUSTER_DIR/ports.env"
-  for c in "${COMPONENTS[@]}"; do
+  for c in $(components); do
     if pid=$(live_pid "$c"); then
       printf '%-24s running  pid %-8s rss %s\n' "$c" "$pid" "$(awk '/VmRSS/ {print $2 " kB"}' "/proc/$pid/status")"
     else
@@ -402,6 +431,7 @@ cmd_status() {
     fi
   done
   if ((rc == 0)); then
+    node_status_line
     echo "API server: https://127.0.0.1:$APISERVER_PORT   logs: $LOGS"
     print_env
   fi

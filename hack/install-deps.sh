@@ -8,7 +8,9 @@ packages=(
   libcpprest-dev libboost-system-dev libssl-dev
   libyaml-cpp-dev nlohmann-json3-dev libabsl-dev
   libgtest-dev libgmock-dev
-  clang-format openssl curl ca-certificates procps iproute2 util-linux
+  clang-format openssl curl ca-certificates procps iproute2 util-linux jq
+  # The real node: runc's seccomp, CNI plugins, the busybox and pause images.
+  libseccomp-dev busybox-static containernetworking-plugins
 )
 
 missing=()

@@ -16,6 +16,11 @@ k8s_bin_dir()  { echo "$WEIR_CACHE_DIR/kubernetes-$KUBERNETES_VERSION-r$TOOLS_RE
 etcd_bin_dir() { echo "$WEIR_CACHE_DIR/etcd-$ETCD_VERSION-r$TOOLS_RECIPE"; }
 kwok_bin_dir() { echo "$WEIR_CACHE_DIR/kwok-$KWOK_VERSION-r$TOOLS_RECIPE"; }
 helm_bin_dir() { echo "$WEIR_CACHE_DIR/helm-$HELM_VERSION-r$TOOLS_RECIPE"; }
+kubelet_bin_dir() { echo "$WEIR_CACHE_DIR/kubelet-$KUBERNETES_VERSION-r$TOOLS_RECIPE"; }
+containerd_bin_dir() { echo "$WEIR_CACHE_DIR/containerd-$CONTAINERD_VERSION-r$TOOLS_RECIPE"; }
+runc_bin_dir() { echo "$WEIR_CACHE_DIR/runc-$RUNC_VERSION-r$TOOLS_RECIPE"; }
+# The node's images (hack/images.sh): keyed by its recipe.
+images_dir() { echo "$WEIR_CACHE_DIR/images-r$IMAGES_RECIPE"; }
 
 # Paths of the pinned binaries (they may not be built yet).
 KUBE_APISERVER="$(k8s_bin_dir)/kube-apiserver"
@@ -25,6 +30,13 @@ KUBECTL="$(k8s_bin_dir)/kubectl"
 ETCD="$(etcd_bin_dir)/etcd"
 KWOK="$(kwok_bin_dir)/kwok"
 HELM="$(helm_bin_dir)/helm"
+KUBELET="$(kubelet_bin_dir)/kubelet"
+CONTAINERD="$(containerd_bin_dir)/containerd"
+CONTAINERD_SHIM="$(containerd_bin_dir)/containerd-shim-runc-v2"
+CTR="$(containerd_bin_dir)/ctr"
+RUNC="$(runc_bin_dir)/runc"
+# Present once every image tarball is built.
+NODE_IMAGES="$(images_dir)/done"
 
 # Applies weir's CRDs and admission policies (crds/, deploy/) as a user
 # installs them, with KUBECONFIG set, and waits until they are in effect.

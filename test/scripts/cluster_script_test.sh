@@ -3,6 +3,8 @@
 # comes up beside the running one (its preferred ports are busy, so it picks
 # others and says so), `up` again is a no-op, `status` reports it, and `down`
 # stops exactly its own processes and leaves the other control plane running.
+# The machine's one real node stays the main control plane's: the second says
+# so and goes on with kwok only, and its down leaves that node alone.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cluster="$root/hack/cluster.sh"
@@ -22,6 +24,8 @@ out=$("$cluster" up 2>&1) || {
 }
 grep -q "is in use; using" <<<"$out" || fail "busy ports were not reported: $out"
 grep -q "^export KUBECONFIG=$WEIR_CLUSTER_DIR/admin.kubeconfig" <<<"$out" || fail "no KUBECONFIG export: $out"
+grep -q "no real node: the real node of this machine belongs to the control plane in" <<<"$out" ||
+  fail "the second control plane did not say why it has no real node: $out"
 ours=$(cat "$WEIR_CLUSTER_DIR"/pids/*.pid | sort)
 [[ $(wc -l <<<"$ours") -eq 5 ]] || fail "expected 5 components, got: $ours"
 [[ -z $(comm -12 <(echo "$ours") <(echo "$main_pids")) ]] || fail "shares processes with the main control plane"

@@ -25,6 +25,35 @@ json SimulatedBatch(const std::string& ns, const std::string& name, const std::s
           {"spec", spec}};
 }
 
+void OnRealNode(json& pod_spec) {
+  pod_spec["nodeSelector"] = {{"weir.dev/node", "real"}};
+  pod_spec["tolerations"] = json::array({{{"key", "weir.dev/node"},
+                                          {"operator", "Equal"},
+                                          {"value", "real"},
+                                          {"effect", "NoSchedule"}}});
+}
+
+json RealBatch(const std::string& ns, const std::string& name, const std::string& script,
+               json extra, const std::string& image) {
+  json attempt_env = {
+      {"name", "WEIR_ATTEMPT"},
+      {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.labels['weir.dev/attempt']"}}}}}};
+  json pod_spec = {
+      {"containers", json::array({{{"name", "main"},
+                                   {"image", image},
+                                   {"imagePullPolicy", "IfNotPresent"},
+                                   {"command", {"sh", "-c", script}},
+                                   {"env", json::array({attempt_env})},
+                                   {"resources", {{"limits", {{"memory", "64Mi"}}}}}}})}};
+  OnRealNode(pod_spec);
+  json spec = {{"jobSpec", {{"template", {{"spec", std::move(pod_spec)}}}}}};
+  spec.update(extra);
+  return {{"apiVersion", "weir.dev/v1alpha1"},
+          {"kind", "Batch"},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"spec", spec}};
+}
+
 std::string PhaseOf(const json& object) {
   if (!object.is_object()) return "";
   auto status = object.find("status");

@@ -19,6 +19,22 @@ nlohmann::json SimulatedBatch(const std::string& ns, const std::string& name,
                               nlohmann::json extra = nlohmann::json::object(),
                               nlohmann::json annotations = nlohmann::json::object());
 
+// The real node's images (hack/images.sh), imported into its containerd.
+inline constexpr char kBusyboxImage[] = "localhost/busybox:local";
+// The same, with StopSignal SIGINT in its image config.
+inline constexpr char kBusyboxSigintImage[] = "localhost/busybox-sigint:local";
+
+// Makes a pod spec ask for the real node (hack/node.sh): its label in
+// nodeSelector and a toleration of its taint.
+void OnRealNode(nlohmann::json& pod_spec);
+
+// A Batch `name` in `ns` whose container "main" (memory limit 64Mi, image
+// `image`) runs `sh -c script` on the real node. The pod's env WEIR_ATTEMPT
+// holds weir's attempt number. `extra` is merged into the spec.
+nlohmann::json RealBatch(const std::string& ns, const std::string& name, const std::string& script,
+                         nlohmann::json extra = nlohmann::json::object(),
+                         const std::string& image = kBusyboxImage);
+
 // status.phase of a weir object (Batch, JobFlow), or "" when there is none
 // (or `object` is not an object).
 std::string PhaseOf(const nlohmann::json& object);
