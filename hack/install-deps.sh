@@ -8,13 +8,15 @@ packages=(
   libcpprest-dev libboost-system-dev libssl-dev
   libyaml-cpp-dev nlohmann-json3-dev libabsl-dev
   libgtest-dev libgmock-dev
-  clang-format openssl curl ca-certificates procps iproute2 util-linux jq
-  # The real node: runc's seccomp, CNI plugins, the busybox and pause images.
-  libseccomp-dev busybox-static containernetworking-plugins
+  clang-format openssl curl ca-certificates procps iproute2 util-linux
 )
+# Not for building weir (the Dockerfile's build stage has `packages` only): the
+# local control plane's real node (hack/node.sh: runc's seccomp, the CNI
+# plugins, busybox for hack/images.sh) and jq for the tests' scripts.
+cluster_packages=(libseccomp-dev busybox-static containernetworking-plugins jq)
 
 missing=()
-for p in "${packages[@]}"; do
+for p in "${packages[@]}" "${cluster_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0

@@ -7,10 +7,14 @@ cluster="$WEIR_ROOT/hack/cluster.sh"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)"
+step "control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) and the real node (kubelet, containerd, runc)"
 "$cluster" up >/dev/null
 eval "$("$cluster" env)"
-"$KUBECTL" get nodes
+"$KUBECTL" get nodes -L weir.dev/node
+if [[ -z ${WEIR_CTR:-} ]]; then
+  echo "note: this machine runs no real node (see 'no real node' above); the examples ask for"
+  echo "      it (nodeSelector weir.dev/node=real), so their pods stay Pending here."
+fi
 
 step "CRDs and admission policies (crds/, deploy/)"
 "$KUBECTL" apply -f "$WEIR_ROOT/crds/" -f "$WEIR_ROOT/deploy/"
@@ -37,6 +41,11 @@ for ((i = 0; i < 300; i++)); do
   sleep 1
 done
 "$KUBECTL" get weir
+echo
+echo "The OOM example's attempts (memory limit -> outcome):"
+"$KUBECTL" get batch train -o jsonpath='{range .status.attempts[*]}  attempt {.attempt}: {.memoryLimit} -> {.phase} {.terminationReason} (exit {.exitCode}){"\n"}{end}'
+echo "What hello printed (kubectl logs):"
+"$KUBECTL" logs -l weir.dev/batch=hello --prefix | sed 's/^/  /'
 
 step "ready. To use it from your shell:"
 "$cluster" env
@@ -47,7 +56,10 @@ Try:
   kubectl describe batch hello            # status, conditions, events
   kubectl get jobflow diamond -o yaml     # each step's phase, attempts and Jobs
   kubectl explain batch.spec.retry        # the API, documented
-  kubectl get jobs,pods -l weir.dev/managed-by=weir
-Pods run on kwok's simulated nodes and play out their sim.weir.dev/outcome
-annotation (see README). Stop everything with: hack/cluster.sh down
+  kubectl get jobs,pods -l weir.dev/managed-by=weir -o wide
+  kubectl logs -l weir.dev/flow=diamond --prefix   # what each step printed
+The examples run as real processes on the real node 'localhost'; pods without
+its nodeSelector and toleration run on kwok's simulated nodes and play out
+their sim.weir.dev/outcome annotation (see README). Stop everything with:
+hack/cluster.sh down
 EOF

@@ -97,6 +97,26 @@ bool IsImageOrConfigError(absl::string_view r) {
          r == reason::kCreateContainerConfigError || r == reason::kCreateContainerError;
 }
 
+// When the Job's activeDeadlineSeconds runs out (status.startTime plus it).
+std::optional<absl::Time> JobDeadline(const json& job) {
+  const std::optional<int64_t> seconds = Int(Field(job, "spec"), "activeDeadlineSeconds");
+  const std::optional<absl::Time> start = Time(Field(job, "status"), "startTime");
+  if (!seconds.has_value() || !start.has_value()) return std::nullopt;
+  return *start + absl::Seconds(*seconds);
+}
+
+// `base` turned into the end of an attempt whose Job ran past its
+// activeDeadlineSeconds; `detail` says how weir knows.
+Outcome DeadlineExceeded(Outcome base, absl::string_view detail) {
+  base.phase = Phase::kFailed;
+  base.reason = reason::kDeadlineExceeded;
+  base.exit_code.reset();
+  base.retryable = false;
+  base.counts_against_limit = false;
+  base.message = absl::StrCat("the Job ran longer than its activeDeadlineSeconds", detail);
+  return base;
+}
+
 // A pod under evaluation, with the fields every rule reads.
 struct Pod {
   const json& obj;
@@ -338,6 +358,7 @@ class PodClassifier {
       return Killed(main_, d->reason, d->message);
     }
     if (pod_.deletion.has_value() && !obs_.cancel_requested) {
+      if (DeletedAtJobDeadline()) return DeadlineExceededByDelete();
       // Killed by the delete, unless it had ended before the delete came.
       const std::optional<absl::Time> finished = Time(t, "finishedAt");
       const std::optional<absl::Time> requested = pod_.delete_requested();
@@ -410,6 +431,7 @@ class PodClassifier {
     }
 
     if (pod_.deletion.has_value()) {
+      if (!main_running && DeletedAtJobDeadline()) return DeadlineExceededByDelete();
       if (!main_running) return Killed(main_, reason::kPodDeleted, PodDeletedMessage());
       if (StuckTerminating()) {
         return Killed(main_, reason::kNodeLost,
@@ -460,6 +482,21 @@ class PodClassifier {
       }
     }
     return StillGoing(Phase::kPending, "", std::string(kStartingMessage));
+  }
+
+  // True if the pod's delete came once its Job's activeDeadlineSeconds had run
+  // out: the job controller deletes the pods first and marks the Job Failed
+  // after, so a cache may show the deleted pod before the Job's condition (seen
+  // on the real node, where it was taken for a disruption and retried).
+  bool DeletedAtJobDeadline() const {
+    const std::optional<absl::Time> requested = pod_.delete_requested();
+    const std::optional<absl::Time> deadline = JobDeadline(obs_.job);
+    return requested.has_value() && deadline.has_value() && *requested >= *deadline;
+  }
+
+  Outcome DeadlineExceededByDelete() const {
+    return DeadlineExceeded(Base(main_), absl::StrCat("; its pod ", pod_.name,
+                                                      " was deleted when the deadline ran out"));
   }
 
   // True once a pod that should be stopping has outlived its deletion
@@ -566,7 +603,7 @@ class PodClassifier {
 };
 
 // Job condition Failed/FailureTarget with reason DeadlineExceeded.
-const json* DeadlineExceeded(const json& job) {
+const json* DeadlineExceededCondition(const json& job) {
   const json& status = Field(job, "status");
   for (const char* type : {"Failed", "FailureTarget"}) {
     const json* c = TrueCondition(status, type);
@@ -625,18 +662,11 @@ Outcome Classify(const Observation& obs) {
     if (ended) break;  // the first pod to end decides
   }
 
-  if (const nlohmann::json* c = internal::DeadlineExceeded(obs.job)) {
+  if (const nlohmann::json* c = internal::DeadlineExceededCondition(obs.job)) {
     if (!decided.has_value() || decided->phase != Phase::kSucceeded) {
-      Outcome o = decided.value_or(Outcome{});
-      o.phase = Phase::kFailed;
-      o.reason = reason::kDeadlineExceeded;
-      o.exit_code.reset();
-      o.retryable = false;
-      o.counts_against_limit = false;
-      o.message = "the Job ran longer than its activeDeadlineSeconds";
       const std::string msg = Str(*c, "message");
-      if (!msg.empty()) absl::StrAppend(&o.message, ": ", internal::Quote(msg));
-      return o;
+      return internal::DeadlineExceeded(
+          decided.value_or(Outcome{}), msg.empty() ? "" : absl::StrCat(": ", internal::Quote(msg)));
     }
   }
   if (decided.has_value()) {

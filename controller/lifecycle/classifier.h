@@ -14,8 +14,11 @@
 //    weir asked to cancel -> Canceled (137: SIGKILL after the grace period);
 //    pod disrupted (see 4) -> Killed; pod deleted by someone else (a
 //    deletionTimestamp that weir did not ask for, and the container did not
-//    end before the delete) -> Killed/PodDeleted; otherwise Failed/Error with
-//    the exit code.
+//    end before the delete) -> Killed/PodDeleted, unless the delete came once
+//    the Job's activeDeadlineSeconds had run out (status.startTime plus it):
+//    then the job controller deleted it -> Failed/DeadlineExceeded, whether or
+//    not the Job's own condition is seen yet; otherwise Failed/Error with the
+//    exit code.
 // 3. Main container not terminated, weir asked to cancel: Canceled if the main
 //    container is not running (nothing left to stop), else Running until it
 //    stops.

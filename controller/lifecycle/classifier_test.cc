@@ -492,6 +492,54 @@ TEST(ClassifierTable, JobDeadlineExceeded) {
   EXPECT_THAT(o.message, HasSubstr("longer than specified deadline"));
 }
 
+// The job controller deletes the pods when activeDeadlineSeconds runs out and
+// marks the Job after: a cache that shows the deleted pod before the Job's
+// condition still says DeadlineExceeded, never a retried PodDeleted (found on
+// the real node by test/e2e/reality_test.cc).
+json JobWithDeadline(int64_t seconds) {
+  json job = JobJson();
+  job["spec"]["activeDeadlineSeconds"] = seconds;
+  return job;
+}
+
+TEST(ClassifierTable, PodDeletedWhenTheJobDeadlineRanOutIsDeadlineExceeded) {
+  // The Job started at t0 with a 60 s deadline; its pod is deleted at t0+60s.
+  const Outcome stopped = Classify(Obs({PodBuilder()
+                                            .Container("main")
+                                            .Phase("Failed")
+                                            .Deleting(absl::Seconds(60))
+                                            .Terminated("main", 143, "Error", absl::Seconds(61))
+                                            .Build()},
+                                       JobWithDeadline(60)));
+  EXPECT_EQ(stopped.phase, Phase::kFailed);
+  EXPECT_EQ(stopped.reason, "DeadlineExceeded");
+  EXPECT_FALSE(stopped.exit_code.has_value());
+  EXPECT_FALSE(stopped.retryable);
+  EXPECT_THAT(stopped.message, HasSubstr("was deleted when the deadline ran out"));
+
+  // Not started yet when deleted: the same.
+  const Outcome waiting = Classify(Obs({PodBuilder()
+                                            .Container("main")
+                                            .Deleting(absl::Seconds(61))
+                                            .Waiting("main", "ContainerCreating", "")
+                                            .Build()},
+                                       JobWithDeadline(60)));
+  EXPECT_EQ(waiting.phase, Phase::kFailed);
+  EXPECT_EQ(waiting.reason, "DeadlineExceeded");
+}
+
+TEST(ClassifierTable, PodDeletedBeforeTheJobDeadlineIsPodDeleted) {
+  const Outcome o = Classify(Obs({PodBuilder()
+                                      .Container("main")
+                                      .Phase("Failed")
+                                      .Deleting(absl::Seconds(59))
+                                      .Terminated("main", 143, "Error", absl::Seconds(60))
+                                      .Build()},
+                                 JobWithDeadline(60)));
+  EXPECT_EQ(o.phase, Phase::kKilled);
+  EXPECT_EQ(o.reason, "PodDeleted");
+}
+
 TEST(ClassifierTable, JobDeadlineExceededWithThePodAlreadyGone) {
   const Outcome o = Classify(Obs({}, JobJson({JobCondition("Failed", "DeadlineExceeded",
                                                            "Job was active longer than "

@@ -226,7 +226,12 @@ class Planner {
       return;
     }
 
-    Outcome outcome = Observe(current);
+    // With no live pod, the final states of its removed pods say how it ended:
+    // an evicted pod is gone by the time the job controller marks the Job
+    // Failed (seen on the real node, where it read as PodDeleted).
+    std::vector<nlohmann::json> pods = PodsOf(current);
+    if (pods.empty()) pods = OfAttempt(in_.deleted_pods, current);
+    Outcome outcome = Observe(current, std::move(pods));
     if (outcome.memory_limit.has_value()) record.memory_limit = outcome.memory_limit->ToString();
     if (in_.cancel && job != nullptr && !(*job)["metadata"].contains("deletionTimestamp")) {
       plan_.delete_jobs.push_back(record.job);

@@ -399,6 +399,30 @@ TEST_F(AttemptsTest, CancelingKeepsTheExitCodeOfAPodRemovedWithItsJob) {
   EXPECT_FALSE(p.children_exist);
 }
 
+TEST_F(AttemptsTest, AnEvictedPodRemovedBeforeItsJobFailedIsADisruption) {
+  in_.retry.limit = 0;
+  AddJob(1);
+  AddPod(1, "Running", Running());
+  Record(Plan());
+  // Evicted: SIGTERM, exit 143, removed; then the job controller marks the
+  // still-present Job Failed. Only the pod's final state says it was evicted.
+  pods_.clear();
+  AddPod(1, "Failed", Terminated(143, "Error"),
+         {{"conditions", json::array({{{"type", "DisruptionTarget"},
+                                       {"status", "True"},
+                                       {"reason", "EvictionByEvictionAPI"},
+                                       {"message", "Eviction API: evicting"}}})}});
+  RemovePods();
+  jobs_[0]["status"]["conditions"] =
+      json::array({{{"type", "Failed"}, {"status", "True"}, {"reason", "BackoffLimitExceeded"}}});
+  AttemptsPlan p = Plan();
+  ASSERT_EQ(p.attempts.size(), 1u);
+  EXPECT_EQ(p.attempts[0].phase, "Killed");
+  EXPECT_EQ(p.attempts[0].termination_reason, "Evicted");
+  EXPECT_EQ(p.attempts[0].exit_code, 143);
+  EXPECT_EQ(p.phase, Phase::kRetrying) << "a disruption does not use up retry.limit";
+}
+
 TEST_F(AttemptsTest, ARemovedPodThatNeverEndedDoesNotHoldTheAttemptOpen) {
   AddJob(1);
   AddPod(1, "Running", Running());

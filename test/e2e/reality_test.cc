@@ -19,7 +19,6 @@ namespace weir::e2e {
 namespace {
 
 using nlohmann::json;
-using ::testing::AnyOf;
 using ::testing::HasSubstr;
 
 // A process that runs until it is stopped, and ends 143 on SIGTERM.
@@ -82,129 +81,221 @@ class RealityTest : public ControllerFixture {
     ASSERT_TRUE(ok) << "main never ran: " << pods.dump();
   }
 
+  // Asks the Eviction API to evict `pod`, as `kubectl drain` does.
+  void Evict(const std::string& pod) {
+    json eviction = {{"apiVersion", "policy/v1"},
+                     {"kind", "Eviction"},
+                     {"metadata", {{"name", pod}, {"namespace", ns()}}}};
+    absl::StatusOr<std::string> out = kubectl().Run(
+        {"create", "--raw", absl::StrCat("/api/v1/namespaces/", ns(), "/pods/", pod, "/eviction"),
+         "-f", "-"},
+        eviction.dump());
+    ASSERT_TRUE(out.ok()) << out.status();
+  }
+
+  static bool IsTerminalPhase(const std::string& phase) {
+    return phase == "Succeeded" || phase == "Failed" || phase == "Killed" || phase == "Canceled";
+  }
+
   std::optional<Containerd> containerd_;
 };
 
-TEST_F(RealityTest, ExitCodesAreTheProcesses) {
-  Apply(Batch("exit-0", "echo real output from $(hostname); exit 0"));
-  Apply(Batch("exit-3", "echo about to fail; exit 3"));
-  json ok = WaitForPhase("batch", "exit-0", "Succeeded", absl::Seconds(90));
-  EXPECT_EQ(ok["status"]["exitCode"], 0);
-  EXPECT_THAT(Logs("exit-0", 1), HasSubstr("real output from exit-0-"))
-      << "kubectl logs prints what the process printed";
-  json failed = WaitForPhase("batch", "exit-3", "Failed", absl::Seconds(90));
-  EXPECT_EQ(failed["status"]["exitCode"], 3);
-  EXPECT_EQ(failed["status"]["terminationReason"], "Error");
-  EXPECT_THAT(Logs("exit-3", 1), HasSubstr("about to fail"));
+// One scenario of the differential table: the same Batch twice, once on the
+// real node (a script) and once on kwok (sim.weir.dev annotations), and the
+// weir-visible result both must reach.
+struct Scenario {
+  std::string name;
+  std::string script;                 // the real main container's `sh -c`
+  json sim = json::object();          // the simulated pod's annotations
+  json spec = json::object();         // merged into both Batches' spec (retry, grace, ...)
+  json job = json::object();          // merged into both JobSpecs
+  json pod = json::object();          // merged into both pod specs
+  std::string image = kBusyboxImage;  // the real main container's image
+  std::string memory = "64Mi";        // both main containers' memory limit
+  enum class Act { kNothing, kCancel, kEvict } act = Act::kNothing;
+  // What weir must report: "phase reason exit|phase reason exit|..." for the
+  // Batch and then each attempt.
+  std::string expected;
+};
+
+// The weir-visible result: "<phase> <reason> <exit>" of the Batch, then of
+// each attempt, joined by '|'. Image-pull reasons read as one: which of the
+// two the kubelet shows when the grace ends is a matter of timing.
+std::string Result(const json& batch) {
+  auto one = [](const json& o) {
+    std::string reason = o.value("terminationReason", "");
+    if (reason == "ErrImagePull" || reason == "ImagePullBackOff") reason = "ImagePull";
+    std::string code = o.contains("exitCode") ? o["exitCode"].dump() : "-";
+    return absl::StrCat(o.value("phase", ""), " ", reason.empty() ? "-" : reason, " ", code);
+  };
+  const json& status = batch.value("status", json::object());
+  std::string out = one(status);
+  for (const json& a : status.value("attempts", json::array())) absl::StrAppend(&out, "|", one(a));
+  return out;
 }
 
-TEST_F(RealityTest, KernelOomKillIsKilledAndRetriedWithMoreMemory) {
-  // dd's 64 MiB block is really allocated and touched: the kernel kills it
-  // under a 32Mi limit; the retry's 128Mi is enough.
-  json batch = Batch("oom", "dd if=/dev/zero of=/dev/null bs=64M count=1 && echo done",
-                     {{"retry",
-                       {{"limit", 1},
-                        {"backoffSeconds", 1},
-                        {"onOOM", {{"memoryFactor", 4.0}, {"maxMemory", "256Mi"}}}}}});
+// GCC 12 warns about designated initializers that leave members to their
+// default member initializers, which is the point of them here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+const std::vector<Scenario>& Scenarios() {
+  using Act = Scenario::Act;
+  static const auto* scenarios = new std::vector<Scenario>{
+      {.name = "exit-0",
+       .script = "echo hello; exit 0",
+       .sim = {{"sim.weir.dev/outcome", "Succeeded"}},
+       .expected = "Succeeded Completed 0|Succeeded Completed 0"},
+      {.name = "exit-3",
+       .script = "exit 3",
+       .sim = {{"sim.weir.dev/outcome", "Failed"}, {"sim.weir.dev/exit-code", "3"}},
+       .expected = "Failed Error 3|Failed Error 3"},
+      // dd's 64 MiB block is really allocated: the kernel kills it under 32Mi;
+      // the retry's 128Mi is enough.
+      {.name = "oom-retry",
+       .script = "dd if=/dev/zero of=/dev/null bs=64M count=1",
+       .sim = {{"sim.weir.dev/outcome-attempt-1", "OOMKilled"},
+               {"sim.weir.dev/outcome-attempt-2", "Succeeded"}},
+       .spec = {{"retry",
+                 {{"limit", 1},
+                  {"backoffSeconds", 1},
+                  {"onOOM", {{"memoryFactor", 4.0}, {"maxMemory", "256Mi"}}}}}},
+       .memory = "32Mi",
+       .expected = "Succeeded Completed 0|Killed OOMKilled 137|Succeeded Completed 0"},
+      {.name = "cancel-term",
+       .script = kRunUntilTerm,
+       .sim = {{"sim.weir.dev/outcome", "Hang"}},
+       .act = Act::kCancel,
+       .expected = "Canceled Canceled 143|Canceled Canceled 143"},
+      // The image's StopSignal is SIGINT (seed 002).
+      {.name = "cancel-sigint",
+       .script = "trap 'exit 130' INT; while true; do sleep 1; done",
+       .sim = {{"sim.weir.dev/outcome", "Hang"}, {"sim.weir.dev/stop-exit-code", "130"}},
+       .image = kBusyboxSigintImage,
+       .act = Act::kCancel,
+       .expected = "Canceled Canceled 130|Canceled Canceled 130"},
+      // SIGTERM ignored: SIGKILL after the grace period, still Canceled.
+      {.name = "cancel-ignore-term",
+       .script = "trap '' TERM; while true; do sleep 1; done",
+       .sim = {{"sim.weir.dev/outcome", "Hang"}, {"sim.weir.dev/stop-exit-code", "137"}},
+       .pod = {{"terminationGracePeriodSeconds", 2}},
+       .act = Act::kCancel,
+       .expected = "Canceled Canceled 137|Canceled Canceled 137"},
+      {.name = "no-image",
+       .script = "exit 0",
+       .sim = {{"sim.weir.dev/outcome", "ImagePullBackOff"}},
+       .spec = {{"imagePullGraceSeconds", 5}},
+       .image = "localhost/never-imported:v1",
+       .expected = "Failed ImagePull -|Failed ImagePull -"},
+      {.name = "deadline",
+       .script = kRunUntilTerm,
+       .sim = {{"sim.weir.dev/outcome", "Hang"}},
+       .job = {{"activeDeadlineSeconds", 4}},
+       .expected = "Failed DeadlineExceeded -|Failed DeadlineExceeded -"},
+      // Attempt 1 runs until evicted; with limit 0 a counted failure would end
+      // the Batch there.
+      {.name = "evicted",
+       .script = absl::StrCat("if [ \"$WEIR_ATTEMPT\" = 1 ]; then ", kRunUntilTerm, "; fi"),
+       .sim = {{"sim.weir.dev/outcome-attempt-1", "Hang"},
+               {"sim.weir.dev/outcome-attempt-2", "Succeeded"}},
+       .spec = {{"retry", {{"limit", 0}, {"backoffSeconds", 1}}}},
+       .act = Act::kEvict,
+       .expected = "Succeeded Completed 0|Killed Evicted 143|Succeeded Completed 0"},
+      // A classic sidecar that never ends beside a main that fails: main decides.
+      {.name = "sidecar",
+       .script = "sleep 1; exit 4",
+       .sim = {{"sim.weir.dev/outcome", "Failed"},
+               {"sim.weir.dev/exit-code", "4"},
+               {"sim.weir.dev/outcome-container-shipper", "Hang"}},
+       .pod = {{"containers", json::array({json::object(),
+                                           {{"name", "shipper"},
+                                            {"image", kBusyboxImage},
+                                            {"command", {"sh", "-c", kRunUntilTerm}}}})}},
+       .expected = "Failed Error 4|Failed Error 4"},
+  };
+  return *scenarios;
+}
+#pragma GCC diagnostic pop
+
+TEST_F(RealityTest, TheSimulationAgreesWithTheRealNode) {
+  // Both variants of every scenario run at once.
+  auto variants = [](const Scenario& s) {
+    return std::vector<std::string>{s.name + "-real", s.name + "-sim"};
+  };
+  for (const Scenario& s : Scenarios()) {
+    json real = Batch(s.name + "-real", s.script, s.spec, s.image);
+    json sim = SimulatedBatch(ns(), s.name + "-sim",
+                              s.sim.value("sim.weir.dev/outcome", "Succeeded"), s.spec, s.sim);
+    for (json* b : {&real, &sim}) {
+      json& job = (*b)["spec"]["jobSpec"];
+      job.update(s.job);
+      json& pod = PodSpec(*b);
+      pod["containers"][0]["resources"]["limits"]["memory"] = s.memory;
+      for (const auto& [key, value] : s.pod.items()) {
+        if (key != "containers") {
+          pod[key] = value;
+          continue;
+        }
+        for (size_t i = 1; i < value.size(); ++i) {
+          json c = value[i];
+          if (b == &sim) c["image"] = "busybox:1.36";  // kwok runs nothing
+          pod["containers"].push_back(c);
+        }
+      }
+      Apply(*b);
+    }
+  }
+  for (const Scenario& s : Scenarios()) {
+    if (s.act == Scenario::Act::kNothing) continue;
+    for (const std::string& name : variants(s)) {
+      WaitMainRunning(name);
+      if (s.act == Scenario::Act::kCancel) {
+        Patch("batch", name, {{"spec", {{"cancel", true}}}});
+      } else {
+        Evict(Pods(name)[0]["metadata"]["name"]);
+      }
+    }
+  }
+  for (const Scenario& s : Scenarios()) {
+    std::vector<std::string> results;
+    for (const std::string& name : variants(s)) {
+      json b;
+      ASSERT_TRUE(Eventually(
+          [&] {
+            b = Get("batch", name);
+            return IsTerminalPhase(Phase(b));
+          },
+          absl::Seconds(120)))
+          << name << " never ended: " << b.dump();
+      results.push_back(Result(b));
+      EXPECT_EQ(results.back(), s.expected) << name << ": " << b["status"].dump();
+    }
+    EXPECT_EQ(results[0], results[1]) << s.name << ": the real node and kwok disagree";
+  }
+}
+
+TEST_F(RealityTest, RealOutputAndTheOomMessage) {
+  json batch = Batch("oom", "echo allocating; dd if=/dev/zero of=/dev/null bs=64M count=1");
   Main(batch)["resources"]["limits"]["memory"] = "32Mi";
   Apply(batch);
-  json b = WaitForPhase("batch", "oom", "Succeeded", absl::Seconds(120));
-  const json& attempts = b["status"]["attempts"];
-  ASSERT_EQ(attempts.size(), 2u) << b["status"].dump();
-  EXPECT_EQ(attempts[0]["phase"], "Killed");
-  EXPECT_EQ(attempts[0]["terminationReason"], "OOMKilled");
-  EXPECT_EQ(attempts[0]["exitCode"], 137);
-  EXPECT_EQ(attempts[0]["memoryLimit"], "32Mi");
-  EXPECT_THAT(attempts[0].value("message", ""), HasSubstr("resources.limits.memory"));
-  EXPECT_EQ(attempts[1]["phase"], "Succeeded");
-  EXPECT_EQ(attempts[1]["memoryLimit"], "128Mi");
-  EXPECT_THAT(Logs("oom", 2), HasSubstr("done"));
+  json b = WaitForPhase("batch", "oom", "Killed", absl::Seconds(90));
+  EXPECT_EQ(b["status"]["terminationReason"], "OOMKilled");
+  EXPECT_THAT(b["status"].value("message", ""), HasSubstr("main"));
+  EXPECT_THAT(b["status"].value("message", ""), HasSubstr("32Mi"));
+  EXPECT_THAT(b["status"].value("message", ""), HasSubstr("retry.onOOM"));
+  EXPECT_THAT(Logs("oom", 1), HasSubstr("allocating"))
+      << "kubectl logs prints what the real process printed";
 }
 
-TEST_F(RealityTest, CancelStopsTheProcessWithItsStopSignal) {
-  // SIGTERM trapped: exit 143.
-  Apply(Batch("term", kRunUntilTerm));
-  // SIGTERM ignored: SIGKILL after the 2 s grace period, exit 137, reason Error.
-  json ignore = Batch("ignore-term", "trap '' TERM; while true; do sleep 1; done");
-  PodSpec(ignore)["terminationGracePeriodSeconds"] = 2;
-  Apply(ignore);
-  // The image's StopSignal is SIGINT (seed 002): exit 130.
-  Apply(Batch("sigint", "trap 'exit 130' INT; while true; do sleep 1; done", json::object(),
-              kBusyboxSigintImage));
-  for (const char* name : {"term", "ignore-term", "sigint"}) WaitMainRunning(name);
-  for (const char* name : {"term", "ignore-term", "sigint"}) {
-    Patch("batch", name, {{"spec", {{"cancel", true}}}});
-  }
-  const std::vector<std::pair<std::string, int>> expected = {
-      {"term", 143}, {"ignore-term", 137}, {"sigint", 130}};
-  for (const auto& [name, code] : expected) {
-    json b = WaitForPhase("batch", name, "Canceled", absl::Seconds(90));
-    ASSERT_EQ(b["status"]["attempts"].size(), 1u) << b.dump();
-    EXPECT_EQ(b["status"]["attempts"][0]["phase"], "Canceled") << name;
-    EXPECT_EQ(b["status"]["attempts"][0]["exitCode"], code) << name << ": " << b.dump();
-    EXPECT_EQ(b["status"]["terminationReason"], "Canceled") << name;
-  }
-}
-
-TEST_F(RealityTest, AnImageNeverImportedFailsAfterTheGraceWithTheKubeletsMessage) {
-  Apply(Batch("no-image", "exit 0", {{"imagePullGraceSeconds", 5}}, "localhost/never-imported:v1"));
-  json b = WaitForPhase("batch", "no-image", "Failed", absl::Seconds(120));
-  EXPECT_THAT(b["status"].value("terminationReason", ""),
-              AnyOf("ErrImagePull", "ImagePullBackOff"));
-  EXPECT_THAT(b["status"].value("message", ""), HasSubstr("localhost/never-imported:v1"))
-      << "the kubelet's message names the image";
-  EXPECT_EQ(b["status"]["attempts"].size(), 1u) << "an image error is not retried";
-}
-
-TEST_F(RealityTest, OnlyTheMainContainerDecidesBesideRealSidecars) {
-  // A native sidecar (an init container that always restarts) runs beside main.
+TEST_F(RealityTest, ANativeSidecarDoesNotDecide) {
+  // An init container that always restarts runs beside main until main ends.
   json native = Batch("native-sidecar", "sleep 1; exit 0");
   PodSpec(native)["initContainers"] = json::array({{{"name", "proxy"},
                                                     {"image", kBusyboxImage},
                                                     {"restartPolicy", "Always"},
                                                     {"command", {"sh", "-c", kRunUntilTerm}}}});
   Apply(native);
-  // A classic sidecar that never ends, beside a main that fails.
-  json classic = Batch("classic-sidecar", "sleep 1; exit 4");
-  PodSpec(classic)["containers"].push_back(
-      {{"name", "shipper"}, {"image", kBusyboxImage}, {"command", {"sh", "-c", kRunUntilTerm}}});
-  Apply(classic);
   json ok = WaitForPhase("batch", "native-sidecar", "Succeeded", absl::Seconds(90));
   EXPECT_EQ(ok["status"]["exitCode"], 0);
-  json failed = WaitForPhase("batch", "classic-sidecar", "Failed", absl::Seconds(90));
-  EXPECT_EQ(failed["status"]["exitCode"], 4) << "main's exit code, not the sidecar's";
-}
-
-TEST_F(RealityTest, ActiveDeadlineIsDeadlineExceeded) {
-  json batch = Batch("deadline", kRunUntilTerm);
-  batch["spec"]["jobSpec"]["activeDeadlineSeconds"] = 3;
-  Apply(batch);
-  json b = WaitForPhase("batch", "deadline", "Failed", absl::Seconds(90));
-  EXPECT_EQ(b["status"]["terminationReason"], "DeadlineExceeded") << b["status"].dump();
-}
-
-TEST_F(RealityTest, AnEvictionIsADisruptionNotCountedAgainstTheLimit) {
-  // Attempt 1 runs until evicted; attempt 2 succeeds. With limit 0 a counted
-  // failure would end the Batch after attempt 1.
-  Apply(Batch("evicted",
-              absl::StrCat("if [ \"$WEIR_ATTEMPT\" = 1 ]; then ", kRunUntilTerm, "; fi; exit 0"),
-              {{"retry", {{"limit", 0}, {"backoffSeconds", 1}}}}));
-  WaitMainRunning("evicted");
-  std::string pod = Pods("evicted")[0]["metadata"]["name"];
-  json eviction = {{"apiVersion", "policy/v1"},
-                   {"kind", "Eviction"},
-                   {"metadata", {{"name", pod}, {"namespace", ns()}}}};
-  absl::StatusOr<std::string> out = kubectl().Run(
-      {"create", "--raw", absl::StrCat("/api/v1/namespaces/", ns(), "/pods/", pod, "/eviction"),
-       "-f", "-"},
-      eviction.dump());
-  ASSERT_TRUE(out.ok()) << out.status();
-  json b = WaitForPhase("batch", "evicted", "Succeeded", absl::Seconds(120));
-  const json& attempts = b["status"]["attempts"];
-  ASSERT_EQ(attempts.size(), 2u) << b["status"].dump();
-  EXPECT_EQ(attempts[0]["phase"], "Killed");
-  EXPECT_EQ(attempts[0]["terminationReason"], "Evicted");
-  EXPECT_EQ(attempts[1]["phase"], "Succeeded");
 }
 
 TEST_F(RealityTest, CancelWhileThePodIsCreatedStartsNoMainContainer) {
@@ -246,7 +337,7 @@ TEST_F(RealityTest, IdleReleaseAndDeleteLeaveNoContainer) {
         return Pods("released").empty() && Pods("deleted").empty() &&
                ContainersInNamespace().empty();
       },
-      absl::Seconds(90));
+      absl::Seconds(150));
   EXPECT_TRUE(clean) << "containerd still holds: "
                      << ::testing::PrintToString(ContainersInNamespace());
   EXPECT_EQ(Phase(Get("batch", "released")), "Succeeded") << "the record stays";
