@@ -272,6 +272,29 @@ class Planner {
     if (!outcome.reason.empty()) plan_.wake_at = in_.now + kRecheckWaiting;
   }
 
+  // True while `pod` holds its node: not in a terminal phase, and some
+  // container has not terminated (a sidecar still running, or containers that
+  // never started). A pod whose containers have all terminated is done even
+  // if its phase still says Running: a real kubelet writes the containers'
+  // end before the pod's phase.
+  static bool HoldsItsNode(const nlohmann::json& pod) {
+    auto status = pod.find("status");
+    if (status == pod.end() || !status->is_object()) return true;
+    const std::string phase = status->value("phase", "");
+    if (phase == "Succeeded" || phase == "Failed") return false;
+    bool any = false;
+    for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
+      auto statuses = status->find(list);
+      if (statuses == status->end() || !statuses->is_array()) continue;
+      for (const nlohmann::json& c : *statuses) {
+        any = true;
+        const nlohmann::json* state = c.is_object() && c.contains("state") ? &c["state"] : nullptr;
+        if (state == nullptr || !state->is_object() || !state->contains("terminated")) return true;
+      }
+    }
+    return !any;
+  }
+
   // An ended attempt whose pod has not ended (a sidecar still running after
   // the main container ended, or a pod that never started) holds its node's
   // resources, and its Job never completes by itself: delete the Job now
@@ -283,12 +306,7 @@ class Planner {
       const nlohmann::json* job = JobOf(record.attempt);
       if (job == nullptr || (*job)["metadata"].contains("deletionTimestamp")) continue;
       const std::vector<nlohmann::json> pods = PodsOf(record.attempt);
-      const bool running = std::any_of(pods.begin(), pods.end(), [](const nlohmann::json& pod) {
-        auto status = pod.find("status");
-        if (status == pod.end() || !status->is_object()) return true;
-        auto phase = status->find("phase");
-        return phase == status->end() || (*phase != "Succeeded" && *phase != "Failed");
-      });
+      const bool running = std::any_of(pods.begin(), pods.end(), HoldsItsNode);
       if (running && std::find(plan_.delete_jobs.begin(), plan_.delete_jobs.end(), record.job) ==
                          plan_.delete_jobs.end()) {
         plan_.delete_jobs.push_back(record.job);

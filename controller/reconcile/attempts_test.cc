@@ -223,6 +223,18 @@ TEST_F(AttemptsTest, EndedAttemptWhosePodEndedKeepsItsJobForLogs) {
   EXPECT_TRUE(p.delete_jobs.empty()) << "the Job stays for kubectl logs until the idle timeout";
 }
 
+// A real kubelet writes the main container's end before the pod's phase: a
+// pod whose containers have all ended is done, and its Job stays for `kubectl
+// logs` (found on the real node, where it was deleted at once).
+TEST_F(AttemptsTest, APodWhosePhaseLagsItsEndedContainersKeepsItsJob) {
+  AddJob(1);
+  AddPod(1, "Running", Terminated(0, "Completed"));
+  AttemptsPlan p = Plan();
+  ASSERT_EQ(p.attempts.size(), 1u);
+  EXPECT_EQ(p.attempts[0].phase, "Succeeded");
+  EXPECT_TRUE(p.delete_jobs.empty()) << "the Job stays for kubectl logs until the idle timeout";
+}
+
 TEST_F(AttemptsTest, OOMRetryRaisesMemoryAfterBackoffAndKeepsHistory) {
   in_.retry.on_oom = lifecycle::OOMRetrySpec{2.0, api::Quantity::Parse("1Gi").value()};
   in_.retry.backoff = absl::Seconds(10);

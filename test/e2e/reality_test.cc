@@ -273,6 +273,16 @@ TEST_F(RealityTest, TheSimulationAgreesWithTheRealNode) {
   }
 }
 
+TEST_F(RealityTest, AnEndedPodStaysForKubectlLogs) {
+  // A real kubelet writes the container's end before the pod's phase; the Job
+  // and pod must stay until the idle timeout, not go at once.
+  Apply(Batch("kept", "echo kept output; exit 0"));
+  WaitForPhase("batch", "kept", "Succeeded", absl::Seconds(90));
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  EXPECT_EQ(Pods("kept").size(), 1u) << "the ended pod was deleted before the idle timeout";
+  EXPECT_THAT(Logs("kept", 1), HasSubstr("kept output"));
+}
+
 TEST_F(RealityTest, RealOutputAndTheOomMessage) {
   json batch = Batch("oom", "echo allocating; dd if=/dev/zero of=/dev/null bs=64M count=1");
   Main(batch)["resources"]["limits"]["memory"] = "32Mi";
