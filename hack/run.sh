@@ -27,7 +27,7 @@ step "examples (examples/)"
 terminal='^(Succeeded|Failed|Killed|Canceled)$'
 last=
 for ((i = 0; i < 300; i++)); do
-  phases=$("$KUBECTL" get batches,jobflows -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}={.status.phase}{"\n"}{end}')
+  phases=$("$KUBECTL" get batches.weir.dev,jobflows.weir.dev -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}={.status.phase}{"\n"}{end}')
   comm -13 <(sort <<<"$last") <(sort <<<"$phases") | while IFS='=' read -r object phase; do
     [[ -n $object ]] && printf '  %s  %-22s %s\n' "$(date +%T)" "$object" "${phase:-(new)}"
   done
@@ -42,12 +42,14 @@ step "ready. To use it from your shell:"
 "$cluster" env
 cat <<EOF
 
-Try:
-  kubectl get batches -w                  # Phase, Attempt, Reason, Age
-  kubectl describe batch hello            # status, conditions, events
-  kubectl get jobflow diamond -o yaml     # each step's phase, attempts and Jobs
-  kubectl explain batch.spec.retry        # the API, documented
+Try (wb, wjf, wjt: weir's Batches, JobFlows, JobTemplates; weir: all three):
+  kubectl get wb -w                       # Phase, Attempt, Reason, Age
+  kubectl describe wb hello               # status, conditions, events
+  kubectl get wjf diamond -o yaml         # each step's phase, attempts and Jobs
+  kubectl explain wb.spec.retry           # the API, documented
   kubectl get jobs,pods -l weir.dev/managed-by=weir
+Beside Volcano, name weir's kinds in full: a bare "jobflow" may mean
+jobflows.flow.volcano.sh; jobflows.weir.dev is weir's (see README).
 Pods run on kwok's simulated nodes and play out their sim.weir.dev/outcome
 annotation (see README). Stop everything with: hack/cluster.sh down
 EOF

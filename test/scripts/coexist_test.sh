@@ -162,6 +162,7 @@ served() { k get --raw "/apis/flow.volcano.sh/v1alpha1" | grep -q '"jobflows"' &
   k get --raw "/apis/argoproj.io/v1alpha1" | grep -q '"workflows"'; }
 for _ in $(seq 150); do served && break; sleep 0.2; done
 served || fail "the API server does not serve the peer groups"
+rm -rf "$work/kube-cache"   # kubectl discovers afresh from here on
 echo "installed ${#peer_crds[@]} CRDs of Volcano $VOLCANO_VERSION and Argo Workflows $ARGO_WORKFLOWS_VERSION (groups: ${peer_groups[*]})"
 
 # --- 2. live discovery: weir's short names and category reach weir only -------------------------
