@@ -88,11 +88,11 @@ class RealityTest : public ControllerFixture {
 TEST_F(RealityTest, ExitCodesAreTheProcesses) {
   Apply(Batch("exit-0", "echo real output from $(hostname); exit 0"));
   Apply(Batch("exit-3", "echo about to fail; exit 3"));
-  json ok = WaitForPhase("batch", "exit-0", "Succeeded", absl::Seconds(90));
+  json ok = WaitForPhase("batches.weir.dev", "exit-0", "Succeeded", absl::Seconds(90));
   EXPECT_EQ(ok["status"]["exitCode"], 0);
   EXPECT_THAT(Logs("exit-0", 1), HasSubstr("real output from exit-0-"))
       << "kubectl logs prints what the process printed";
-  json failed = WaitForPhase("batch", "exit-3", "Failed", absl::Seconds(90));
+  json failed = WaitForPhase("batches.weir.dev", "exit-3", "Failed", absl::Seconds(90));
   EXPECT_EQ(failed["status"]["exitCode"], 3);
   EXPECT_EQ(failed["status"]["terminationReason"], "Error");
   EXPECT_THAT(Logs("exit-3", 1), HasSubstr("about to fail"));
@@ -108,7 +108,7 @@ TEST_F(RealityTest, KernelOomKillIsKilledAndRetriedWithMoreMemory) {
                         {"onOOM", {{"memoryFactor", 4.0}, {"maxMemory", "256Mi"}}}}}});
   Main(batch)["resources"]["limits"]["memory"] = "32Mi";
   Apply(batch);
-  json b = WaitForPhase("batch", "oom", "Succeeded", absl::Seconds(120));
+  json b = WaitForPhase("batches.weir.dev", "oom", "Succeeded", absl::Seconds(120));
   const json& attempts = b["status"]["attempts"];
   ASSERT_EQ(attempts.size(), 2u) << b["status"].dump();
   EXPECT_EQ(attempts[0]["phase"], "Killed");
@@ -133,12 +133,12 @@ TEST_F(RealityTest, CancelStopsTheProcessWithItsStopSignal) {
               kBusyboxSigintImage));
   for (const char* name : {"term", "ignore-term", "sigint"}) WaitMainRunning(name);
   for (const char* name : {"term", "ignore-term", "sigint"}) {
-    Patch("batch", name, {{"spec", {{"cancel", true}}}});
+    Patch("batches.weir.dev", name, {{"spec", {{"cancel", true}}}});
   }
   const std::vector<std::pair<std::string, int>> expected = {
       {"term", 143}, {"ignore-term", 137}, {"sigint", 130}};
   for (const auto& [name, code] : expected) {
-    json b = WaitForPhase("batch", name, "Canceled", absl::Seconds(90));
+    json b = WaitForPhase("batches.weir.dev", name, "Canceled", absl::Seconds(90));
     ASSERT_EQ(b["status"]["attempts"].size(), 1u) << b.dump();
     EXPECT_EQ(b["status"]["attempts"][0]["phase"], "Canceled") << name;
     EXPECT_EQ(b["status"]["attempts"][0]["exitCode"], code) << name << ": " << b.dump();
@@ -148,7 +148,7 @@ TEST_F(RealityTest, CancelStopsTheProcessWithItsStopSignal) {
 
 TEST_F(RealityTest, AnImageNeverImportedFailsAfterTheGraceWithTheKubeletsMessage) {
   Apply(Batch("no-image", "exit 0", {{"imagePullGraceSeconds", 5}}, "localhost/never-imported:v1"));
-  json b = WaitForPhase("batch", "no-image", "Failed", absl::Seconds(120));
+  json b = WaitForPhase("batches.weir.dev", "no-image", "Failed", absl::Seconds(120));
   EXPECT_THAT(b["status"].value("terminationReason", ""),
               AnyOf("ErrImagePull", "ImagePullBackOff"));
   EXPECT_THAT(b["status"].value("message", ""), HasSubstr("localhost/never-imported:v1"))
@@ -169,9 +169,9 @@ TEST_F(RealityTest, OnlyTheMainContainerDecidesBesideRealSidecars) {
   PodSpec(classic)["containers"].push_back(
       {{"name", "shipper"}, {"image", kBusyboxImage}, {"command", {"sh", "-c", kRunUntilTerm}}});
   Apply(classic);
-  json ok = WaitForPhase("batch", "native-sidecar", "Succeeded", absl::Seconds(90));
+  json ok = WaitForPhase("batches.weir.dev", "native-sidecar", "Succeeded", absl::Seconds(90));
   EXPECT_EQ(ok["status"]["exitCode"], 0);
-  json failed = WaitForPhase("batch", "classic-sidecar", "Failed", absl::Seconds(90));
+  json failed = WaitForPhase("batches.weir.dev", "classic-sidecar", "Failed", absl::Seconds(90));
   EXPECT_EQ(failed["status"]["exitCode"], 4) << "main's exit code, not the sidecar's";
 }
 
@@ -179,7 +179,7 @@ TEST_F(RealityTest, ActiveDeadlineIsDeadlineExceeded) {
   json batch = Batch("deadline", kRunUntilTerm);
   batch["spec"]["jobSpec"]["activeDeadlineSeconds"] = 3;
   Apply(batch);
-  json b = WaitForPhase("batch", "deadline", "Failed", absl::Seconds(90));
+  json b = WaitForPhase("batches.weir.dev", "deadline", "Failed", absl::Seconds(90));
   EXPECT_EQ(b["status"]["terminationReason"], "DeadlineExceeded") << b["status"].dump();
 }
 
@@ -199,7 +199,7 @@ TEST_F(RealityTest, AnEvictionIsADisruptionNotCountedAgainstTheLimit) {
        "-f", "-"},
       eviction.dump());
   ASSERT_TRUE(out.ok()) << out.status();
-  json b = WaitForPhase("batch", "evicted", "Succeeded", absl::Seconds(120));
+  json b = WaitForPhase("batches.weir.dev", "evicted", "Succeeded", absl::Seconds(120));
   const json& attempts = b["status"]["attempts"];
   ASSERT_EQ(attempts.size(), 2u) << b["status"].dump();
   EXPECT_EQ(attempts[0]["phase"], "Killed");
@@ -217,13 +217,13 @@ TEST_F(RealityTest, CancelWhileThePodIsCreatedStartsNoMainContainer) {
   ASSERT_TRUE(
       Eventually([&] { return ContainersInNamespace("setup").size() == 1; }, absl::Seconds(60)))
       << "the init container never started";
-  Patch("batch", "cancel-creating", {{"spec", {{"cancel", true}}}});
+  Patch("batches.weir.dev", "cancel-creating", {{"spec", {{"cancel", true}}}});
   // Watch containerd until the Batch is Canceled and its pod gone.
   json b;
   bool done = Eventually(
       [&] {
         EXPECT_TRUE(ContainersInNamespace("main").empty()) << "main was created after the cancel";
-        b = Get("batch", "cancel-creating");
+        b = Get("batches.weir.dev", "cancel-creating");
         return Phase(b) == "Canceled" && Pods("cancel-creating").empty();
       },
       absl::Seconds(90));
@@ -236,10 +236,10 @@ TEST_F(RealityTest, CancelWhileThePodIsCreatedStartsNoMainContainer) {
 TEST_F(RealityTest, IdleReleaseAndDeleteLeaveNoContainer) {
   Apply(Batch("released", "exit 0", {{"idleTimeoutSeconds", 2}}));
   Apply(Batch("deleted", kRunUntilTerm));
-  WaitForPhase("batch", "released", "Succeeded", absl::Seconds(90));
+  WaitForPhase("batches.weir.dev", "released", "Succeeded", absl::Seconds(90));
   WaitMainRunning("deleted");
-  absl::StatusOr<std::string> out =
-      kubectl().Run({"delete", "batch", "deleted", "-n", ns(), "--wait=true", "--timeout=90s"});
+  absl::StatusOr<std::string> out = kubectl().Run(
+      {"delete", "batches.weir.dev", "deleted", "-n", ns(), "--wait=true", "--timeout=90s"});
   ASSERT_TRUE(out.ok()) << out.status();
   bool clean = Eventually(
       [&] {
@@ -249,7 +249,7 @@ TEST_F(RealityTest, IdleReleaseAndDeleteLeaveNoContainer) {
       absl::Seconds(90));
   EXPECT_TRUE(clean) << "containerd still holds: "
                      << ::testing::PrintToString(ContainersInNamespace());
-  EXPECT_EQ(Phase(Get("batch", "released")), "Succeeded") << "the record stays";
+  EXPECT_EQ(Phase(Get("batches.weir.dev", "released")), "Succeeded") << "the record stays";
 }
 
 TEST_F(RealityTest, AFlowOnRealContainersWithAStepCanceled) {
@@ -281,18 +281,18 @@ TEST_F(RealityTest, AFlowOnRealContainersWithAStepCanceled) {
                                   step("b", kRunUntilTerm, after_a),
                                   step("c", "echo c; exit 0", after_a)})}}}});
   auto step_phase = [&](const std::string& name) {
-    json f = Get("jobflow", "flow");
+    json f = Get("jobflows.weir.dev", "flow");
     for (const json& s : f.value("status", json::object()).value("steps", json::array())) {
       if (s.value("name", "") == name) return s.value("phase", "");
     }
     return std::string();
   };
   ASSERT_TRUE(Eventually([&] { return step_phase("b") == "Running"; }, absl::Seconds(90)));
-  json flow = Get("jobflow", "flow");
+  json flow = Get("jobflows.weir.dev", "flow");
   json steps = flow["spec"]["steps"];
   steps[1]["cancel"] = true;
-  Patch("jobflow", "flow", {{"spec", {{"steps", steps}}}});
-  json f = WaitForPhase("jobflow", "flow", "Succeeded", absl::Seconds(120));
+  Patch("jobflows.weir.dev", "flow", {{"spec", {{"steps", steps}}}});
+  json f = WaitForPhase("jobflows.weir.dev", "flow", "Succeeded", absl::Seconds(120));
   EXPECT_EQ(step_phase("a"), "Succeeded");
   EXPECT_EQ(step_phase("b"), "Canceled");
   EXPECT_EQ(step_phase("c"), "Succeeded");
