@@ -19,6 +19,9 @@ helm_bin_dir() { echo "$WEIR_CACHE_DIR/helm-$HELM_VERSION-r$TOOLS_RECIPE"; }
 kubelet_bin_dir() { echo "$WEIR_CACHE_DIR/kubelet-$KUBERNETES_VERSION-r$TOOLS_RECIPE"; }
 containerd_bin_dir() { echo "$WEIR_CACHE_DIR/containerd-$CONTAINERD_VERSION-r$TOOLS_RECIPE"; }
 runc_bin_dir() { echo "$WEIR_CACHE_DIR/runc-$RUNC_VERSION-r$TOOLS_RECIPE"; }
+# Other systems' CRD files (hack/peer-crds.sh): keyed by version.
+volcano_crds_dir() { echo "$WEIR_CACHE_DIR/volcano-crds-$VOLCANO_VERSION"; }
+argo_crds_dir() { echo "$WEIR_CACHE_DIR/argo-workflows-crds-$ARGO_WORKFLOWS_VERSION"; }
 # The node's images (hack/images.sh): keyed by its recipe.
 images_dir() { echo "$WEIR_CACHE_DIR/images-r$IMAGES_RECIPE"; }
 

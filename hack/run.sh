@@ -31,7 +31,7 @@ step "examples (examples/)"
 terminal='^(Succeeded|Failed|Killed|Canceled)$'
 last=
 for ((i = 0; i < 300; i++)); do
-  phases=$("$KUBECTL" get batches,jobflows -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}={.status.phase}{"\n"}{end}')
+  phases=$("$KUBECTL" get batches.weir.dev,jobflows.weir.dev -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}={.status.phase}{"\n"}{end}')
   comm -13 <(sort <<<"$last") <(sort <<<"$phases") | while IFS='=' read -r object phase; do
     [[ -n $object ]] && printf '  %s  %-22s %s\n' "$(date +%T)" "$object" "${phase:-(new)}"
   done
@@ -43,7 +43,7 @@ done
 "$KUBECTL" get weir
 echo
 echo "The OOM example's attempts (memory limit -> outcome):"
-"$KUBECTL" get batch train -o jsonpath='{range .status.attempts[*]}  attempt {.attempt}: {.memoryLimit} -> {.phase} {.terminationReason} (exit {.exitCode}){"\n"}{end}'
+"$KUBECTL" get batches.weir.dev train -o jsonpath='{range .status.attempts[*]}  attempt {.attempt}: {.memoryLimit} -> {.phase} {.terminationReason} (exit {.exitCode}){"\n"}{end}'
 echo "What hello printed (kubectl logs):"
 "$KUBECTL" logs -l weir.dev/batch=hello --prefix | sed 's/^/  /'
 
@@ -51,13 +51,15 @@ step "ready. To use it from your shell:"
 "$cluster" env
 cat <<EOF
 
-Try:
-  kubectl get batches -w                  # Phase, Attempt, Reason, Age
-  kubectl describe batch hello            # status, conditions, events
-  kubectl get jobflow diamond -o yaml     # each step's phase, attempts and Jobs
-  kubectl explain batch.spec.retry        # the API, documented
+Try (wb, wjf, wjt: weir's Batches, JobFlows, JobTemplates; weir: all three):
+  kubectl get wb -w                       # Phase, Attempt, Reason, Age
+  kubectl describe wb hello               # status, conditions, events
+  kubectl get wjf diamond -o yaml         # each step's phase, attempts and Jobs
+  kubectl explain wb.spec.retry           # the API, documented
   kubectl get jobs,pods -l weir.dev/managed-by=weir -o wide
   kubectl logs -l weir.dev/flow=diamond --prefix   # what each step printed
+Beside Volcano, name weir's kinds in full: a bare "jobflow" may mean
+jobflows.flow.volcano.sh; jobflows.weir.dev is weir's (see README).
 The examples run as real processes on the real node 'localhost'; pods without
 its nodeSelector and toleration run on kwok's simulated nodes and play out
 their sim.weir.dev/outcome annotation (see README). Stop everything with:

@@ -145,7 +145,7 @@ TEST_F(BatchChaosTest, SigkilledAtRandomMomentsEveryBatchEndsRightWithOneJobPerA
             "{.object.metadata.labels.weir\\.dev/batch-uid} "
             "{.object.metadata.labels.weir\\.dev/attempt} {.object.metadata.creationTimestamp}");
   std::unique_ptr<BackgroundKubectl> batch_watch =
-      Watch("batches", "{.object.metadata.name} {.object.status.phase}");
+      Watch("batches.weir.dev", "{.object.metadata.name} {.object.status.phase}");
   ASSERT_TRUE(job_watch != nullptr && batch_watch != nullptr);
 
   json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}};
@@ -166,8 +166,8 @@ TEST_F(BatchChaosTest, SigkilledAtRandomMomentsEveryBatchEndsRightWithOneJobPerA
     for (const Case* c : order) {
       absl::SleepFor(start + *c->cancel_after - absl::Now());
       absl::Status s = kubectl()
-                           .Run({"patch", "batch", c->name, "-n", ns(), "--type=merge", "-p",
-                                 R"({"spec":{"cancel":true}})"})
+                           .Run({"patch", "batches.weir.dev", c->name, "-n", ns(), "--type=merge",
+                                 "-p", R"({"spec":{"cancel":true}})"})
                            .status();
       EXPECT_TRUE(s.ok()) << c->name << ": " << s;
       canceled_at[c->name] = absl::Now();
@@ -194,7 +194,7 @@ TEST_F(BatchChaosTest, SigkilledAtRandomMomentsEveryBatchEndsRightWithOneJobPerA
   std::map<std::string, json> batches;
   const bool settled = Eventually(
       [&] {
-        absl::StatusOr<json> got = kubectl().GetJson({"get", "batches", "-n", ns()});
+        absl::StatusOr<json> got = kubectl().GetJson({"get", "batches.weir.dev", "-n", ns()});
         if (!got.ok()) return false;
         batches.clear();
         for (const json& b : (*got)["items"]) batches[b["metadata"]["name"]] = b;

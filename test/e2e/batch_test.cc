@@ -50,12 +50,12 @@ class BatchTest : public ControllerFixture {
   }
 
   void Create(const json& batch) { Apply(batch); }
-  json Get(const std::string& name) { return Get("batch", name); }
+  json Get(const std::string& name) { return Get("batches.weir.dev", name); }
   json WaitForPhase(const std::string& name, const std::string& phase,
                     absl::Duration timeout = absl::Seconds(60)) {
-    return WaitForPhase("batch", name, phase, timeout);
+    return WaitForPhase("batches.weir.dev", name, phase, timeout);
   }
-  void Patch(const std::string& name, const json& patch) { Patch("batch", name, patch); }
+  void Patch(const std::string& name, const json& patch) { Patch("batches.weir.dev", name, patch); }
   json Jobs(const std::string& batch) { return List("jobs", "weir.dev/batch=" + batch); }
   json Pods(const std::string& batch) { return List("pods", "weir.dev/batch=" + batch); }
 
@@ -98,7 +98,7 @@ TEST_F(BatchTest, SucceedsAndKeepsItsJobLabelledAndOwned) {
   EXPECT_EQ(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
   EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"]["weir.dev/batch"], "ok");
 
-  absl::StatusOr<std::string> table = kubectl().Run({"get", "batches", "-n", ns()});
+  absl::StatusOr<std::string> table = kubectl().Run({"get", "batches.weir.dev", "-n", ns()});
   ASSERT_TRUE(table.ok());
   EXPECT_THAT(*table, HasSubstr("PHASE"));
   EXPECT_THAT(*table, HasSubstr("ATTEMPT"));
@@ -410,12 +410,14 @@ TEST_F(BatchTest, DeletedWhilePendingLastStatusIsCanceledAndChildrenGoFirst) {
   // Watch the Batch until it is gone; the last state seen must be Canceled.
   absl::StatusOr<std::string> watched;
   std::thread watcher([&] {
-    watched = kubectl().Run(
-        {"get", "batch", "del", "-n", ns(), "--watch", "-o", "json", "--request-timeout=8s"});
+    watched = kubectl().Run({"get", "batches.weir.dev", "del", "-n", ns(), "--watch", "-o", "json",
+                             "--request-timeout=8s"});
   });
   absl::SleepFor(absl::Milliseconds(500));
   ASSERT_TRUE(
-      kubectl().Run({"delete", "batch", "del", "-n", ns(), "--wait=true", "--timeout=30s"}).ok());
+      kubectl()
+          .Run({"delete", "batches.weir.dev", "del", "-n", ns(), "--wait=true", "--timeout=30s"})
+          .ok());
   EXPECT_TRUE(Jobs("del").empty()) << "children must be gone before the Batch is";
   watcher.join();
   ASSERT_TRUE(watched.ok()) << watched.status();
@@ -453,7 +455,9 @@ TEST_F(BatchTest, RecreatingADeletedBatchAtOnceDoesNotCollide) {
   WaitForPhase("again", "Running");
   const std::string old_job = Jobs("again")[0]["metadata"]["name"];
   ASSERT_TRUE(
-      kubectl().Run({"delete", "batch", "again", "-n", ns(), "--wait=true", "--timeout=60s"}).ok());
+      kubectl()
+          .Run({"delete", "batches.weir.dev", "again", "-n", ns(), "--wait=true", "--timeout=60s"})
+          .ok());
   Create(MakeBatch("again", "Succeeded"));
   json b = WaitForPhase("again", "Succeeded");
   EXPECT_NE(b["status"]["job"], old_job) << "the new Batch's Job is its own";
@@ -472,9 +476,10 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
   // Every watch event of every Batch: "TYPE name phase".
   absl::StatusOr<std::string> watched;
   std::thread watcher([&] {
-    watched = kubectl().Run(
-        {"get", "batches", "-n", ns(), "--watch", "--output-watch-events", "--request-timeout=50s",
-         "-o", "jsonpath={.type} {.object.metadata.name} {.object.status.phase}{\"\\n\"}"});
+    watched =
+        kubectl().Run({"get", "batches.weir.dev", "-n", ns(), "--watch", "--output-watch-events",
+                       "--request-timeout=50s", "-o",
+                       "jsonpath={.type} {.object.metadata.name} {.object.status.phase}{\"\\n\"}"});
   });
   json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}};
   for (int i = 0; i < kBatches; ++i) {
@@ -500,12 +505,13 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
         absl::SleepFor(absl::Milliseconds(240));
         const std::string name = absl::StrCat("s", i);
         absl::Status s =
-            i % 2 == 0
-                ? kubectl()
-                      .Run({"patch", "batch", name, "-n", ns(), "--type=merge", "-p",
-                            R"({"spec":{"cancel":true}})"})
-                      .status()
-                : kubectl().Run({"delete", "batch", name, "-n", ns(), "--wait=false"}).status();
+            i % 2 == 0 ? kubectl()
+                             .Run({"patch", "batches.weir.dev", name, "-n", ns(), "--type=merge",
+                                   "-p", R"({"spec":{"cancel":true}})"})
+                             .status()
+                       : kubectl()
+                             .Run({"delete", "batches.weir.dev", name, "-n", ns(), "--wait=false"})
+                             .status();
         EXPECT_TRUE(s.ok()) << name << ": " << s;
         stopped_at[i] = absl::Now();
       }
@@ -516,7 +522,7 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
   // Canceled ones settle; deleted ones disappear, children first.
   EXPECT_TRUE(Eventually(
       [&] {
-        absl::StatusOr<json> batches = kubectl().GetJson({"get", "batches", "-n", ns()});
+        absl::StatusOr<json> batches = kubectl().GetJson({"get", "batches.weir.dev", "-n", ns()});
         if (!batches.ok() || (*batches)["items"].size() != kBatches / 2) return false;
         for (const json& b : (*batches)["items"]) {
           const std::string phase = Phase(b);

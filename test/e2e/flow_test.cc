@@ -83,7 +83,7 @@ class FlowTest : public ControllerFixture {
  protected:
   json WaitForFlow(const std::string& name, const std::string& phase,
                    absl::Duration timeout = absl::Seconds(90)) {
-    return WaitForPhase("jobflow", name, phase, timeout);
+    return WaitForPhase("jobflows.weir.dev", name, phase, timeout);
   }
 
   // The status of step `step` of `flow` (null if absent).
@@ -190,7 +190,7 @@ TEST_F(FlowTest, ConcurrentFlowsOnOneTemplateStayIsolated) {
       EXPECT_TRUE(labels.contains("weir.dev/step"));
     }
   }
-  absl::StatusOr<std::string> table = kubectl().Run({"get", "jobflows", "-n", ns()});
+  absl::StatusOr<std::string> table = kubectl().Run({"get", "jobflows.weir.dev", "-n", ns()});
   ASSERT_TRUE(table.ok());
   EXPECT_THAT(*table, HasSubstr("STEPS"));
   EXPECT_THAT(*table, HasSubstr("3/3"));
@@ -263,12 +263,14 @@ TEST_F(FlowTest, CancelingOneStepKeepsTheFlow) {
                      Step("other", "work", {}, Plays("Succeeded", "3s")),
                      Step("after-other", "work", {{"other", "Succeeded"}})}));
   ASSERT_TRUE(Eventually(
-      [&] { return StepStatus(Get("jobflow", "one"), "slow").value("phase", "") == "Running"; },
+      [&] {
+        return StepStatus(Get("jobflows.weir.dev", "one"), "slow").value("phase", "") == "Running";
+      },
       absl::Seconds(60)));
-  json flow = Get("jobflow", "one");
+  json flow = Get("jobflows.weir.dev", "one");
   json steps = flow["spec"]["steps"];
   steps[0]["cancel"] = true;
-  Patch("jobflow", "one", {{"spec", {{"steps", steps}}}});
+  Patch("jobflows.weir.dev", "one", {{"spec", {{"steps", steps}}}});
   flow = WaitForFlow("one", "Succeeded");
   EXPECT_EQ(StepStatus(flow, "slow")["phase"], "Canceled");
   EXPECT_EQ(StepStatus(flow, "after-slow")["phase"], "Skipped");
@@ -286,12 +288,12 @@ TEST_F(FlowTest, CancelingTheFlowCancelsRunningSteps) {
                      Step("z", "work", {{"x", "Completed"}})}));
   ASSERT_TRUE(Eventually(
       [&] {
-        json f = Get("jobflow", "all");
+        json f = Get("jobflows.weir.dev", "all");
         return StepStatus(f, "x").value("phase", "") == "Running" &&
                StepStatus(f, "y").value("phase", "") == "Running";
       },
       absl::Seconds(60)));
-  Patch("jobflow", "all", {{"spec", {{"cancel", true}}}});
+  Patch("jobflows.weir.dev", "all", {{"spec", {{"cancel", true}}}});
   json flow = WaitForFlow("all", "Canceled");
   EXPECT_EQ(StepStatus(flow, "x")["phase"], "Canceled");
   EXPECT_EQ(StepStatus(flow, "y")["phase"], "Canceled");
@@ -337,8 +339,8 @@ TEST_F(FlowTest, SuspendAndParallelism) {
   Apply(Flow("par", steps, {{"parallelism", 2}, {"suspend", true}}));
   absl::SleepFor(absl::Seconds(3));
   EXPECT_TRUE(FlowJobs("par").empty()) << "a suspended flow starts nothing";
-  EXPECT_EQ(Phase(Get("jobflow", "par")), "Pending");
-  Patch("jobflow", "par", {{"spec", {{"suspend", false}}}});
+  EXPECT_EQ(Phase(Get("jobflows.weir.dev", "par")), "Pending");
+  Patch("jobflows.weir.dev", "par", {{"spec", {{"suspend", false}}}});
   json flow = WaitForFlow("par", "Succeeded", absl::Seconds(120));
 
   // Intervals from each Job's creation to its pod's end; at most 2 overlap.
@@ -428,17 +430,21 @@ TEST_F(FlowTest, EditingATemplateLeavesStartedStepsAlone) {
   Apply(Flow("edit", {Step("first", "work", {}, Plays("Hang")),
                       Step("second", "work", {{"first", "Completed"}})}));
   ASSERT_TRUE(Eventually(
-      [&] { return StepStatus(Get("jobflow", "edit"), "first").value("phase", "") == "Running"; },
+      [&] {
+        return StepStatus(Get("jobflows.weir.dev", "edit"), "first").value("phase", "") ==
+               "Running";
+      },
       absl::Seconds(60)));
-  const std::string old_version = Get("jobtemplate", "work")["metadata"]["resourceVersion"];
+  const std::string old_version =
+      Get("jobtemplates.weir.dev", "work")["metadata"]["resourceVersion"];
   json edited = Template("work");
   edited["spec"]["jobSpec"]["template"]["metadata"]["labels"] = {{"edition", "two"}};
   Apply(edited);
   // The controller's template cache follows its own watch; give it a moment.
   absl::SleepFor(absl::Seconds(1));
-  json steps = Get("jobflow", "edit")["spec"]["steps"];
+  json steps = Get("jobflows.weir.dev", "edit")["spec"]["steps"];
   steps[0]["cancel"] = true;
-  Patch("jobflow", "edit", {{"spec", {{"steps", steps}}}});
+  Patch("jobflows.weir.dev", "edit", {{"spec", {{"steps", steps}}}});
   json flow = WaitForFlow("edit", "Succeeded");
   json first = StepStatus(flow, "first");
   json second = StepStatus(flow, "second");
@@ -463,7 +469,7 @@ TEST_F(FlowTest, RetainIdleTtlAndDeleteCleanUp) {
   json idle = WaitForFlow("idle", "Succeeded");
   EXPECT_TRUE(Eventually(
       [&] {
-        idle = Get("jobflow", "idle");
+        idle = Get("jobflows.weir.dev", "idle");
         for (const json& c : idle["status"].value("conditions", json::array())) {
           if (c.value("type", "") == "ResourcesReleased") return c.value("status", "") == "True";
         }
@@ -473,17 +479,19 @@ TEST_F(FlowTest, RetainIdleTtlAndDeleteCleanUp) {
       << idle.dump();
   EXPECT_TRUE(FlowJobs("idle").empty());
   EXPECT_EQ(Phase(idle), "Succeeded") << "the record stays";
-  EXPECT_TRUE(Eventually([&] { return Get("jobflow", "ttl").is_null(); }, absl::Seconds(30)));
+  EXPECT_TRUE(
+      Eventually([&] { return Get("jobflows.weir.dev", "ttl").is_null(); }, absl::Seconds(30)));
 
   // Deleting a running flow: it stays (finalizer) until its children are gone.
   Apply(Flow("gone", {Step("a", "work", {}, Plays("Hang"))}));
   ASSERT_TRUE(
       Eventually([&] { return !List("pods", "weir.dev/flow=gone").empty(); }, absl::Seconds(60)));
-  ASSERT_TRUE(kubectl().Run({"delete", "jobflow", "gone", "-n", ns(), "--wait=false"}).ok());
+  ASSERT_TRUE(
+      kubectl().Run({"delete", "jobflows.weir.dev", "gone", "-n", ns(), "--wait=false"}).ok());
   bool children_left_after_flow = false;
   ASSERT_TRUE(Eventually(
       [&] {
-        const bool flow_gone = Get("jobflow", "gone").is_null();
+        const bool flow_gone = Get("jobflows.weir.dev", "gone").is_null();
         const bool children_gone =
             FlowJobs("gone").empty() && List("pods", "weir.dev/flow=gone").empty();
         if (flow_gone && !children_gone) children_left_after_flow = true;

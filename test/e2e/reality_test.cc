@@ -249,7 +249,7 @@ TEST_F(RealityTest, TheSimulationAgreesWithTheRealNode) {
     for (const std::string& name : variants(s)) {
       WaitMainRunning(name);
       if (s.act == Scenario::Act::kCancel) {
-        Patch("batch", name, {{"spec", {{"cancel", true}}}});
+        Patch("batches.weir.dev", name, {{"spec", {{"cancel", true}}}});
       } else {
         Evict(Pods(name)[0]["metadata"]["name"]);
       }
@@ -261,7 +261,7 @@ TEST_F(RealityTest, TheSimulationAgreesWithTheRealNode) {
       json b;
       ASSERT_TRUE(Eventually(
           [&] {
-            b = Get("batch", name);
+            b = Get("batches.weir.dev", name);
             return IsTerminalPhase(Phase(b));
           },
           absl::Seconds(120)))
@@ -277,7 +277,7 @@ TEST_F(RealityTest, AnEndedPodStaysForKubectlLogs) {
   // A real kubelet writes the container's end before the pod's phase; the Job
   // and pod must stay until the idle timeout, not go at once.
   Apply(Batch("kept", "echo kept output; exit 0"));
-  WaitForPhase("batch", "kept", "Succeeded", absl::Seconds(90));
+  WaitForPhase("batches.weir.dev", "kept", "Succeeded", absl::Seconds(90));
   std::this_thread::sleep_for(std::chrono::seconds(5));
   EXPECT_EQ(Pods("kept").size(), 1u) << "the ended pod was deleted before the idle timeout";
   EXPECT_THAT(Logs("kept", 1), HasSubstr("kept output"));
@@ -287,7 +287,7 @@ TEST_F(RealityTest, RealOutputAndTheOomMessage) {
   json batch = Batch("oom", "echo allocating; dd if=/dev/zero of=/dev/null bs=64M count=1");
   Main(batch)["resources"]["limits"]["memory"] = "32Mi";
   Apply(batch);
-  json b = WaitForPhase("batch", "oom", "Killed", absl::Seconds(90));
+  json b = WaitForPhase("batches.weir.dev", "oom", "Killed", absl::Seconds(90));
   EXPECT_EQ(b["status"]["terminationReason"], "OOMKilled");
   EXPECT_THAT(b["status"].value("message", ""), HasSubstr("main"));
   EXPECT_THAT(b["status"].value("message", ""), HasSubstr("32Mi"));
@@ -304,7 +304,7 @@ TEST_F(RealityTest, ANativeSidecarDoesNotDecide) {
                                                     {"restartPolicy", "Always"},
                                                     {"command", {"sh", "-c", kRunUntilTerm}}}});
   Apply(native);
-  json ok = WaitForPhase("batch", "native-sidecar", "Succeeded", absl::Seconds(90));
+  json ok = WaitForPhase("batches.weir.dev", "native-sidecar", "Succeeded", absl::Seconds(90));
   EXPECT_EQ(ok["status"]["exitCode"], 0);
 }
 
@@ -318,13 +318,13 @@ TEST_F(RealityTest, CancelWhileThePodIsCreatedStartsNoMainContainer) {
   ASSERT_TRUE(
       Eventually([&] { return ContainersInNamespace("setup").size() == 1; }, absl::Seconds(60)))
       << "the init container never started";
-  Patch("batch", "cancel-creating", {{"spec", {{"cancel", true}}}});
+  Patch("batches.weir.dev", "cancel-creating", {{"spec", {{"cancel", true}}}});
   // Watch containerd until the Batch is Canceled and its pod gone.
   json b;
   bool done = Eventually(
       [&] {
         EXPECT_TRUE(ContainersInNamespace("main").empty()) << "main was created after the cancel";
-        b = Get("batch", "cancel-creating");
+        b = Get("batches.weir.dev", "cancel-creating");
         return Phase(b) == "Canceled" && Pods("cancel-creating").empty();
       },
       absl::Seconds(90));
@@ -337,10 +337,10 @@ TEST_F(RealityTest, CancelWhileThePodIsCreatedStartsNoMainContainer) {
 TEST_F(RealityTest, IdleReleaseAndDeleteLeaveNoContainer) {
   Apply(Batch("released", "exit 0", {{"idleTimeoutSeconds", 2}}));
   Apply(Batch("deleted", kRunUntilTerm));
-  WaitForPhase("batch", "released", "Succeeded", absl::Seconds(90));
+  WaitForPhase("batches.weir.dev", "released", "Succeeded", absl::Seconds(90));
   WaitMainRunning("deleted");
-  absl::StatusOr<std::string> out =
-      kubectl().Run({"delete", "batch", "deleted", "-n", ns(), "--wait=true", "--timeout=90s"});
+  absl::StatusOr<std::string> out = kubectl().Run(
+      {"delete", "batches.weir.dev", "deleted", "-n", ns(), "--wait=true", "--timeout=90s"});
   ASSERT_TRUE(out.ok()) << out.status();
   bool clean = Eventually(
       [&] {
@@ -350,7 +350,7 @@ TEST_F(RealityTest, IdleReleaseAndDeleteLeaveNoContainer) {
       absl::Seconds(150));
   EXPECT_TRUE(clean) << "containerd still holds: "
                      << ::testing::PrintToString(ContainersInNamespace());
-  EXPECT_EQ(Phase(Get("batch", "released")), "Succeeded") << "the record stays";
+  EXPECT_EQ(Phase(Get("batches.weir.dev", "released")), "Succeeded") << "the record stays";
 }
 
 TEST_F(RealityTest, AFlowOnRealContainersWithAStepCanceled) {
@@ -382,18 +382,18 @@ TEST_F(RealityTest, AFlowOnRealContainersWithAStepCanceled) {
                                   step("b", kRunUntilTerm, after_a),
                                   step("c", "echo c; exit 0", after_a)})}}}});
   auto step_phase = [&](const std::string& name) {
-    json f = Get("jobflow", "flow");
+    json f = Get("jobflows.weir.dev", "flow");
     for (const json& s : f.value("status", json::object()).value("steps", json::array())) {
       if (s.value("name", "") == name) return s.value("phase", "");
     }
     return std::string();
   };
   ASSERT_TRUE(Eventually([&] { return step_phase("b") == "Running"; }, absl::Seconds(90)));
-  json flow = Get("jobflow", "flow");
+  json flow = Get("jobflows.weir.dev", "flow");
   json steps = flow["spec"]["steps"];
   steps[1]["cancel"] = true;
-  Patch("jobflow", "flow", {{"spec", {{"steps", steps}}}});
-  json f = WaitForPhase("jobflow", "flow", "Succeeded", absl::Seconds(120));
+  Patch("jobflows.weir.dev", "flow", {{"spec", {{"steps", steps}}}});
+  json f = WaitForPhase("jobflows.weir.dev", "flow", "Succeeded", absl::Seconds(120));
   EXPECT_EQ(step_phase("a"), "Succeeded");
   EXPECT_EQ(step_phase("b"), "Canceled");
   EXPECT_EQ(step_phase("c"), "Succeeded");

@@ -2,7 +2,9 @@
 // against the local control plane. Each test gets its own namespace and its
 // own controller process watching only that namespace; kubectl is the
 // independent oracle of what the API server holds. Helpers address weir's
-// objects by kubectl resource name ("batch", "jobflow", "jobtemplate").
+// objects by kubectl resource name, in full ("batches.weir.dev",
+// "jobflows.weir.dev", "jobtemplates.weir.dev"): a bare "jobflow" may
+// resolve to Volcano's flow.volcano.sh when both are installed.
 #pragma once
 
 #include <optional>
