@@ -42,6 +42,15 @@ ABSL_FLAG(absl::Duration, batch_idle_timeout, absl::Minutes(10),
           "Default time a finished Batch or JobFlow keeps its Jobs and pods (e.g. 90s, 5m, 1h).");
 ABSL_FLAG(absl::Duration, image_pull_grace, absl::Minutes(2),
           "Default time image-pull errors may last before an attempt fails.");
+ABSL_FLAG(absl::Duration, node_lost_timeout, absl::Minutes(5),
+          "How long a pod may stay Unknown, or go on running past its deletion deadline, before "
+          "its node counts as lost and the attempt ends Killed with reason NodeLost.");
+ABSL_FLAG(double, kube_api_qps, 0,
+          "Client-side limit of API requests per second; 0 means none (the API server's "
+          "Priority and Fairness applies, and its 429 answers are retried after Retry-After).");
+ABSL_FLAG(int, kube_api_burst, 100, "Requests allowed at once above --kube-api-qps.");
+ABSL_FLAG(int, kube_api_max_in_flight, 32,
+          "API requests (not watches) in flight at once; more wait. 0 means no bound.");
 ABSL_FLAG(std::string, log_format, "text", "Log format: text or json.");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning or error.");
 ABSL_FLAG(std::string, leader_election_namespace, "default",
@@ -101,6 +110,9 @@ int Run() {
   absl::StatusOr<weir::kube::RestConfig> config = weir::kube::LoadConfig(load);
   if (!config.ok()) return fail("cannot load the Kubernetes configuration", config.status());
   config->user_agent = absl::StrCat("weir-controller/", weir::kVersion);
+  config->qps = absl::GetFlag(FLAGS_kube_api_qps);
+  config->burst = absl::GetFlag(FLAGS_kube_api_burst);
+  config->max_in_flight = absl::GetFlag(FLAGS_kube_api_max_in_flight);
   // Observes the client's requests; created first, it outlives the client.
   weir::runtime::ApiRequestMetrics api_metrics;
   weir::kube::HttpClientOptions client_options;
@@ -142,6 +154,7 @@ int Run() {
   weir::reconcile::BatchDefaults defaults;
   defaults.idle_timeout = absl::GetFlag(FLAGS_batch_idle_timeout);
   defaults.image_pull_grace = absl::GetFlag(FLAGS_image_pull_grace);
+  defaults.node_lost_timeout = absl::GetFlag(FLAGS_node_lost_timeout);
   const int workers = std::max(1, absl::GetFlag(FLAGS_workers));
 
   weir::reconcile::ReconcilerDeps deps;

@@ -46,9 +46,14 @@ struct RestConfig {
   // Empty: DefaultUserAgent().
   std::string user_agent;
   // Client-side rate limit: sustained requests per second and burst size.
-  // qps <= 0 disables the limit.
+  // qps <= 0 disables the limit (the API server's Priority and Fairness still
+  // applies, and its 429s are retried after their Retry-After).
   double qps = 20;
   int burst = 40;
+  // Requests (not watches) in flight at once; more wait for a free slot, so a
+  // controller that wakes with thousands of objects does not open a request
+  // per object at once. <= 0: no bound.
+  int max_in_flight = 0;
   // Per-request timeout for everything but watches.
   absl::Duration timeout = absl::Seconds(30);
   // The namespace of the context or service account; "default" if none.

@@ -262,7 +262,8 @@ class HttpClient::Impl {
         clock_(clock),
         user_agent_(config.user_agent.empty() ? DefaultUserAgent() : config.user_agent),
         tokens_(config.bearer_token, config.token_file, clock, options.token_reread_interval),
-        limiter_(config.qps, config.burst, clock) {}
+        limiter_(config.qps, config.burst, clock),
+        in_flight_(config.max_in_flight) {}
 
   absl::Status Init() {
     try {
@@ -341,6 +342,8 @@ class HttpClient::Impl {
       limiter_.Wait();
       absl::StatusOr<http::http_request> msg = Message(r);
       if (!msg.ok()) return msg.status();
+      // Held until the response is read; released before any retry's sleep.
+      internal::InFlightLimit::Slot slot(in_flight_);
       const absl::Time start = clock_.Now();
       int code = 0;
       std::string body;
@@ -366,6 +369,7 @@ class HttpClient::Impl {
         }
         return parsed;
       }
+      slot.Release();
       absl::Status status = StatusFromResponse(code, body, retry_after);
       if (code == 401 && tokens_.from_file() && !reread_token) {
         // The token may have rotated since it was last read.
@@ -417,6 +421,7 @@ class HttpClient::Impl {
   const std::string user_agent_;
   TokenSource tokens_;
   internal::TokenBucket limiter_;
+  internal::InFlightLimit in_flight_;
   std::unique_ptr<httpc::http_client> client_;
 };
 

@@ -5,7 +5,8 @@
 //   certificate and host name are verified unless insecure_skip_tls_verify.
 // - Auth: bearer token (re-read from its file when it rotates, and once more
 //   after a 401) or client certificate.
-// - Rate limit: a token bucket of RestConfig qps/burst on the injected Clock.
+// - Rate limit: a token bucket of RestConfig qps/burst on the injected Clock,
+//   and at most RestConfig max_in_flight requests (not watches) at once.
 //   A 429 is retried up to `max_retries` times after its Retry-After (capped
 //   at `max_retry_wait`, 1s if the server gave none).
 // - Errors: every exception from cpprestsdk is caught and mapped

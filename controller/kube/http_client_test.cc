@@ -455,6 +455,43 @@ TEST_F(HttpClientTest, ConcurrentRequestsFromManyThreads) {
   EXPECT_EQ(observer_.records().size(), 100u);
 }
 
+// max_in_flight bounds the requests the server sees at once; without it the
+// same load reaches the server all together.
+TEST_F(HttpClientTest, MaxInFlightBoundsConcurrentRequests) {
+  std::atomic<int> now{0};
+  std::atomic<int> most{0};
+  server_.SetHandler([&](http::http_request req, const Seen&) {
+    const int n = ++now;
+    int m = most.load();
+    while (n > m && !most.compare_exchange_weak(m, n)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    --now;
+    ReplyJson(req, 200, nlohmann::json::object());
+  });
+  auto run = [&](int max_in_flight) {
+    most = 0;
+    RestConfig config;
+    config.qps = 0;
+    config.max_in_flight = max_in_flight;
+    auto client = NewClient(config);
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 2; ++i) {
+          if (client->Get(resources::ConfigMaps(), "ns", "cm").ok()) ++ok;
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    EXPECT_EQ(ok, 12);
+    return most.load();
+  };
+  EXPECT_LE(run(2), 2);
+  EXPECT_GT(run(0), 2) << "unbounded, the six threads' requests overlap";
+}
+
 TEST_F(HttpClientTest, NonJsonSuccessIsInternal) {
   server_.SetHandler([](http::http_request req, const Seen&) {
     req.reply(http::status_codes::OK, "<html>", "text/html");

@@ -37,4 +37,28 @@ void TokenBucket::Wait() {
   if (wait > absl::ZeroDuration()) clock_.SleepFor(wait);
 }
 
+InFlightLimit::Slot::Slot(InFlightLimit& limit) : limit_(&limit) {
+  if (limit.limit_ <= 0) return;
+  absl::MutexLock l(&limit.mu_);
+  limit.mu_.Await(absl::Condition(
+      +[](InFlightLimit* x)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(x->mu_) { return x->in_flight_ < x->limit_; },
+      &limit));
+  ++limit.in_flight_;
+}
+
+void InFlightLimit::Slot::Release() {
+  if (limit_ == nullptr) return;
+  if (limit_->limit_ > 0) {
+    absl::MutexLock l(&limit_->mu_);
+    --limit_->in_flight_;
+  }
+  limit_ = nullptr;
+}
+
+int InFlightLimit::in_flight() const {
+  absl::MutexLock l(&mu_);
+  return in_flight_;
+}
+
 }  // namespace weir::kube::internal

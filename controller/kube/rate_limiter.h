@@ -40,4 +40,35 @@ class TokenBucket {
   absl::Time last_ ABSL_GUARDED_BY(mu_);
 };
 
+// A bound on requests in flight at once: a counting semaphore whose slots are
+// taken in a scope (Slot). limit <= 0: no bound.
+//
+// Thread-safe.
+class InFlightLimit {
+ public:
+  explicit InFlightLimit(int limit) : limit_(limit) {}
+
+  // Takes a slot, waiting for one to be free; gives it back on Release() or
+  // destruction.
+  class Slot {
+   public:
+    explicit Slot(InFlightLimit& limit);
+    ~Slot() { Release(); }
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    void Release();
+
+   private:
+    InFlightLimit* limit_;
+  };
+
+  // Slots taken now.
+  int in_flight() const;
+
+ private:
+  const int limit_;
+  mutable absl::Mutex mu_;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 }  // namespace weir::kube::internal

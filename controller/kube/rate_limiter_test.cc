@@ -1,7 +1,9 @@
 #include "kube/rate_limiter.h"
 
 #include <atomic>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -55,6 +57,41 @@ TEST(TokenBucketTest, WaitSleepsOnTheClock) {
   clock.Advance(absl::Seconds(1));
   t.join();
   EXPECT_TRUE(done);
+}
+
+TEST(InFlightLimitTest, SlotsAreTakenAndGivenBack) {
+  InFlightLimit limit(2);
+  {
+    InFlightLimit::Slot a(limit);
+    InFlightLimit::Slot b(limit);
+    EXPECT_EQ(limit.in_flight(), 2);
+    b.Release();
+    EXPECT_EQ(limit.in_flight(), 1);
+  }
+  EXPECT_EQ(limit.in_flight(), 0);
+}
+
+TEST(InFlightLimitTest, AThirdWaitsForAFreeSlot) {
+  InFlightLimit limit(2);
+  auto a = std::make_unique<InFlightLimit::Slot>(limit);
+  InFlightLimit::Slot b(limit);
+  std::atomic<bool> got{false};
+  std::thread t([&] {
+    InFlightLimit::Slot c(limit);
+    got = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(got) << "no slot was free";
+  a.reset();
+  t.join();
+  EXPECT_TRUE(got);
+}
+
+TEST(InFlightLimitTest, NoBoundNeverWaits) {
+  InFlightLimit limit(0);
+  std::vector<std::unique_ptr<InFlightLimit::Slot>> slots;
+  for (int i = 0; i < 100; ++i) slots.push_back(std::make_unique<InFlightLimit::Slot>(limit));
+  EXPECT_EQ(slots.size(), 100u);
 }
 
 }  // namespace

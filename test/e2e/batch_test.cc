@@ -622,5 +622,23 @@ TEST_F(BatchTest, UnknownTemplateFailsWithValidFalse) {
   EXPECT_TRUE(Jobs("orphan").empty());
 }
 
+// --node-lost-timeout: a pod whose node went silent (phase Unknown) ends its
+// attempt Killed/NodeLost once the flag's timeout has passed (the default, 5
+// minutes, would outlast this test).
+class NodeLostTimeoutTest : public ControllerFixture {
+ protected:
+  NodeLostTimeoutTest() : ControllerFixture({"--node-lost-timeout=3s"}) {}
+};
+
+TEST_F(NodeLostTimeoutTest, AnUnknownPodIsNodeLostAfterTheFlagsTimeout) {
+  // Only evictions are retried: a lost node ends the Batch.
+  Apply(SimulatedBatch(ns(), "silent", "Unknown",
+                       {{"retry", {{"limit", 0}, {"onReasons", json::array({"Evicted"})}}}}));
+  json b = WaitForPhase("batches.weir.dev", "silent", "Killed", absl::Seconds(40));
+  EXPECT_EQ(b["status"]["terminationReason"], "NodeLost") << b["status"].dump();
+  EXPECT_THAT(b["status"].value("message", ""), HasSubstr("Unknown for"));
+  EXPECT_THAT(b["status"].value("message", ""), HasSubstr("node-lost timeout 3s"));
+}
+
 }  // namespace
 }  // namespace weir::e2e

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -116,6 +117,8 @@ struct Scenario {
   // What weir must report: "phase reason exit|phase reason exit|..." for the
   // Batch and then each attempt.
   std::string expected;
+  // A part of the real Batch's status.message (the kubelet's own words).
+  std::string real_message;
 };
 
 // The weir-visible result: "<phase> <reason> <exit>" of the Batch, then of
@@ -185,7 +188,8 @@ const std::vector<Scenario>& Scenarios() {
        .sim = {{"sim.weir.dev/outcome", "ImagePullBackOff"}},
        .spec = {{"imagePullGraceSeconds", 5}},
        .image = "localhost/never-imported:v1",
-       .expected = "Failed ImagePull -|Failed ImagePull -"},
+       .expected = "Failed ImagePull -|Failed ImagePull -",
+       .real_message = "localhost/never-imported:v1"},
       {.name = "deadline",
        .script = kRunUntilTerm,
        .sim = {{"sim.weir.dev/outcome", "Hang"}},
@@ -268,9 +272,31 @@ TEST_F(RealityTest, TheSimulationAgreesWithTheRealNode) {
           << name << " never ended: " << b.dump();
       results.push_back(Result(b));
       EXPECT_EQ(results.back(), s.expected) << name << ": " << b["status"].dump();
+      if (absl::EndsWith(name, "-real")) {
+        EXPECT_THAT(b["status"].value("message", ""), HasSubstr(s.real_message)) << name;
+      }
     }
     EXPECT_EQ(results[0], results[1]) << s.name << ": the real node and kwok disagree";
   }
+}
+
+// `make run`'s examples, as a newcomer sees them: real processes, and the OOM
+// example really killed by the kernel until its memory is enough.
+TEST_F(RealityTest, TheExamplesRunForReal) {
+  absl::StatusOr<std::string> out =
+      kubectl().Run({"apply", "-n", ns(), "-f", WEIR_SOURCE_DIR "/examples/"});
+  ASSERT_TRUE(out.ok()) << out.status();
+  json hello = WaitForPhase("batches.weir.dev", "hello", "Succeeded", absl::Seconds(90));
+  EXPECT_THAT(Logs("hello", 1), HasSubstr("hello from weir on hello-1-"));
+  json train = WaitForPhase("batches.weir.dev", "train", "Succeeded", absl::Seconds(180));
+  EXPECT_EQ(Result(train),
+            "Succeeded Completed 0|Killed OOMKilled 137|Killed OOMKilled 137|Succeeded Completed 0")
+      << train["status"].dump();
+  std::vector<std::string> limits;
+  for (const json& a : train["status"]["attempts"]) limits.push_back(a.value("memoryLimit", ""));
+  EXPECT_THAT(limits, ::testing::ElementsAre("32Mi", "64Mi", "128Mi"));
+  json flow = WaitForPhase("jobflows.weir.dev", "diamond", "Succeeded", absl::Seconds(180));
+  EXPECT_EQ(flow["status"]["progress"], "4/4");
 }
 
 TEST_F(RealityTest, AnEndedPodStaysForKubectlLogs) {
