@@ -14,6 +14,7 @@
 # Usage: chart_controller_test.sh [path/to/weir-controller]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+source "$root/test/scripts/controller_lib.sh"
 fail() {
   echo "FAIL: $*" >&2
   if [[ -n ${log:-} && -f $log ]]; then
@@ -101,7 +102,6 @@ whoami=$(env -u KUBECONFIG "$kubectl" --kubeconfig="$kc" auth whoami -o jsonpath
 [[ $whoami == "system:serviceaccount:$ns:$fullname" ]] || fail "the token is $whoami, not the chart's ServiceAccount"
 
 # --- the controller, outside the cluster, as that ServiceAccount ---------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 hport=$(free_port)
 mport=$(free_port)
 log=$work/controller.log
@@ -109,15 +109,6 @@ env -u KUBECONFIG HOME="$work" "$binary" "${chart_args[@]}" --kubeconfig="$kc" \
   --health-bind-address="127.0.0.1:$hport" --metrics-bind-address="127.0.0.1:$mport" >"$log" 2>&1 &
 pid=$!
 
-wait_for() {  # wait_for <seconds> <what> <command...>
-  local secs=$1 what=$2; shift 2
-  for _ in $(seq $((secs * 2))); do
-    "$@" >/dev/null 2>&1 && return 0
-    kill -0 "$pid" 2>/dev/null || fail "the controller exited while waiting for $what"
-    sleep 0.5
-  done
-  fail "timed out after ${secs}s waiting for $what"
-}
 # Ready = Batches, JobTemplates, Jobs and Pods listed and watched in $wns.
 wait_for 60 "/readyz (caches synced with the ServiceAccount's rights)" curl -sf "http://127.0.0.1:$hport/readyz"
 holder() { [[ -n $("$kubectl" get lease weir-controller -n "$ns" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null) ]]; }

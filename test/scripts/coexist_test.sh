@@ -26,6 +26,7 @@
 # Usage: coexist_test.sh [path/to/weir-controller]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+source "$root/test/scripts/controller_lib.sh"
 # shellcheck source=../../hack/lib.sh
 source "$root/hack/lib.sh"
 fail() {
@@ -344,22 +345,12 @@ bare=$(k get jobflow -n "$ns" -o jsonpath='{.items[*].apiVersion}' 2>/dev/null |
 echo "kubectl get by short name and category reaches weir.dev only; full names reach each system (bare 'jobflow' resolves to: ${bare:-nothing})"
 
 # --- 4. weir-controller runs its flow beside them ---------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 hport=$(free_port)
 mport=$(free_port)
 log=$work/controller.log
 "$binary" --kubeconfig="$KUBECONFIG" --namespace="$ns" --log-level=debug --batch-idle-timeout=1h \
   --health-bind-address="127.0.0.1:$hport" --metrics-bind-address="127.0.0.1:$mport" >"$log" 2>&1 &
 pid=$!
-wait_for() {  # wait_for <seconds> <what> <command...>
-  local secs=$1 what=$2; shift 2
-  for _ in $(seq $((secs * 2))); do
-    "$@" >/dev/null 2>&1 && return 0
-    kill -0 "$pid" 2>/dev/null || fail "the controller exited while waiting for $what"
-    sleep 0.5
-  done
-  fail "timed out after ${secs}s waiting for $what"
-}
 wait_for 60 "/readyz" curl -sf "http://127.0.0.1:$hport/readyz"
 phase_is() { [[ $(k get "$1" "$2" -n "$ns" -o jsonpath='{.status.phase}') == "$3" ]]; }
 wait_for 240 "weir's JobFlow pipeline to reach Succeeded" phase_is jobflows.weir.dev pipeline Succeeded

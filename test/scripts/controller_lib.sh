@@ -1,0 +1,17 @@
+# Helpers for test scripts that run weir-controller themselves. Source it
+# after defining fail(); set `pid` to the controller's pid before wait_for.
+
+# A free TCP port on 127.0.0.1.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Waits up to <seconds> for <command...> to succeed; fails if the controller
+# ($pid) exits meanwhile.
+wait_for() {  # wait_for <seconds> <what> <command...>
+  local secs=$1 what=$2; shift 2
+  for _ in $(seq $((secs * 2))); do
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || fail "the controller exited while waiting for $what"
+    sleep 0.5
+  done
+  fail "timed out after ${secs}s waiting for $what"
+}
