@@ -198,7 +198,7 @@ node_save_sysctls() {
   [[ -f $NODE_RUN/sysctls ]] && return
   local s
   for s in "${NODE_SYSCTLS[@]}"; do
-    [[ -f /proc/sys/$s ]] && printf '%s %s\n' "$s" "$(</proc/sys/"$s")"
+    if [[ -f /proc/sys/$s ]]; then printf '%s %s\n' "$s" "$(</proc/sys/"$s")"; fi
   done >"$NODE_RUN/sysctls.tmp"
   mv "$NODE_RUN/sysctls.tmp" "$NODE_RUN/sysctls"
 }
@@ -214,7 +214,7 @@ node_save_host_paths() {
 node_remove_host_paths() {
   [[ -f $NODE_RUN/host-paths ]] || return 0
   local p
-  while read -r p; do rm -rf "$p"; done <"$NODE_RUN/host-paths"
+  while read -r p; do rm -rf "$p" 2>/dev/null || log "could not remove $p"; done <"$NODE_RUN/host-paths"
   rm -f "$NODE_RUN/host-paths"
 }
 
@@ -222,7 +222,8 @@ node_restore_sysctls() {
   [[ -f $NODE_RUN/sysctls ]] || return 0
   local s v
   while read -r s v; do
-    [[ $(</proc/sys/"$s") == "$v" ]] || echo "$v" >"/proc/sys/$s"
+    [[ $(</proc/sys/"$s") == "$v" ]] || echo "$v" 2>/dev/null >"/proc/sys/$s" ||
+      log "could not put back /proc/sys/$s ($v)"
   done <"$NODE_RUN/sysctls"
   rm -f "$NODE_RUN/sysctls"
 }
@@ -326,8 +327,9 @@ pids_of_exe() {
   local p exe
   for p in /proc/[0-9]*; do
     exe=$(readlink "$p/exe" 2>/dev/null) || continue
-    [[ ${exe% (deleted)} == "$1" ]] && echo "${p#/proc/}"
+    if [[ ${exe% (deleted)} == "$1" ]]; then echo "${p#/proc/}"; fi
   done
+  return 0
 }
 
 # Kills every process left in the node's cgroups and every shim of ours, then

@@ -253,6 +253,9 @@ class Planner {
         MoveTo(Phase::kCanceling);
         plan_.reason = lifecycle::reason::kCanceled;
         plan_.message = "canceling: the attempt's pods are asked to stop";
+        // A pod on a lost node never confirms it stopped: look again, so the
+        // node-lost timeout can end it.
+        plan_.wake_at = in_.now + kRecheckWaiting;
       }
       return;
     }
@@ -269,7 +272,19 @@ class Planner {
     }
     plan_.reason = outcome.reason;
     plan_.message = outcome.message;
-    if (!outcome.reason.empty()) plan_.wake_at = in_.now + kRecheckWaiting;
+    // Waiting reasons end with a grace, a silent node or a pod that does not
+    // stop with the node-lost timeout: no event may come before either, so
+    // look again.
+    if (!outcome.reason.empty() || outcome.phase == Phase::kUnknown || AnyPodDeleting(current)) {
+      plan_.wake_at = in_.now + kRecheckWaiting;
+    }
+  }
+
+  bool AnyPodDeleting(int attempt) const {
+    for (const nlohmann::json& pod : PodsOf(attempt)) {
+      if (pod["metadata"].contains("deletionTimestamp")) return true;
+    }
+    return false;
   }
 
   // True while `pod` holds its node: not in a terminal phase, and some

@@ -226,6 +226,28 @@ TEST_F(AttemptsTest, EndedAttemptWhosePodEndedKeepsItsJobForLogs) {
 // A real kubelet writes the main container's end before the pod's phase: a
 // pod whose containers have all ended is done, and its Job stays for `kubectl
 // logs` (found on the real node, where it was deleted at once).
+// A silent node sends no event: weir must look again by itself, or the
+// node-lost timeout never ends the attempt.
+TEST_F(AttemptsTest, AnUnknownPodIsLookedAtAgainUntilItsNodeIsLost) {
+  in_.node_lost_timeout = absl::Seconds(30);
+  AddJob(1);
+  AddPod(1, "Running", Running());
+  Record(Plan());
+  json& pod = pods_.back();
+  pod["status"]["phase"] = "Unknown";
+  pod["status"]["conditions"] = json::array(
+      {{{"type", "Ready"}, {"status", "False"}, {"lastTransitionTime", api::FormatRfc3339(kT0)}}});
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kUnknown);
+  ASSERT_TRUE(p.wake_at.has_value()) << "nothing else would wake the owner";
+  EXPECT_LE(*p.wake_at, kT0 + absl::Seconds(30));
+  Record(p);
+  in_.now = kT0 + absl::Seconds(31);
+  p = Plan();
+  ASSERT_EQ(p.attempts.size(), 1u);
+  EXPECT_EQ(p.attempts[0].termination_reason, "NodeLost");
+}
+
 TEST_F(AttemptsTest, APodWhosePhaseLagsItsEndedContainersKeepsItsJob) {
   AddJob(1);
   AddPod(1, "Running", Terminated(0, "Completed"));

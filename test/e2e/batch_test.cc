@@ -633,7 +633,8 @@ class NodeLostTimeoutTest : public ControllerFixture {
 TEST_F(NodeLostTimeoutTest, AnUnknownPodIsNodeLostAfterTheFlagsTimeout) {
   // Only evictions are retried: a lost node ends the Batch.
   Apply(SimulatedBatch(ns(), "silent", "Unknown",
-                       {{"retry", {{"limit", 0}, {"onReasons", json::array({"Evicted"})}}}}));
+                       {{"retry", {{"limit", 0}, {"onReasons", json::array({"Evicted"})}}}},
+                       {{"sim.weir.dev/duration", "3s"}}));
   json b = WaitForPhase("batches.weir.dev", "silent", "Killed", absl::Seconds(40));
   EXPECT_EQ(b["status"]["terminationReason"], "NodeLost") << b["status"].dump();
   EXPECT_THAT(b["status"].value("message", ""), HasSubstr("Unknown for"));

@@ -108,7 +108,7 @@ up_log=$(mktemp)
 trap 'rm -f "$up_log"' EXIT
 down_state=
 for round in 1 2; do
-  "$cluster" down >/dev/null 2>&1 || fail "down (round $round) failed"
+  "$cluster" down >"$up_log" 2>&1 || fail "down (round $round) failed: $(cat "$up_log")"
   check_clean
   # kubelet set vm.overcommit_memory=1 at start: each down puts the values back.
   [[ -z $down_state || $(read_machine) == "$down_state" ]] ||
