@@ -17,19 +17,14 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/test/scripts/controller_lib.sh"
 fail() {
   echo "FAIL: $*" >&2
-  if [[ -n ${log:-} && -f $log ]]; then
-    echo "--- controller log (tail)" >&2
-    tail -20 "$log" >&2
+  if print_controller_log; then
     echo "--- Batches, Jobs and pods in $wns" >&2
     "$kubectl" get batches.weir.dev,jobflows.weir.dev,jobs,pods -n "$wns" -o wide >&2 2>&1 || true
     "$kubectl" get batches.weir.dev,jobflows.weir.dev -n "$wns" -o jsonpath='{range .items[*]}{.metadata.name}: {.status}{"\n"}{end}' >&2 || true
   fi
   exit 1
 }
-binary=${1:-$root/build/bin/weir-controller}
-[[ -x $binary ]] || fail "$binary is not built; run 'make build'"
-"$root/hack/cluster.sh" status >/dev/null 2>&1 || fail "the control plane must be running (make e2e starts it)"
-eval "$("$root/hack/cluster.sh" env)"
+use_control_plane "${1:-}"
 helm=$WEIR_HELM
 kubectl=$WEIR_KUBECTL
 

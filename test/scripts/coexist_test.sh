@@ -31,16 +31,10 @@ source "$root/test/scripts/controller_lib.sh"
 source "$root/hack/lib.sh"
 fail() {
   echo "FAIL: $*" >&2
-  if [[ -n ${log:-} && -f $log ]]; then
-    echo "--- controller log (tail)" >&2
-    tail -20 "$log" >&2
-  fi
+  print_controller_log || true
   exit 1
 }
-binary=${1:-$root/build/bin/weir-controller}
-[[ -x $binary ]] || fail "$binary is not built; run 'make build'"
-"$root/hack/cluster.sh" status >/dev/null 2>&1 || fail "the control plane must be running (make e2e starts it)"
-eval "$("$root/hack/cluster.sh" env)"
+use_control_plane "${1:-}"
 helm=$WEIR_HELM
 work=$(mktemp -d)
 # kubectl with a discovery cache of its own, so what it resolves is what the

@@ -15,3 +15,20 @@ wait_for() {  # wait_for <seconds> <what> <command...>
   done
   fail "timed out after ${secs}s waiting for $what"
 }
+
+# Prints the tail of the controller's log ($log); false if there is none yet.
+print_controller_log() {
+  [[ -n ${log:-} && -f $log ]] || return 1
+  echo "--- controller log (tail)" >&2
+  tail -20 "$log" >&2
+}
+
+# Sets `binary` (the weir-controller to run: $1, or the build's) and the
+# running control plane's environment (KUBECONFIG, WEIR_KUBECTL, ...).
+# REQUIRES: root (the checkout) and fail().
+use_control_plane() {
+  binary=${1:-$root/build/bin/weir-controller}
+  [[ -x $binary ]] || fail "$binary is not built; run 'make build'"
+  "$root/hack/cluster.sh" status >/dev/null 2>&1 || fail "the control plane must be running (make e2e starts it)"
+  eval "$("$root/hack/cluster.sh" env)"
+}
