@@ -512,16 +512,19 @@ TEST_F(HttpClientTest, ConnectionRefusedIsConnectionFailed) {
 }
 
 TEST_F(HttpClientTest, SlowServerIsTimeout) {
-  absl::Notification release;
-  server_.SetHandler([&](http::http_request req, const Seen&) {
-    release.WaitForNotificationWithTimeout(absl::Seconds(5));
+  // Shared: the server's handler may still be waking up from it when the test
+  // ends (a stack Notification was destroyed under it: "Mutex unlocked when
+  // destroyed").
+  auto release = std::make_shared<absl::Notification>();
+  server_.SetHandler([release](http::http_request req, const Seen&) {
+    release->WaitForNotificationWithTimeout(absl::Seconds(5));
     ReplyJson(req, 200, {});
   });
   RestConfig config;
   config.timeout = absl::Milliseconds(300);
   auto client = NewClient(config);
   absl::StatusOr<nlohmann::json> r = client->Get(resources::ConfigMaps(), "ns", "cm");
-  release.Notify();
+  release->Notify();
   EXPECT_TRUE(kube::IsTimeout(r.status())) << r.status();
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
 }

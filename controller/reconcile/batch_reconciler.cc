@@ -92,7 +92,7 @@ absl::StatusOr<bool> BatchReconciler::CreateJob(const json& object, const api::B
     return false;
   }
   absl::StatusOr<CreatedJob> created =
-      writes_.CreateJob(ChildOwner::Batch(meta.namespace_name, meta.name, meta.uid), job);
+      writes_.CreateJob(ChildOwner::Batch(meta.namespace_name, meta.name, meta.uid), job, **live);
   if (!created.ok()) return created.status();
   if (created->exists) return true;
   api::BatchStatus failed =

@@ -26,6 +26,10 @@ inline constexpr char kLabelStep[] = "weir.dev/step";
 inline constexpr char kLabelAttempt[] = "weir.dev/attempt";
 inline constexpr char kManagedByValue[] = "weir";
 inline constexpr char kFinalizer[] = "weir.dev/cleanup";
+// On every Job: the owner's metadata.generation as read live just before the
+// create, so the API server's history alone shows which version of the owner
+// authorized each Job (DESIGN §3; a cancel or delete is a newer generation).
+inline constexpr char kAnnotationOwnerGeneration[] = "weir.dev/owner-generation";
 inline constexpr char kApiVersion[] = "weir.dev/v1alpha1";
 
 // Who a child belongs to: a Batch, or one step of a JobFlow.

@@ -122,7 +122,7 @@ absl::StatusOr<bool> FlowReconciler::CreateJobs(const json& object, const api::J
     const ChildOwner owner =
         ChildOwner::FlowStep(meta.namespace_name, meta.name, meta.uid, create.step,
                              step != nullptr ? step->template_name : "");
-    absl::StatusOr<CreatedJob> created = writes_.CreateJob(owner, create.job);
+    absl::StatusOr<CreatedJob> created = writes_.CreateJob(owner, create.job, **live);
     if (!created.ok()) return created.status();
     if (created->exists) continue;
     plan.status =

@@ -77,7 +77,10 @@ absl::StatusOr<std::optional<json>> OwnerWrites::LiveOwner(const api::ObjectMeta
   return std::optional<json>(*std::move(live));
 }
 
-absl::StatusOr<CreatedJob> OwnerWrites::CreateJob(const ChildOwner& owner, const json& job) const {
+absl::StatusOr<CreatedJob> OwnerWrites::CreateJob(const ChildOwner& owner, json job,
+                                                  const json& live_owner) const {
+  job["metadata"]["annotations"][kAnnotationOwnerGeneration] =
+      std::to_string(Meta(live_owner).value("generation", int64_t{0}));
   absl::StatusOr<json> created =
       client_->Create(kube::resources::Jobs(), owner.namespace_name, job);
   if (created.ok()) return CreatedJob{.exists = true, .refused_message = ""};

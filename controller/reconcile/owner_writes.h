@@ -96,10 +96,12 @@ class OwnerWrites {
   // replaced by a new object of the same name, or being deleted.
   absl::StatusOr<std::optional<nlohmann::json>> LiveOwner(const api::ObjectMeta& meta) const;
 
-  // Creates `job`, a child of `owner` built by BuildChildJob. Errors other
-  // than "refused as invalid" (and a foreign Job of the same name) are
-  // returned for the caller to retry.
-  absl::StatusOr<CreatedJob> CreateJob(const ChildOwner& owner, const nlohmann::json& job) const;
+  // Creates `job`, a child of `owner` built by BuildChildJob, authorized by
+  // `live_owner` (LiveOwner's answer): its metadata.generation goes on the
+  // Job as kAnnotationOwnerGeneration. Errors other than "refused as invalid"
+  // (and a foreign Job of the same name) are returned for the caller to retry.
+  absl::StatusOr<CreatedJob> CreateJob(const ChildOwner& owner, nlohmann::json job,
+                                       const nlohmann::json& live_owner) const;
 
   // Reads the Jobs `names` from the API server (to confirm what the cache may
   // not have seen yet): found ones are appended to `found` and their

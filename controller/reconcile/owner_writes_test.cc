@@ -98,25 +98,36 @@ TEST_F(OwnerWritesTest, LiveOwnerIsNulloptWhenGoneReplacedOrDeleting) {
 TEST_F(OwnerWritesTest, CreateAdoptsOurOwnJobAndRefusesAForeignOne) {
   json flow = CreateFlow();
   json job = StepJob(flow, "a");
-  absl::StatusOr<CreatedJob> created = writes_.CreateJob(StepOwner(flow, "a"), job);
+  absl::StatusOr<CreatedJob> created = writes_.CreateJob(StepOwner(flow, "a"), job, flow);
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_TRUE(created->exists);
-  created = writes_.CreateJob(StepOwner(flow, "a"), job);
+  created = writes_.CreateJob(StepOwner(flow, "a"), job, flow);
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_TRUE(created->exists) << "AlreadyExists and ours: adopted";
 
   ChildOwner impostor = StepOwner(flow, "a");
   impostor.uid = "someone-else";
-  created = writes_.CreateJob(impostor, job);
+  created = writes_.CreateJob(impostor, job, flow);
   EXPECT_FALSE(created.ok());
   EXPECT_THAT(std::string(created.status().message()), HasSubstr("belongs to someone else"));
+}
+
+TEST_F(OwnerWritesTest, AJobCarriesTheGenerationOfTheOwnerThatAuthorizedIt) {
+  json flow = CreateFlow();
+  json live = flow;
+  live["metadata"]["generation"] = 7;
+  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a"), live).ok());
+  std::vector<json> jobs = client_.Objects(kube::resources::Jobs());
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0]["metadata"]["annotations"]["weir.dev/owner-generation"], "7");
 }
 
 TEST_F(OwnerWritesTest, ARefusedJobReportsTheServersMessage) {
   json flow = CreateFlow();
   client_.FailNext(
       "create", kube::NewInvalid("Job", "f-a-1", {{"FieldValueInvalid", "spec.template", "bad"}}));
-  absl::StatusOr<CreatedJob> created = writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a"));
+  absl::StatusOr<CreatedJob> created =
+      writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a"), flow);
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_FALSE(created->exists);
   EXPECT_THAT(created->refused_message, HasSubstr("spec.template"));
@@ -124,8 +135,8 @@ TEST_F(OwnerWritesTest, ARefusedJobReportsTheServersMessage) {
 
 TEST_F(OwnerWritesTest, ChildrenGoneListsEveryStepAndDeletesLeftovers) {
   json flow = CreateFlow();
-  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a")).ok());
-  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "b"), StepJob(flow, "b")).ok());
+  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a"), flow).ok());
+  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "b"), StepJob(flow, "b"), flow).ok());
   const ChildOwner whole = ChildOwner::FlowStep("ns", "f", flow["metadata"]["uid"], "", "");
   absl::StatusOr<bool> gone = writes_.ChildrenGone(whole);
   ASSERT_TRUE(gone.ok());

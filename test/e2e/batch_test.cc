@@ -94,6 +94,9 @@ TEST_F(BatchTest, SucceedsAndKeepsItsJobLabelledAndOwned) {
   EXPECT_EQ(job["metadata"]["labels"]["weir.dev/batch-uid"], b["metadata"]["uid"]);
   EXPECT_EQ(job["metadata"]["labels"]["weir.dev/attempt"], "1");
   EXPECT_EQ(job["metadata"]["ownerReferences"][0]["uid"], b["metadata"]["uid"]);
+  EXPECT_EQ(job["metadata"]["annotations"]["weir.dev/owner-generation"],
+            std::to_string(b["metadata"]["generation"].get<int64_t>()))
+      << "the generation of the Batch that authorized the Job";
   EXPECT_EQ(job["spec"]["backoffLimit"], 0);
   EXPECT_EQ(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
   EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"]["weir.dev/batch"], "ok");
