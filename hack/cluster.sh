@@ -213,6 +213,7 @@ start_apiserver() {
     --service-account-signing-key-file="$PKI/sa.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --allow-privileged=true --profiling=false \
+    --etcd-compaction-interval=1m \
     --cert-dir="$CLUSTER_DIR/apiserver-certs" \
     --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
     --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \

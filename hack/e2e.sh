@@ -19,4 +19,8 @@ export WEIR_ROOT
 # namespace) would act on their objects too.
 "$cluster" stop-controller
 install_weir
-ctest --test-dir "$WEIR_ROOT/$build_dir" -L e2e -j 2 --output-on-failure
+# node_test takes the control plane down and up: first, so the tests after it
+# run on a control plane that has aged past etcd compactions, as the informer
+# tests need (a watch from resourceVersion 1 must be too old).
+ctest --test-dir "$WEIR_ROOT/$build_dir" -L e2e -R '^node_test$' --output-on-failure
+ctest --test-dir "$WEIR_ROOT/$build_dir" -L e2e -E '^node_test$' -j 2 --output-on-failure

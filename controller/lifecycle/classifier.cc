@@ -97,10 +97,13 @@ bool IsImageOrConfigError(absl::string_view r) {
          r == reason::kCreateContainerConfigError || r == reason::kCreateContainerError;
 }
 
-// When the Job's activeDeadlineSeconds runs out (status.startTime plus it).
+// When the Job's activeDeadlineSeconds runs out: status.startTime plus it, or
+// creationTimestamp plus it while a lagging cache has no startTime yet (the
+// job controller sets it at its first look, within moments of the creation).
 std::optional<absl::Time> JobDeadline(const json& job) {
   const std::optional<int64_t> seconds = Int(Field(job, "spec"), "activeDeadlineSeconds");
-  const std::optional<absl::Time> start = Time(Field(job, "status"), "startTime");
+  std::optional<absl::Time> start = Time(Field(job, "status"), "startTime");
+  if (!start.has_value()) start = Time(Field(job, "metadata"), "creationTimestamp");
   if (!seconds.has_value() || !start.has_value()) return std::nullopt;
   return *start + absl::Seconds(*seconds);
 }

@@ -528,6 +528,20 @@ TEST(ClassifierTable, PodDeletedWhenTheJobDeadlineRanOutIsDeadlineExceeded) {
   EXPECT_EQ(waiting.reason, "DeadlineExceeded");
 }
 
+TEST(ClassifierTable, TheJobDeadlineCountsFromCreationWhileTheCacheHasNoStartTime) {
+  json job = JobWithDeadline(60);
+  job["status"].erase("startTime");
+  job["metadata"]["creationTimestamp"] = Ts(absl::ZeroDuration());
+  const Outcome o = Classify(Obs({PodBuilder()
+                                      .Container("main")
+                                      .Phase("Failed")
+                                      .Deleting(absl::Seconds(60))
+                                      .Terminated("main", 143, "Error", absl::Seconds(61))
+                                      .Build()},
+                                 job));
+  EXPECT_EQ(o.reason, "DeadlineExceeded");
+}
+
 TEST(ClassifierTable, PodDeletedBeforeTheJobDeadlineIsPodDeleted) {
   const Outcome o = Classify(Obs({PodBuilder()
                                       .Container("main")

@@ -3,6 +3,7 @@
 // errors and deletion grace are the real ones, not kwok's Stages. Busybox
 // scripts are enough. containerd's own ctr is a second witness: what ran, and
 // that nothing is left behind.
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -271,6 +272,14 @@ TEST_F(RealityTest, TheSimulationAgreesWithTheRealNode) {
           absl::Seconds(120)))
           << name << " never ended: " << b.dump();
       results.push_back(Result(b));
+      if (results.back() != s.expected) {
+        // What weir's planner saw, for the record: the attempts' Jobs.
+        for (const json& job : List("jobs", "weir.dev/batch=" + name)) {
+          std::fprintf(stderr, "%s job %s: %s %s\n", name.c_str(),
+                       job["metadata"].value("name", "").c_str(), job["spec"].dump().c_str(),
+                       job.value("status", json::object()).dump().c_str());
+        }
+      }
       EXPECT_EQ(results.back(), s.expected) << name << ": " << b["status"].dump();
       if (absl::EndsWith(name, "-real")) {
         EXPECT_THAT(b["status"].value("message", ""), HasSubstr(s.real_message)) << name;
