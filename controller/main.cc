@@ -63,7 +63,7 @@ namespace {
 using weir::runtime::Logger;
 using weir::runtime::ObjectPtr;
 
-// DESIGN.md spells flags with dashes (--leader-elect) as kubectl users expect;
+// docs/design.md spells flags with dashes (--leader-elect) as kubectl users expect;
 // absl names them with underscores. Accept both by rewriting the name part.
 void AcceptDashedFlagNames(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {

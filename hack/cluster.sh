@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The local Kubernetes control plane that tests and `make run` use (DESIGN.md §6):
+# The local Kubernetes control plane that tests and `make run` use (docs/design.md §6):
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (which
 # plays two simulated nodes), and one real node (kubelet, containerd, runc;
 # hack/node.sh) where the machine allows, all built from upstream by

@@ -1,4 +1,4 @@
-# The real node beside kwok's (DESIGN.md §6): kubelet, containerd and runc on
+# The real node beside kwok's (docs/design.md §6): kubelet, containerd and runc on
 # this machine, running real containers from the images hack/images.sh built.
 # Sourced by hack/cluster.sh, whose helpers (start_component, stop_component,
 # wait_for, kubectl_admin, gen_cert, pick_port) it uses.

@@ -1,5 +1,5 @@
 // Batch (weir.dev/v1alpha1): one unit of batch work, run as one Job per
-// attempt (DESIGN.md §2, crds/weir.dev_batches.yaml).
+// attempt (docs/design.md §2, crds/weir.dev_batches.yaml).
 //
 // Contract:
 // - ParseBatch never fails and never throws on any JSON. Metadata and status

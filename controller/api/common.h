@@ -1,4 +1,4 @@
-// Types shared by Batch and JobFlow (DESIGN.md §2): the retry policy of a
+// Types shared by Batch and JobFlow (docs/design.md §2): the retry policy of a
 // Batch or a flow step (spec.retry), and the record of one attempt
 // (status.attempts[], status.steps[].attempts[]).
 //

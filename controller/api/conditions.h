@@ -1,4 +1,4 @@
-// Condition: a metav1.Condition in a weir status (DESIGN.md §2 Conventions),
+// Condition: a metav1.Condition in a weir status (docs/design.md §2 Conventions),
 // with the usual set/find helpers and JSON conversion.
 //
 // Contract:

@@ -1,5 +1,5 @@
 // JobFlow (weir.dev/v1alpha1): a DAG of steps, each run as one Job per
-// attempt stamped from a JobTemplate (DESIGN.md §2,
+// attempt stamped from a JobTemplate (docs/design.md §2,
 // crds/weir.dev_jobflows.yaml).
 //
 // Contract:

@@ -1,6 +1,6 @@
 // The batch/v1 JobSpec embedded in a Batch (spec.jobSpec) or a JobTemplate
 // (spec.jobSpec): the checks weir makes before stamping Jobs from it, and the
-// merge of a JobFlow step's patch into it (DESIGN.md §2).
+// merge of a JobFlow step's patch into it (docs/design.md §2).
 //
 // MergeJobSpec is a JSON merge patch (RFC 7386) that also merges lists of
 // named items, as strategic merge patch does for containers, env, volumes:

@@ -1,5 +1,5 @@
 // JobTemplate (weir.dev/v1alpha1): a reusable batch/v1 JobSpec that JobFlow
-// steps and Batches stamp Jobs from (DESIGN.md §2,
+// steps and Batches stamp Jobs from (docs/design.md §2,
 // crds/weir.dev_jobtemplates.yaml).
 //
 // Contract:

@@ -1,4 +1,4 @@
-// Dag is the validated dependency graph of a JobFlow's steps (DESIGN.md §2).
+// Dag is the validated dependency graph of a JobFlow's steps (docs/design.md §2).
 //
 // Dag::Build() takes the steps as written in spec.steps and either returns a
 // graph in which every dependency names another existing step, with a known

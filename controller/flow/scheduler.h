@@ -1,6 +1,6 @@
 // PlanFlow is the JobFlow scheduler: a pure function from the flow's graph,
 // the current state of each step and the flow's options to what the
-// reconciler must do next and what phase the flow is in (DESIGN.md §1
+// reconciler must do next and what phase the flow is in (docs/design.md §1
 // problem 3, §2, §4). It reads no clock and does no I/O; calling it again on
 // the same input gives the same answer, so a reconciler restarted at any
 // point converges by calling it again.
@@ -101,7 +101,7 @@
 
 namespace weir::flow {
 
-// Step and flow phases are the lifecycle's (DESIGN.md §4).
+// Step and flow phases are the lifecycle's (docs/design.md §4).
 using Phase = lifecycle::Phase;
 
 enum class OnStepFailure { kStopFlow, kContinueOthers };

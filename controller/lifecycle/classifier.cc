@@ -343,7 +343,7 @@ class PodClassifier {
   Outcome MainTerminated() const {
     const json& t = main_.terminated();
     const std::optional<int64_t> exit_code = Int(t, "exitCode");
-    // OOMKilled wins over the exit code (DESIGN §4: "any exit code"): the
+    // OOMKilled wins over the exit code (docs/design.md §4: "any exit code"): the
     // kubelet reports it when the kernel killed a process of the container.
     if (Str(t, "reason") == reason::kOOMKilled) return OOMKilled(main_, "container");
     if (exit_code == 0) {

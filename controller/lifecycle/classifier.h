@@ -1,4 +1,4 @@
-// The termination classifier of DESIGN.md §4: a pure function from what the
+// The termination classifier of docs/design.md §4: a pure function from what the
 // API server says about one attempt (its Job and pods, as JSON) to the
 // attempt's Outcome: phase, terminationReason, exit code, a message for a
 // human, and whether a retry may help and counts against retry.limit.

@@ -210,7 +210,7 @@ Observation Obs(std::vector<json> pods, json job = JobJson()) {
 Outcome ClassifyPod(const PodBuilder& pod) { return Classify(Obs({pod.Build()})); }
 
 // ---------------------------------------------------------------------------
-// DESIGN §4 table, row by row.
+// docs/design.md §4 table, row by row.
 
 // Row: main container terminated, exit 0 -> Succeeded.
 TEST(ClassifierTable, MainExitZeroSucceeds) {

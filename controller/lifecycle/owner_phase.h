@@ -1,6 +1,6 @@
 // Where an owner (Batch or flow step) should be, given its phase, whether a
 // cancel or delete has been recorded, and how its current attempt stands
-// (DESIGN.md §4). The reconciler moves the owner there through
+// (docs/design.md §4). The reconciler moves the owner there through
 // TransitionPath/CheckTransition, so every step is still checked by the table.
 //
 // Rules:

@@ -12,7 +12,7 @@ namespace weir::lifecycle {
 namespace internal {
 
 // The allowed transitions (from != to), one row per source phase.
-// DESIGN.md §4, plus Running -> Unknown and Pending -> Skipped.
+// docs/design.md §4, plus Running -> Unknown and Pending -> Skipped.
 bool Allowed(Phase from, Phase to) {
   using P = Phase;
   switch (from) {

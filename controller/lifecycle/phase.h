@@ -1,9 +1,9 @@
 // The phases of a Batch or a flow step, and the one table that says which
-// phase may follow which (DESIGN.md §4). Every phase change of an owner goes
+// phase may follow which (docs/design.md §4). Every phase change of an owner goes
 // through CheckTransition; a refused change is logged and counted by the
 // caller, never applied.
 //
-// The table, beyond what DESIGN.md §4 spells out:
+// The table, beyond what docs/design.md §4 spells out:
 // - Staying in the same phase is not a transition. CheckTransition(p, p) is
 //   OK for every p, terminal ones included (re-observing Succeeded is no
 //   error); callers must not record an Event or count it as a transition.

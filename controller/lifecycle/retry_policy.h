@@ -1,4 +1,4 @@
-// The retry policy of a Batch or flow step (DESIGN.md §2 retry, §4): after an
+// The retry policy of a Batch or flow step (docs/design.md §2 retry, §4): after an
 // attempt ends, decide whether weir makes another one, how long it waits
 // first, and, after an OOM kill with retry.onOOM, how much memory the next
 // attempt gets. Pure: no clock, no I/O.

@@ -1,5 +1,5 @@
 // PlanAttempts: the one code path that runs a unit of work (a Batch, or one
-// step of a JobFlow) as a series of attempts, one Job each (DESIGN.md §3, §4).
+// step of a JobFlow) as a series of attempts, one Job each (docs/design.md §3, §4).
 // The Batch and JobFlow reconcilers both call it; neither classifies an
 // attempt or decides a retry on its own.
 //

@@ -167,7 +167,7 @@ TEST_F(AttemptsTest, FailureWithoutRetryEndsFailedWithExitCode) {
   EXPECT_EQ(p.create_attempt, std::nullopt);
 }
 
-// Only the main container decides (DESIGN.md §4): a sidecar that keeps the pod
+// Only the main container decides (docs/design.md §4): a sidecar that keeps the pod
 // Running does not keep the attempt open. Such a Job never completes by
 // itself, so it is deleted at once rather than left running until the idle
 // timeout.

@@ -1,6 +1,6 @@
 // PlanBatch: the Batch reconciler's decision, a pure function from the whole
 // current state of one Batch (the object, its Jobs and pods from the cache,
-// its JobTemplate) to the actions that converge it (DESIGN.md §1-§4).
+// its JobTemplate) to the actions that converge it (docs/design.md §1-§4).
 // BatchReconciler (batch_reconciler.h) reads the state and carries the
 // actions out; everything worth testing about a Batch's behaviour is here.
 //

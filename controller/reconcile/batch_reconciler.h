@@ -9,7 +9,7 @@
 // Order of writes in one reconcile:
 //   1. add the finalizer (before any child can exist);
 //   2. create the attempt's Job, but only after a live GET of the Batch shows
-//      neither a cancel nor a deletion (DESIGN.md §4): nothing is created
+//      neither a cancel nor a deletion (docs/design.md §4): nothing is created
 //      once a cancel is recorded; AlreadyExists adopts the Job only if it is
 //      ours (labels and controller owner uid), else it is an error;
 //   3. delete Jobs (background propagation: pods get their grace period);

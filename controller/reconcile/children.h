@@ -1,4 +1,4 @@
-// The child Jobs weir creates for its owners (DESIGN.md §3): one batch/v1 Job
+// The child Jobs weir creates for its owners (docs/design.md §3): one batch/v1 Job
 // per attempt of a Batch or of a JobFlow step, with a deterministic name, the
 // identity labels on the Job and its pod template, and a controller
 // ownerReference. Lookups match children by owner uid AND step, never by name
@@ -28,7 +28,7 @@ inline constexpr char kManagedByValue[] = "weir";
 inline constexpr char kFinalizer[] = "weir.dev/cleanup";
 // On every Job: the owner's metadata.generation as read live just before the
 // create, so the API server's history alone shows which version of the owner
-// authorized each Job (DESIGN §3; a cancel or delete is a newer generation).
+// authorized each Job (docs/design.md §3; a cancel or delete is a newer generation).
 inline constexpr char kAnnotationOwnerGeneration[] = "weir.dev/owner-generation";
 inline constexpr char kApiVersion[] = "weir.dev/v1alpha1";
 

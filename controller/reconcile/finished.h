@@ -1,5 +1,5 @@
 // PlanFinished: what a finished owner (a Batch or a JobFlow) does, one code
-// path for both (DESIGN.md problem 4): its Jobs and pods are deleted once the
+// path for both (docs/design.md problem 4): its Jobs and pods are deleted once the
 // idle timeout has passed (at once when `release_now`: canceled, deleted,
 // invalid, or jobRetainPolicy Delete), then ResourcesReleased=True; a deleted
 // owner loses its finalizer once no child is left; ttlSecondsAfterFinished

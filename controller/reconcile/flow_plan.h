@@ -1,7 +1,7 @@
 // PlanJobFlow: the JobFlow reconciler's decision, a pure function from the
 // whole current state of one JobFlow (the object, its steps' JobTemplates,
 // its Jobs and pods from the cache) to the actions that converge it
-// (DESIGN.md §1 problems 3 and 5, §2-§4; issue 6). It mirrors PlanBatch
+// (docs/design.md §1 problems 3 and 5, §2-§4; issue 6). It mirrors PlanBatch
 // (batch_plan.h); the executor reads the state and carries the actions out.
 //
 // What it decides:

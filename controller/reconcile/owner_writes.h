@@ -8,7 +8,7 @@
 //     resourceVersion, so a status planned from a stale cache is refused and
 //     planned again;
 //   - a child is created only after a live GET of the owner (not the cache)
-//     shows it is still the same object and not being deleted (DESIGN.md
+//     shows it is still the same object and not being deleted (docs/design.md
 //     §4); AlreadyExists adopts the Job only if it is the owner's own child.
 //
 // Thread-safety: const methods only; safe to share between workers if the

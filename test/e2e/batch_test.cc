@@ -469,7 +469,7 @@ TEST_F(BatchTest, RecreatingADeletedBatchAtOnceDoesNotCollide) {
   EXPECT_EQ(jobs[0]["metadata"]["labels"]["weir.dev/batch-uid"], b["metadata"]["uid"]);
 }
 
-// DESIGN.md problem 1 under load: 50 Batches, each canceled or deleted at a
+// docs/design.md problem 1 under load: 50 Batches, each canceled or deleted at a
 // random moment in its first seconds. None may end Failed, and no Job or pod
 // may be created after its owner's cancel or delete was recorded (checked at
 // the one-second resolution of creationTimestamp against the time the

@@ -1,4 +1,4 @@
-// Proves the local control plane is what DESIGN.md §6 promises: the pinned,
+// Proves the local control plane is what docs/design.md §6 promises: the pinned,
 // version-stamped upstream release, TLS and RBAC on, service-account tokens
 // issued, and the controller-manager's job controller and garbage collector
 // running.

@@ -1,4 +1,4 @@
-// Proves the local control plane (DESIGN.md §6) is real and that kwok plays
+// Proves the local control plane (docs/design.md §6) is real and that kwok plays
 // each simulated outcome the way a kubelet reports it: batch/v1 Jobs are
 // turned into pods by the job controller, scheduled onto kwok nodes, and their
 // status follows the pod template's sim.weir.dev/* annotations.
