@@ -230,6 +230,7 @@ class Planner {
     // an evicted pod is gone by the time the job controller marks the Job
     // Failed (seen on the real node, where it read as PodDeleted).
     std::vector<nlohmann::json> pods = PodsOf(current);
+    const bool pod_deleting = AnyDeleting(pods);
     if (pods.empty()) pods = OfAttempt(in_.deleted_pods, current);
     Outcome outcome = Observe(current, std::move(pods));
     if (outcome.memory_limit.has_value()) record.memory_limit = outcome.memory_limit->ToString();
@@ -275,14 +276,15 @@ class Planner {
     // Waiting reasons end with a grace, a silent node or a pod that does not
     // stop with the node-lost timeout: no event may come before either, so
     // look again.
-    if (!outcome.reason.empty() || outcome.phase == Phase::kUnknown || AnyPodDeleting(current)) {
+    if (!outcome.reason.empty() || outcome.phase == Phase::kUnknown || pod_deleting) {
       plan_.wake_at = in_.now + kRecheckWaiting;
     }
   }
 
-  bool AnyPodDeleting(int attempt) const {
-    for (const nlohmann::json& pod : PodsOf(attempt)) {
-      if (pod["metadata"].contains("deletionTimestamp")) return true;
+  static bool AnyDeleting(const std::vector<nlohmann::json>& pods) {
+    for (const nlohmann::json& pod : pods) {
+      if (pod.value("metadata", nlohmann::json::object()).contains("deletionTimestamp"))
+        return true;
     }
     return false;
   }
