@@ -5,6 +5,9 @@
 #   localhost/busybox:local        Debian's busybox-static with its applet links
 #   localhost/busybox-sigint:local the same, with StopSignal SIGINT in its config
 #                                  (like an image whose Dockerfile says STOPSIGNAL)
+#   localhost/no-command:local     the same files with neither Entrypoint nor Cmd:
+#                                  a pod that gives no command gets a real
+#                                  CreateContainerError ("no command specified")
 # Reproducible (fixed mtimes and owners); cheap when already built.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -57,6 +60,7 @@ image pause.tar localhost/pause:local "$work/pause.tar" '{"Entrypoint":["/pause"
 image busybox.tar localhost/busybox:local "$work/busybox.tar" "{$path,\"Cmd\":[\"sh\"]}"
 image busybox-sigint.tar localhost/busybox-sigint:local "$work/busybox.tar" \
   "{$path,\"Cmd\":[\"sh\"],\"StopSignal\":\"SIGINT\"}"
+image no-command.tar localhost/no-command:local "$work/busybox.tar" "{$path}"
 touch "$work/bin/done"
 rm -rf "$out"
 mv "$work/bin" "$out"

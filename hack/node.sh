@@ -32,7 +32,7 @@ NODE_TAINT="weir.dev/node=real:NoSchedule"
 # and the bridge's forwarding switch.
 NODE_SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops
   kernel/keys/root_maxkeys kernel/keys/root_maxbytes net/ipv4/ip_forward)
-NODE_IMAGES_LIST=(pause busybox busybox-sigint)
+NODE_IMAGES_LIST=(pause busybox busybox-sigint no-command)
 # Hard-coded outside the node's directories: shim sockets (/run/containerd/s),
 # kubelet's device-plugin socket, the CNI result cache and network namespaces,
 # log symlinks, the flexvolume directory.

@@ -130,6 +130,7 @@ json AttemptStatusToJson(const AttemptStatus& a) {
   internal::PutString(out, "memoryLimit", a.memory_limit);
   internal::PutTime(out, "startTime", a.start_time);
   internal::PutTime(out, "completionTime", a.completion_time);
+  internal::PutTime(out, "waitingSince", a.waiting_since);
   return out;
 }
 
@@ -148,6 +149,7 @@ std::vector<AttemptStatus> ParseAttemptStatuses(const json& array) {
     a.memory_limit = internal::StringOr(item, "memoryLimit");
     a.start_time = internal::OptionalTime(item, "startTime");
     a.completion_time = internal::OptionalTime(item, "completionTime");
+    a.waiting_since = internal::OptionalTime(item, "waitingSince");
     out.push_back(std::move(a));
   }
   return out;

@@ -60,6 +60,9 @@ struct AttemptStatus {
   std::optional<int32_t> exit_code;
   std::string message, memory_limit;
   std::optional<absl::Time> start_time, completion_time;
+  // When weir first saw the attempt wait on an image-pull or container-config
+  // error; the image-pull grace counts from it. Cleared when the wait ends.
+  std::optional<absl::Time> waiting_since;
 
   bool operator==(const AttemptStatus&) const = default;
 };

@@ -124,8 +124,10 @@ TEST(AttemptStatusTest, RoundTripAndOmitEmpty) {
   a.memory_limit = "512Mi";
   a.start_time = absl::FromUnixSeconds(1'800'000'000);
   a.completion_time = absl::FromUnixSeconds(1'800'000'090);
+  a.waiting_since = absl::FromUnixSeconds(1'800'000'030);
   json j = AttemptStatusToJson(a);
   EXPECT_EQ(j["exitCode"], 0);
+  EXPECT_EQ(j["waitingSince"], "2027-01-15T08:00:30Z");
   EXPECT_EQ(j["startTime"], "2027-01-15T08:00:00Z");
   std::vector<AttemptStatus> back = ParseAttemptStatuses(json::array({j}));
   ASSERT_EQ(back.size(), 1u);

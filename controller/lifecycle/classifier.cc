@@ -523,23 +523,6 @@ class PodClassifier {
     return latest.value_or(obs_.now);
   }
 
-  // Rule 8's clock: when the kubelet took the pod.
-  absl::Time WaitingSince() const {
-    std::optional<absl::Time> t = Time(pod_.status, "startTime");
-    if (!t.has_value()) {
-      const json& conds = Field(pod_.status, "conditions");
-      if (conds.is_array()) {
-        for (const json& c : conds) {
-          if (Str(c, "type") == "PodScheduled" && Str(c, "status") == "True") {
-            t = Time(c, "lastTransitionTime");
-          }
-        }
-      }
-    }
-    if (!t.has_value()) t = Time(Field(pod_.obj, "metadata"), "creationTimestamp");
-    return t.value_or(obs_.now);
-  }
-
   // Init containers that are not native sidecars (restartPolicy Always).
   std::vector<Container> InitContainers() const {
     std::vector<Container> out;
@@ -577,7 +560,8 @@ class PodClassifier {
       const json& w = c.waiting();
       const std::string why = Str(w, "reason");
       if (!IsImageOrConfigError(why)) continue;
-      const absl::Duration lasted = obs_.now - WaitingSince();
+      const absl::Time since = obs_.waiting_since.value_or(obs_.now);
+      const absl::Duration lasted = obs_.now - since;
       const std::string kind = &c == &candidates.back() ? "container" : "init container";
       std::string what = absl::StrCat(kind, " \"", c.name, "\": ", why);
       const std::string kubelet_message = Str(w, "message");
@@ -585,6 +569,7 @@ class PodClassifier {
           kubelet_message.empty() ? "" : absl::StrCat(": ", Quote(kubelet_message));
       Outcome o = Base(c);
       o.reason = why;
+      o.waiting_since = since;
       if (lasted >= obs_.image_pull_grace) {
         o.phase = Phase::kFailed;
         o.message = absl::StrCat(what, " for ", absl::FormatDuration(lasted),
@@ -592,7 +577,10 @@ class PodClassifier {
                                  absl::FormatDuration(obs_.image_pull_grace), detail);
       } else {
         o.phase = Phase::kPending;
-        o.message = absl::StrCat(what, " for ", absl::FormatDuration(lasted), " (fails after ",
+        const std::string so_far = lasted > absl::ZeroDuration()
+                                       ? absl::StrCat(" for ", absl::FormatDuration(lasted))
+                                       : "";
+        o.message = absl::StrCat(what, so_far, " (fails after ",
                                  absl::FormatDuration(obs_.image_pull_grace), ")", detail);
       }
       return o;

@@ -42,9 +42,12 @@
 // 8. Main or init container waiting with ErrImagePull, ImagePullBackOff,
 //    InvalidImageName, ErrImageNeverPull, CreateContainerConfigError or
 //    CreateContainerError: Pending (reason and kubelet message reported) until
-//    image_pull_grace has passed since the kubelet took the pod
-//    (status.startTime, else the PodScheduled time, else creation), then
-//    Failed with that reason, not retryable.
+//    image_pull_grace has passed since the wait began (Observation::
+//    waiting_since: when weir first saw it), then Failed with that reason, not
+//    retryable. Not from the pod's startTime: a pod whose init containers ran
+//    for longer than the grace would fail at its first pull error. The clock
+//    stops when the error clears (a missing ConfigMap created, a transient
+//    CreateContainerError gone), so a later error gets a grace of its own.
 // 9. Main container running -> Running. Condition PodScheduled=False with
 //    reason Unschedulable -> Pending, reason Unschedulable, the scheduler's
 //    message. Otherwise Pending.
@@ -125,6 +128,10 @@ struct Observation {
   // How long image-pull / container-config errors may last before the
   // attempt fails.
   absl::Duration image_pull_grace = absl::Minutes(5);
+  // When this attempt was first seen waiting on such an error (the previous
+  // Outcome::waiting_since, as recorded); unset: not before, the wait begins
+  // now.
+  std::optional<absl::Time> waiting_since;
   // How long a pod may stay Unknown (or stuck terminating) before it is
   // declared lost with its node.
   absl::Duration node_lost_timeout = absl::Minutes(5);
@@ -156,6 +163,9 @@ struct Outcome {
   // That container's startedAt / finishedAt, if it ran.
   std::optional<absl::Time> started_at;
   std::optional<absl::Time> finished_at;
+  // For an outcome decided by an image-pull / container-config error (rule
+  // 8): when the wait began, to be given back as Observation::waiting_since.
+  std::optional<absl::Time> waiting_since;
 
   bool ended() const { return IsTerminal(phase); }
 };

@@ -602,19 +602,22 @@ PodBuilder WaitingPod(const WaitingCase& c) {
 TEST_P(ImageErrorTest, PendingWithinGrace) {
   const WaitingCase& c = GetParam();
   Observation obs = Obs({WaitingPod(c).Build()});
-  obs.now = kT0 + absl::Seconds(2) + absl::Minutes(5) - absl::Seconds(1);
+  obs.waiting_since = kT0 + absl::Seconds(40);
+  obs.now = kT0 + absl::Seconds(40) + absl::Minutes(5) - absl::Seconds(1);
   const Outcome o = Classify(obs);
   EXPECT_EQ(o.phase, Phase::kPending);
   EXPECT_EQ(o.reason, c.reason);
   EXPECT_FALSE(o.ended());
   EXPECT_THAT(o.message, AllOf(HasSubstr(c.reason), HasSubstr(c.message), HasSubstr("\"main\""),
                                HasSubstr("fails after 5m")));
+  EXPECT_EQ(o.waiting_since, kT0 + absl::Seconds(40));
 }
 
 TEST_P(ImageErrorTest, FailedBeyondGrace) {
   const WaitingCase& c = GetParam();
   Observation obs = Obs({WaitingPod(c).Build()});
-  obs.now = kT0 + absl::Seconds(2) + absl::Minutes(5);
+  obs.waiting_since = kT0 + absl::Seconds(40);
+  obs.now = kT0 + absl::Seconds(40) + absl::Minutes(5);
   const Outcome o = Classify(obs);
   EXPECT_EQ(o.phase, Phase::kFailed);
   EXPECT_EQ(o.reason, c.reason);
@@ -637,16 +640,45 @@ INSTANTIATE_TEST_SUITE_P(
         WaitingCase{"CreateContainerConfigError", "secret \"db-password\" not found"},
         WaitingCase{"CreateContainerError", "failed to reserve container name"}));
 
-TEST(ClassifierTable, ImagePullGraceCountsFromCreationWithoutStartTime) {
+// The grace counts from the first sight of the error, not from the pod's
+// startTime: init containers may have run for longer than the grace (seen on
+// the real node, where such a pod failed at its first pull error).
+TEST(ClassifierTable, ImagePullGraceCountsFromTheFirstSightOfTheError) {
   Observation obs = Obs({PodBuilder()
+                             .InitContainer("prepare")
                              .Container("main")
-                             .Condition("PodScheduled", "True", "", "", absl::Seconds(30))
+                             .StartTime(absl::Seconds(2))
+                             .InitTerminated("prepare", 0, "Completed")
                              .Waiting("main", "ErrImagePull", "not found")
                              .Build()});
-  obs.now = kT0 + absl::Seconds(30) + absl::Minutes(5);
-  EXPECT_EQ(Classify(obs).phase, Phase::kFailed);
-  obs.now -= absl::Seconds(1);
+  obs.now = kT0 + absl::Hours(1);
+  Outcome first = Classify(obs);
+  EXPECT_EQ(first.phase, Phase::kPending);
+  EXPECT_EQ(first.waiting_since, obs.now);
+  EXPECT_THAT(first.message, HasSubstr("ErrImagePull (fails after 5m): not found"));
+
+  obs.waiting_since = first.waiting_since;
+  obs.now += absl::Minutes(5) - absl::Seconds(1);
   EXPECT_EQ(Classify(obs).phase, Phase::kPending);
+  obs.now += absl::Seconds(1);
+  const Outcome failed = Classify(obs);
+  EXPECT_EQ(failed.phase, Phase::kFailed);
+  EXPECT_EQ(failed.waiting_since, first.waiting_since);
+}
+
+// Once the error clears, the outcome carries no wait, so a later error gets a
+// grace of its own.
+TEST(ClassifierTable, AClearedErrorStopsTheClock) {
+  Observation obs = Obs({PodBuilder()
+                             .Container("main")
+                             .StartTime(absl::Seconds(2))
+                             .Waiting("main", "ContainerCreating", "")
+                             .Build()});
+  obs.waiting_since = kT0;
+  obs.now = kT0 + absl::Hours(1);
+  const Outcome o = Classify(obs);
+  EXPECT_EQ(o.phase, Phase::kPending);
+  EXPECT_FALSE(o.waiting_since.has_value());
 }
 
 TEST(ClassifierTable, InitContainerImagePullBlocksTheMain) {
@@ -657,6 +689,7 @@ TEST(ClassifierTable, InitContainerImagePullBlocksTheMain) {
                              .InitWaiting("fetch", "ImagePullBackOff", "Back-off pulling image")
                              .Waiting("main", "PodInitializing", "")
                              .Build()});
+  obs.waiting_since = kT0 + absl::Seconds(3);
   obs.now = kT0 + absl::Minutes(10);
   const Outcome o = Classify(obs);
   EXPECT_EQ(o.phase, Phase::kFailed);
@@ -1216,6 +1249,7 @@ TEST(RetryTraitsOf, MatchesClassify) {
                                .StartTime(absl::Seconds(2))
                                .Waiting("main", why, "x")
                                .Build()});
+    obs.waiting_since = kT0;
     obs.now = kT0 + absl::Hours(1);
     cases.push_back(obs);
   }

@@ -143,20 +143,20 @@ class Planner {
     if (plan_.attempts.empty()) return;
     api::AttemptStatus& record = plan_.attempts.back();
     if (record.attempt >= current || lifecycle::IsTerminal(ParsedPhase(record))) return;
-    Outcome outcome = Observe(record.attempt);
+    Outcome outcome = Observe(record, PodsOf(record.attempt));
     if (!outcome.ended()) return;
     Close(record, outcome);
   }
 
-  Outcome Observe(int attempt) const { return Observe(attempt, PodsOf(attempt)); }
-  Outcome Observe(int attempt, std::vector<nlohmann::json> pods) const {
-    const nlohmann::json* job = JobOf(attempt);
+  Outcome Observe(const api::AttemptStatus& record, std::vector<nlohmann::json> pods) const {
+    const nlohmann::json* job = JobOf(record.attempt);
     lifecycle::Observation observation;
     observation.job = job != nullptr ? *job : nlohmann::json();
     observation.pods = std::move(pods);
     observation.main_container = in_.main_container;
     observation.cancel_requested = in_.cancel;
     observation.image_pull_grace = in_.image_pull_grace;
+    observation.waiting_since = record.waiting_since;
     observation.node_lost_timeout = in_.node_lost_timeout;
     observation.now = in_.now;
     return lifecycle::Classify(observation);
@@ -200,7 +200,7 @@ class Planner {
       // The pod may have said how it ended just before it was removed.
       std::vector<nlohmann::json> deleted = OfAttempt(in_.deleted_pods, current);
       if (!deleted.empty()) {
-        Outcome last = Observe(current, std::move(deleted));
+        Outcome last = Observe(record, std::move(deleted));
         if (last.ended()) {
           EndAttempt(current, last);
           return;
@@ -232,8 +232,9 @@ class Planner {
     std::vector<nlohmann::json> pods = PodsOf(current);
     const bool pod_deleting = AnyDeleting(pods);
     if (pods.empty()) pods = OfAttempt(in_.deleted_pods, current);
-    Outcome outcome = Observe(current, std::move(pods));
+    Outcome outcome = Observe(record, std::move(pods));
     if (outcome.memory_limit.has_value()) record.memory_limit = outcome.memory_limit->ToString();
+    record.waiting_since = outcome.waiting_since;
     if (in_.cancel && job != nullptr && !(*job)["metadata"].contains("deletionTimestamp")) {
       plan_.delete_jobs.push_back(record.job);
     }

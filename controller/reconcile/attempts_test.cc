@@ -295,6 +295,63 @@ TEST_F(AttemptsTest, OOMRetryRaisesMemoryAfterBackoffAndKeepsHistory) {
   EXPECT_EQ(p.attempts[1].phase, "Succeeded");
 }
 
+// The image-pull grace counts from the first pull error weir saw, recorded in
+// the attempt (waitingSince), so it survives a restart; an error that clears
+// stops the clock.
+TEST_F(AttemptsTest, ImagePullGraceCountsFromTheRecordedFirstError) {
+  in_.image_pull_grace = absl::Seconds(30);
+  Record(Plan());
+  AddJob(1);
+  json& pod = AddPod(1, "Pending", {{"waiting", {{"reason", "ContainerCreating"}}}});
+  in_.now = kT0 + absl::Minutes(10);  // init containers ran long: startTime is old
+  AttemptsPlan p = Plan();
+  EXPECT_FALSE(p.attempts.back().waiting_since.has_value());
+  Record(p);
+
+  pod["status"]["containerStatuses"][0]["state"] = {
+      {"waiting", {{"reason", "ErrImagePull"}, {"message", "not found"}}}};
+  p = Plan();
+  EXPECT_EQ(p.phase, Phase::kPending);
+  EXPECT_EQ(p.reason, "ErrImagePull");
+  EXPECT_EQ(p.attempts.back().waiting_since, in_.now);
+  EXPECT_EQ(p.wake_at, in_.now + absl::Seconds(5));
+  Record(p);
+
+  in_.now += absl::Seconds(29);
+  EXPECT_EQ(Plan().phase, Phase::kPending);
+  in_.now += absl::Seconds(1);
+  p = Plan();
+  EXPECT_EQ(p.phase, Phase::kFailed);
+  EXPECT_EQ(p.reason, "ErrImagePull");
+  EXPECT_THAT(p.attempts.back().message, HasSubstr("for 30s"));
+}
+
+TEST_F(AttemptsTest, AConfigErrorThatClearsStopsTheClock) {
+  in_.image_pull_grace = absl::Seconds(30);
+  Record(Plan());
+  AddJob(1);
+  json& pod = AddPod(1, "Pending",
+                     {{"waiting",
+                       {{"reason", "CreateContainerConfigError"},
+                        {"message", "configmap \"settings\" not found"}}}});
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.attempts.back().waiting_since, kT0);
+  Record(p);
+
+  in_.now = kT0 + absl::Seconds(20);
+  pod["status"]["containerStatuses"][0]["state"] = {{"waiting", {{"reason", "ContainerCreating"}}}};
+  p = Plan();
+  EXPECT_FALSE(p.attempts.back().waiting_since.has_value());
+  Record(p);
+
+  in_.now = kT0 + absl::Seconds(40);
+  pod["status"]["containerStatuses"][0]["state"] = {
+      {"waiting", {{"reason", "CreateContainerError"}, {"message", "name is reserved"}}}};
+  p = Plan();
+  EXPECT_EQ(p.phase, Phase::kPending);
+  EXPECT_EQ(p.attempts.back().waiting_since, in_.now);
+}
+
 TEST_F(AttemptsTest, RetryDecisionIsTheSameAfterARestart) {
   in_.retry.limit = 1;
   in_.retry.backoff = absl::ZeroDuration();

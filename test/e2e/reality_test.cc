@@ -369,6 +369,74 @@ TEST_F(RealityTest, CancelWhileThePodIsCreatedStartsNoMainContainer) {
   EXPECT_TRUE(ContainersInNamespace("main").empty());
 }
 
+// The image-pull grace counts from the first pull error, not from the pod's
+// start: an init container that runs longer than the grace must not make the
+// main container's first pull error fatal at once.
+TEST_F(RealityTest, ImagePullGraceCountsFromTheFirstPullError) {
+  constexpr int kInitSeconds = 10;
+  constexpr int kGraceSeconds = 6;
+  json batch = Batch("late-pull", "exit 0", {{"imagePullGraceSeconds", kGraceSeconds}},
+                     "localhost/never-imported:v1");
+  PodSpec(batch)["initContainers"] =
+      json::array({{{"name", "setup"},
+                    {"image", kBusyboxImage},
+                    {"command", {"sh", "-c", absl::StrCat("sleep ", kInitSeconds)}}}});
+  Apply(batch);
+  json b = WaitForPhase("batches.weir.dev", "late-pull", "Failed", absl::Seconds(90));
+  const json& attempt = b["status"]["attempts"][0];
+  EXPECT_THAT(attempt.value("terminationReason", ""),
+              testing::AnyOf("ErrImagePull", "ImagePullBackOff"));
+  const absl::Time created = CreationTime(b);
+  const absl::Time waiting = Timestamp(attempt.value("waitingSince", json()));
+  const absl::Time failed = Timestamp(attempt.value("completionTime", json()));
+  // Timestamps have 1 s resolution.
+  EXPECT_GE(waiting - created, absl::Seconds(kInitSeconds - 1)) << b["status"].dump();
+  EXPECT_GE(failed - waiting, absl::Seconds(kGraceSeconds)) << b["status"].dump();
+  EXPECT_THAT(b["status"].value("message", ""), HasSubstr("localhost/never-imported:v1"));
+}
+
+// containerd refuses to create a container with no command: a real
+// CreateContainerError, which fails the attempt after the grace with the
+// runtime's words.
+TEST_F(RealityTest, ARealCreateContainerErrorFailsAfterTheGrace) {
+  json batch = Batch("no-command", "", {{"imagePullGraceSeconds", 4}}, kNoCommandImage);
+  Main(batch).erase("command");
+  Apply(batch);
+  json b = WaitForPhase("batches.weir.dev", "no-command", "Failed", absl::Seconds(90));
+  EXPECT_EQ(b["status"]["terminationReason"], "CreateContainerError");
+  EXPECT_THAT(b["status"].value("message", ""), HasSubstr("no command specified"));
+  EXPECT_FALSE(b["status"]["attempts"][0].contains("exitCode"));
+}
+
+// A missing ConfigMap is a CreateContainerConfigError that a user fixes by
+// creating it: within the grace the attempt waits, then runs for real.
+TEST_F(RealityTest, AConfigErrorFixedWithinTheGraceRuns) {
+  json batch = Batch("needs-settings", "echo \"mode=$MODE\"", {{"imagePullGraceSeconds", 120}});
+  Main(batch)["env"] = json::array(
+      {{{"name", "MODE"},
+        {"valueFrom", {{"configMapKeyRef", {{"name", "settings"}, {"key", "mode"}}}}}}});
+  Apply(batch);
+  json b;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        b = Get("batches.weir.dev", "needs-settings");
+        return b["status"].value("terminationReason", "") == "CreateContainerConfigError";
+      },
+      absl::Seconds(60)))
+      << b.dump();
+  EXPECT_EQ(Phase(b), "Pending");
+  EXPECT_THAT(b["status"].value("message", ""), HasSubstr("configmap \"settings\" not found"));
+  EXPECT_TRUE(b["status"]["attempts"][0].contains("waitingSince")) << b["status"].dump();
+  Apply({{"apiVersion", "v1"},
+         {"kind", "ConfigMap"},
+         {"metadata", {{"name", "settings"}, {"namespace", ns()}}},
+         {"data", {{"mode", "fast"}}}});
+  b = WaitForPhase("batches.weir.dev", "needs-settings", "Succeeded", absl::Seconds(90));
+  EXPECT_EQ(b["status"]["attempts"].size(), 1u);
+  EXPECT_FALSE(b["status"]["attempts"][0].contains("waitingSince")) << b["status"].dump();
+  EXPECT_THAT(Logs("needs-settings", 1), HasSubstr("mode=fast"));
+}
+
 TEST_F(RealityTest, IdleReleaseAndDeleteLeaveNoContainer) {
   Apply(Batch("released", "exit 0", {{"idleTimeoutSeconds", 2}}));
   Apply(Batch("deleted", kRunUntilTerm));

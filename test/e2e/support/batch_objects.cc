@@ -60,14 +60,18 @@ std::string PhaseOf(const json& object) {
   return status != object.end() && status->is_object() ? status->value("phase", "") : "";
 }
 
-absl::Time CreationTime(const json& object) {
-  absl::Time t = absl::InfinitePast();
+absl::Time Timestamp(const json& rfc3339) {
+  absl::Time t;
   std::string err;
-  const json& meta = object.value("metadata", json::object());
-  if (!absl::ParseTime(absl::RFC3339_full, meta.value("creationTimestamp", ""), &t, &err)) {
+  if (!rfc3339.is_string() ||
+      !absl::ParseTime(absl::RFC3339_full, rfc3339.get<std::string>(), &t, &err)) {
     return absl::InfinitePast();
   }
   return t;
+}
+
+absl::Time CreationTime(const json& object) {
+  return Timestamp(object.value("metadata", json::object()).value("creationTimestamp", json()));
 }
 
 }  // namespace weir::e2e

@@ -23,6 +23,8 @@ nlohmann::json SimulatedBatch(const std::string& ns, const std::string& name,
 inline constexpr char kBusyboxImage[] = "localhost/busybox:local";
 // The same, with StopSignal SIGINT in its image config.
 inline constexpr char kBusyboxSigintImage[] = "localhost/busybox-sigint:local";
+// The same files with neither Entrypoint nor Cmd.
+inline constexpr char kNoCommandImage[] = "localhost/no-command:local";
 
 // Makes a pod spec ask for the real node (hack/node.sh): its label in
 // nodeSelector and a toleration of its taint.
@@ -38,6 +40,10 @@ nlohmann::json RealBatch(const std::string& ns, const std::string& name, const s
 // status.phase of a weir object (Batch, JobFlow), or "" when there is none
 // (or `object` is not an object).
 std::string PhaseOf(const nlohmann::json& object);
+
+// An RFC 3339 timestamp (e.g. a status time field); InfinitePast if it is not
+// one.
+absl::Time Timestamp(const nlohmann::json& rfc3339);
 
 // metadata.creationTimestamp (one-second resolution); InfinitePast if absent.
 absl::Time CreationTime(const nlohmann::json& object);
