@@ -291,7 +291,7 @@ int Usage(const char* argv0) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // As weir-controller does (controller/main.cc): at most two glibc malloc
+  // As weir-controller does (controller/controller_main.cc): at most two glibc malloc
   // arenas, or each of the client's and reflectors' threads keeps its own
   // arena of memory freed after the list, and resident memory is about
   // double the cache's live heap.

@@ -1,5 +1,5 @@
-// weir-controller: the weir operator's single binary. It watches Batch,
-// JobFlow and JobTemplate resources and runs their work as batch/v1 Jobs.
+#include "controller_main.h"
+
 #include <malloc.h>
 
 #include <cstdio>
@@ -90,7 +90,7 @@ std::shared_ptr<weir::runtime::EventHandlerFuncs> ChildHandler(
   return handler;
 }
 
-int Run() {
+int Run(const weir::ClientDecorator& decorate) {
   Logger::Options log_options;
   if (!weir::runtime::ParseLogFormat(absl::GetFlag(FLAGS_log_format), &log_options.format) ||
       !weir::runtime::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &log_options.level)) {
@@ -120,6 +120,14 @@ int Run() {
   absl::StatusOr<std::unique_ptr<weir::kube::HttpClient>> client =
       weir::kube::HttpClient::New(*config, client_options);
   if (!client.ok()) return fail("cannot create the Kubernetes client", client.status());
+  weir::kube::Client* api = client->get();
+  std::unique_ptr<weir::kube::Client> decorated;
+  if (decorate) {
+    absl::StatusOr<std::unique_ptr<weir::kube::Client>> d = decorate(api);
+    if (!d.ok()) return fail("cannot decorate the Kubernetes client", d.status());
+    decorated = *std::move(d);
+    api = decorated.get();
+  }
 
   weir::RealClock& clock = weir::RealClock::Get();
   weir::runtime::ManagerOptions options;
@@ -134,7 +142,7 @@ int Run() {
   options.leader_election.lease_namespace = absl::GetFlag(FLAGS_leader_election_namespace);
   options.leader_election.lease_name = "weir-controller";
   absl::StatusOr<std::unique_ptr<weir::runtime::Manager>> manager =
-      weir::runtime::Manager::New(client->get(), std::move(options));
+      weir::runtime::Manager::New(api, std::move(options));
   if (!manager.ok()) return fail("bad controller settings", manager.status());
   weir::runtime::Manager& mgr = **manager;
 
@@ -158,7 +166,7 @@ int Run() {
   const int workers = std::max(1, absl::GetFlag(FLAGS_workers));
 
   weir::reconcile::ReconcilerDeps deps;
-  deps.client = client->get();
+  deps.client = api;
   deps.jobs = &jobs.store();
   deps.pods = &pods.store();
   deps.templates = &templates.store();
@@ -240,7 +248,9 @@ int Run() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace weir {
+
+int ControllerMain(int argc, char** argv, const ClientDecorator& decorate) {
 #ifdef __GLIBC__
   // Two malloc arenas instead of one per thread: the caches' memory is freed
   // and reused instead of spread over per-thread pools (111 -> 70 MiB RSS
@@ -260,5 +270,7 @@ int main(int argc, char** argv) {
   AcceptDashedFlagNames(argc, argv);
   absl::ParseCommandLine(argc, argv);
 
-  return Run();
+  return Run(decorate);
 }
+
+}  // namespace weir

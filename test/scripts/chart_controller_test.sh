@@ -192,7 +192,7 @@ kill -TERM "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
 ! kill -0 "$pid" 2>/dev/null || fail "the controller did not stop on SIGTERM"
 # Its exit status is not this test's business (RBAC): with --leader-elect,
-# main.cc's on_stopped_leading exits 1 even for the release on SIGTERM.
+# The manager's on_stopped_leading exits 1 even for the release on SIGTERM.
 wait "$pid" || true
 pid=
 echo "chart RBAC is enough: controller as the chart's ServiceAccount (namespaced, leader election) synced, led, ran 2 Batches ($transitions transitions) and a JobFlow ($flow_transitions) to Succeeded, released Jobs, removed finalizers, recorded Events, never refused: ok"

@@ -75,7 +75,7 @@ refused "/watchNamespace'" --set watchNamespace=Not_A_Namespace
 python3 - "$ns" "$wns" "$work/default.yaml" "$work/nondefault.yaml" "$work/le.yaml" <<'PY' || fail "RBAC check (above)"
 import sys, yaml
 ns, wns, files = sys.argv[1], sys.argv[2], sys.argv[3:]
-# What the controller uses (controller/main.cc, reconcile/batch_reconciler.cc,
+# What the controller uses (controller/controller_main.cc, reconcile/batch_reconciler.cc,
 # runtime/event_recorder.cc, runtime/leader_election.cc), JobFlows alike.
 want = {
   ("weir.dev", "batches"): {"get", "list", "watch", "update", "patch", "delete"},
