@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test/e2e/support/batch_objects.h"
 #include "test/e2e/support/controller_fixture.h"
 
 namespace weir::e2e {
@@ -20,58 +21,6 @@ namespace {
 
 using nlohmann::json;
 using ::testing::HasSubstr;
-
-// A JobTemplate whose pods play `outcome` for `duration`.
-json Template(const std::string& name, const std::string& outcome = "Succeeded",
-              const std::string& duration = "1s") {
-  return {{"apiVersion", "weir.dev/v1alpha1"},
-          {"kind", "JobTemplate"},
-          {"metadata", {{"name", name}}},
-          {"spec",
-           {{"jobSpec",
-             {{"template",
-               {{"metadata",
-                 {{"annotations",
-                   {{"sim.weir.dev/outcome", outcome}, {"sim.weir.dev/duration", duration}}}}},
-                {"spec",
-                 {{"containers",
-                   json::array({{{"name", "main"},
-                                 {"image", "busybox:1.36"},
-                                 {"resources", {{"limits", {{"memory", "64Mi"}}}}}}})}}}}}}}}}};
-}
-
-// A step of template `tmpl` after `deps` (step name -> condition).
-json Step(const std::string& name, const std::string& tmpl,
-          const std::vector<std::pair<std::string, std::string>>& deps = {},
-          json extra = json::object()) {
-  json step = {{"name", name}, {"template", tmpl}};
-  if (!deps.empty()) {
-    json d = json::array();
-    for (const auto& [dep, condition] : deps)
-      d.push_back({{"step", dep}, {"condition", condition}});
-    step["dependsOn"] = d;
-  }
-  step.update(extra);
-  return step;
-}
-
-// A step patch that makes the step's pods play `outcome`.
-json Plays(const std::string& outcome, const std::string& duration = "1s") {
-  return {{"patch",
-           {{"template",
-             {{"metadata",
-               {{"annotations",
-                 {{"sim.weir.dev/outcome", outcome}, {"sim.weir.dev/duration", duration}}}}}}}}}};
-}
-
-json Flow(const std::string& name, json steps, json extra = json::object()) {
-  json spec = {{"steps", std::move(steps)}};
-  spec.update(extra);
-  return {{"apiVersion", "weir.dev/v1alpha1"},
-          {"kind", "JobFlow"},
-          {"metadata", {{"name", name}}},
-          {"spec", spec}};
-}
 
 absl::Time ParseTime(const json& t) {
   absl::Time out = absl::InfiniteFuture();

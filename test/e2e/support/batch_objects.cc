@@ -25,6 +25,53 @@ json SimulatedBatch(const std::string& ns, const std::string& name, const std::s
           {"spec", spec}};
 }
 
+json Template(const std::string& name, const std::string& outcome, const std::string& duration) {
+  return {{"apiVersion", "weir.dev/v1alpha1"},
+          {"kind", "JobTemplate"},
+          {"metadata", {{"name", name}}},
+          {"spec",
+           {{"jobSpec",
+             {{"template",
+               {{"metadata",
+                 {{"annotations",
+                   {{"sim.weir.dev/outcome", outcome}, {"sim.weir.dev/duration", duration}}}}},
+                {"spec",
+                 {{"containers",
+                   json::array({{{"name", "main"},
+                                 {"image", "busybox:1.36"},
+                                 {"resources", {{"limits", {{"memory", "64Mi"}}}}}}})}}}}}}}}}};
+}
+
+json Step(const std::string& name, const std::string& tmpl,
+          const std::vector<std::pair<std::string, std::string>>& deps, json extra) {
+  json step = {{"name", name}, {"template", tmpl}};
+  if (!deps.empty()) {
+    json d = json::array();
+    for (const auto& [dep, condition] : deps)
+      d.push_back({{"step", dep}, {"condition", condition}});
+    step["dependsOn"] = d;
+  }
+  step.update(extra);
+  return step;
+}
+
+json Plays(const std::string& outcome, const std::string& duration) {
+  return {{"patch",
+           {{"template",
+             {{"metadata",
+               {{"annotations",
+                 {{"sim.weir.dev/outcome", outcome}, {"sim.weir.dev/duration", duration}}}}}}}}}};
+}
+
+json Flow(const std::string& name, json steps, json extra) {
+  json spec = {{"steps", std::move(steps)}};
+  spec.update(extra);
+  return {{"apiVersion", "weir.dev/v1alpha1"},
+          {"kind", "JobFlow"},
+          {"metadata", {{"name", name}}},
+          {"spec", spec}};
+}
+
 void OnRealNode(json& pod_spec) {
   pod_spec["nodeSelector"] = {{"weir.dev/node", "real"}};
   pod_spec["tolerations"] = json::array({{{"key", "weir.dev/node"},

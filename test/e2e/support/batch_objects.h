@@ -1,9 +1,12 @@
-// Batch objects for e2e tests: a Batch whose pod plays a simulated outcome
-// (the sim.weir.dev/* annotations of hack/kwok/stages.yaml), and readers of
-// the fields tests check in what kubectl returns.
+// Objects for e2e tests: Batches, JobTemplates and JobFlows whose pods play a
+// simulated outcome (the sim.weir.dev/* annotations of hack/kwok/stages.yaml)
+// or run on the real node, and readers of the fields tests check in what
+// kubectl returns.
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
@@ -18,6 +21,24 @@ nlohmann::json SimulatedBatch(const std::string& ns, const std::string& name,
                               const std::string& outcome,
                               nlohmann::json extra = nlohmann::json::object(),
                               nlohmann::json annotations = nlohmann::json::object());
+
+// A JobTemplate `name` (no namespace: kubectl apply -n sets it) whose pods
+// play `outcome` for `duration` on kwok.
+nlohmann::json Template(const std::string& name, const std::string& outcome = "Succeeded",
+                        const std::string& duration = "1s");
+
+// A JobFlow step of template `tmpl` after `deps` (step name -> condition);
+// `extra` is merged into the step.
+nlohmann::json Step(const std::string& name, const std::string& tmpl,
+                    const std::vector<std::pair<std::string, std::string>>& deps = {},
+                    nlohmann::json extra = nlohmann::json::object());
+
+// A step's `patch` that makes its pods play `outcome` (for Step's `extra`).
+nlohmann::json Plays(const std::string& outcome, const std::string& duration = "1s");
+
+// A JobFlow `name` (no namespace) of `steps`; `extra` is merged into the spec.
+nlohmann::json Flow(const std::string& name, nlohmann::json steps,
+                    nlohmann::json extra = nlohmann::json::object());
 
 // The real node's images (hack/images.sh), imported into its containerd.
 inline constexpr char kBusyboxImage[] = "localhost/busybox:local";

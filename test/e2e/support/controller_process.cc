@@ -36,8 +36,20 @@ int FreeLoopbackPort() {
   return port;
 }
 
-ControllerProcess::ControllerProcess(std::vector<std::string> extra_flags, std::string log_path)
-    : extra_flags_(std::move(extra_flags)), log_path_(std::move(log_path)) {
+namespace {
+
+int ExitCodeOf(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return WIFSIGNALED(status) ? -WTERMSIG(status) : -1;
+}
+
+}  // namespace
+
+ControllerProcess::ControllerProcess(std::vector<std::string> extra_flags, std::string log_path,
+                                     std::string binary)
+    : extra_flags_(std::move(extra_flags)),
+      log_path_(std::move(log_path)),
+      binary_(binary.empty() ? WEIR_CONTROLLER_BINARY : std::move(binary)) {
   if (log_path_.empty()) {
     log_path_ =
         absl::StrCat("/tmp/weir-controller-e2e-", getpid(), "-", FreeLoopbackPort(), ".log");
@@ -53,7 +65,7 @@ absl::Status ControllerProcess::Start() {
   if (kubeconfig == nullptr) return absl::FailedPreconditionError("KUBECONFIG is not set");
   health_port_ = FreeLoopbackPort();
   std::vector<std::string> args = {
-      WEIR_CONTROLLER_BINARY,
+      binary_,
       absl::StrCat("--kubeconfig=", kubeconfig),
       absl::StrCat("--health-bind-address=127.0.0.1:", health_port_),
       absl::StrCat("--metrics-bind-address=127.0.0.1:", health_port_),
@@ -142,8 +154,14 @@ int ControllerProcess::Stop(absl::Duration timeout) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   pid_ = -1;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return WIFSIGNALED(status) ? -WTERMSIG(status) : -1;
+  return ExitCodeOf(status);
+}
+
+std::optional<int> ControllerProcess::Exited() {
+  int status = 0;
+  if (pid_ <= 0 || waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+  pid_ = -1;
+  return ExitCodeOf(status);
 }
 
 void ControllerProcess::Kill() {

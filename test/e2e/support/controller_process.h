@@ -1,4 +1,4 @@
-// Runs build/bin/weir-controller as a child process for e2e tests, against
+// Runs build/bin/weir-controller (or another build of it) as a child process for e2e tests, against
 // the local control plane ($KUBECONFIG), with its health and metrics servers
 // on free loopback ports. Stop() sends SIGTERM and waits; Kill() sends
 // SIGKILL (a crash). The destructor stops it if it still runs.
@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,8 +19,11 @@ namespace weir::e2e {
 class ControllerProcess {
  public:
   // `extra_flags` are appended to the defaults (--kubeconfig, the bind
-  // addresses, --log-format=json). Output goes to `log_path`.
-  explicit ControllerProcess(std::vector<std::string> extra_flags = {}, std::string log_path = "");
+  // addresses, --log-format=json). Output goes to `log_path`. `binary`: the
+  // program to run, weir-controller if empty (the fault-injection suite runs
+  // weir-controller-faults).
+  explicit ControllerProcess(std::vector<std::string> extra_flags = {}, std::string log_path = "",
+                             std::string binary = "");
   ~ControllerProcess();
   ControllerProcess(const ControllerProcess&) = delete;
   ControllerProcess& operator=(const ControllerProcess&) = delete;
@@ -30,6 +34,9 @@ class ControllerProcess {
   // SIGTERM, then waits; returns the exit code (or -signal).
   int Stop(absl::Duration timeout = absl::Seconds(30));
   void Kill();
+  // If the process has exited by itself: its exit code (or -signal), and it
+  // is no longer running. Does not wait.
+  std::optional<int> Exited();
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   int health_port() const { return health_port_; }
@@ -40,6 +47,7 @@ class ControllerProcess {
  private:
   std::vector<std::string> extra_flags_;
   std::string log_path_;
+  std::string binary_;
   int health_port_ = 0;
   pid_t pid_ = -1;
 };
