@@ -603,6 +603,19 @@ const json* DeadlineExceededCondition(const json& job) {
   return nullptr;
 }
 
+// When the Job ended because of its pod: condition Complete (or
+// SuccessCriteriaMet), or Failed for a reason other than its deadline.
+std::optional<absl::Time> EndedByItsPod(const json& job) {
+  const json& status = Field(job, "status");
+  for (const char* type : {"Complete", "SuccessCriteriaMet", "Failed"}) {
+    const json* c = TrueCondition(status, type);
+    if (c == nullptr) continue;
+    if (Str(*c, "reason") == reason::kDeadlineExceeded) return std::nullopt;
+    return Time(*c, "lastTransitionTime");
+  }
+  return std::nullopt;
+}
+
 bool JobComplete(const json& job) {
   const json& status = Field(job, "status");
   return TrueCondition(status, "Complete") != nullptr ||
@@ -673,6 +686,15 @@ Outcome Classify(const Observation& obs) {
   Outcome o;
   const nlohmann::json& meta = Field(obs.job, "metadata");
   const std::string job_name = Str(meta, "name");
+  if (std::optional<absl::Time> ended = internal::EndedByItsPod(obs.job);
+      ended.has_value() && obs.now < *ended + kPodCatchUp) {
+    // The pods' cache lags the Jobs' (two watches): concluding from the Job
+    // alone would lose the pod's exit code for good.
+    o.phase = Phase::kPending;
+    o.message = absl::StrCat("Job ", job_name, " ended; waiting for its pod to be seen");
+    o.look_again_at = *ended + kPodCatchUp;
+    return o;
+  }
   if (internal::JobComplete(obs.job)) {
     o.phase = Phase::kSucceeded;
     o.message = "the Job completed";

@@ -56,9 +56,12 @@
 // creation order decides; if none is terminal, the newest pod's.
 // The Job: condition Failed (or FailureTarget) with reason DeadlineExceeded
 // -> Failed/DeadlineExceeded, not retryable, unless the main container had
-// already succeeded. With no pods: Job Complete -> Succeeded; canceled ->
-// Canceled; Job failed or deleted by someone else -> Killed/PodDeleted (the pod
-// is gone before weir saw how it ended); otherwise Pending.
+// already succeeded. With no pods: a Job that ended by its pod (Complete, or
+// Failed not by its deadline) less than kPodCatchUp ago -> Pending, look
+// again then (the pods' cache may lag the Jobs'; the pod has the exit code);
+// Job Complete -> Succeeded; canceled -> Canceled; Job failed or deleted by
+// someone else -> Killed/PodDeleted (the pod is gone before weir saw how it
+// ended); otherwise Pending.
 //
 // Classify never fails and never throws: fields of the wrong type read as
 // absent. Call it only for attempts that have not ended yet; an ended
@@ -76,6 +79,10 @@
 #include "nlohmann/json.hpp"
 
 namespace weir::lifecycle {
+
+// How long a Job that ended may show no pod before weir concludes from the
+// Job alone (see Classify).
+inline constexpr absl::Duration kPodCatchUp = absl::Seconds(30);
 
 // terminationReason values (and, for Pending outcomes, the waiting reason).
 namespace reason {
@@ -166,6 +173,8 @@ struct Outcome {
   // For an outcome decided by an image-pull / container-config error (rule
   // 8): when the wait began, to be given back as Observation::waiting_since.
   std::optional<absl::Time> waiting_since;
+  // The outcome may change at this time without any event: look again then.
+  std::optional<absl::Time> look_again_at;
 
   bool ended() const { return IsTerminal(phase); }
 };

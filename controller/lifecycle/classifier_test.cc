@@ -959,15 +959,43 @@ TEST(ClassifierProgress, JobCompleteWithStalePod) {
   EXPECT_EQ(o.phase, Phase::kSucceeded);
 }
 
+// A Job that ended by its pod while no pod is seen: the pods' cache may lag
+// (seen under the fault suite's held-back watch events, which recorded
+// Succeeded without the exit code). Wait kPodCatchUp from the condition.
+TEST(ClassifierProgress, JobEndedWithNoPodSeenWaitsForThePod) {
+  for (const json& condition :
+       {JobCondition("Complete", "", ""), JobCondition("Failed", "BackoffLimitExceeded", "x")}) {
+    Observation obs = Obs({}, JobJson({condition}));  // the condition came at kT0 + 90s
+    obs.now = kT0 + absl::Seconds(100);
+    for (bool cancel : {false, true}) {
+      obs.cancel_requested = cancel;
+      const Outcome o = Classify(obs);
+      EXPECT_EQ(o.phase, Phase::kPending) << condition;
+      EXPECT_EQ(o.look_again_at, kT0 + absl::Seconds(90) + kPodCatchUp);
+      EXPECT_THAT(o.message, HasSubstr("waiting for its pod to be seen"));
+    }
+  }
+  // Not for the deadline: the job controller deleted the pod.
+  const Outcome o = Classify(Obs({}, JobJson({JobCondition("Failed", "DeadlineExceeded", "x")})));
+  EXPECT_EQ(o.phase, Phase::kFailed);
+  EXPECT_EQ(o.reason, "DeadlineExceeded");
+}
+
+Observation PodGoneFor(const json& condition) {
+  Observation obs = Obs({}, JobJson({condition}));
+  obs.now = kT0 + absl::Seconds(90) + kPodCatchUp;
+  return obs;
+}
+
 TEST(ClassifierProgress, JobCompleteWithPodGone) {
-  const Outcome o = Classify(Obs({}, JobJson({JobCondition("Complete", "", "")})));
+  const Outcome o = Classify(PodGoneFor(JobCondition("Complete", "", "")));
   EXPECT_EQ(o.phase, Phase::kSucceeded);
+  EXPECT_FALSE(o.look_again_at.has_value());
 }
 
 TEST(ClassifierProgress, JobFailedWithPodGoneIsPodDeleted) {
-  const Outcome o =
-      Classify(Obs({}, JobJson({JobCondition("Failed", "BackoffLimitExceeded",
-                                             "Job has reached the specified backoff limit")})));
+  const Outcome o = Classify(PodGoneFor(JobCondition(
+      "Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")));
   EXPECT_EQ(o.phase, Phase::kKilled);
   EXPECT_EQ(o.reason, "PodDeleted");
   EXPECT_FALSE(o.counts_against_limit);

@@ -243,6 +243,12 @@ class Planner {
       return;
     }
 
+    if (in_.cancel && outcome.look_again_at.has_value()) {
+      // The Job ended by its pod, not seen yet: nothing is left to stop.
+      plan_.message = outcome.message;
+      plan_.wake_at = *outcome.look_again_at;
+      return;
+    }
     if (in_.cancel) {
       if (outcome.phase == Phase::kPending) {
         // Nothing ran yet: canceled at once, the Job goes with its pod.
@@ -279,6 +285,10 @@ class Planner {
     // look again.
     if (!outcome.reason.empty() || outcome.phase == Phase::kUnknown || pod_deleting) {
       plan_.wake_at = in_.now + kRecheckWaiting;
+    }
+    if (outcome.look_again_at.has_value()) {
+      plan_.wake_at =
+          std::min(plan_.wake_at.value_or(absl::InfiniteFuture()), *outcome.look_again_at);
     }
   }
 

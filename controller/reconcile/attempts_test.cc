@@ -352,6 +352,30 @@ TEST_F(AttemptsTest, AConfigErrorThatClearsStopsTheClock) {
   EXPECT_EQ(p.attempts.back().waiting_since, in_.now);
 }
 
+// A Job that ended while its pod is not in the (lagging) cache: the attempt
+// waits for the pod, which has the exit code, even under a cancel; it is
+// not "canceled before the pod started".
+TEST_F(AttemptsTest, AJobThatEndedWaitsForItsPodToBeSeen) {
+  Record(Plan());
+  json& job = AddJob(1);
+  job["status"]["conditions"] = json::array({{{"type", "Complete"},
+                                              {"status", "True"},
+                                              {"lastTransitionTime", api::FormatRfc3339(kT0)}}});
+  in_.now = kT0 + absl::Seconds(1);
+  for (bool cancel : {false, true}) {
+    in_.cancel = cancel;
+    AttemptsPlan p = Plan();
+    EXPECT_EQ(p.phase, Phase::kPending);
+    EXPECT_EQ(p.attempts.back().phase, "Pending");
+    EXPECT_EQ(p.wake_at, kT0 + lifecycle::kPodCatchUp);
+  }
+  in_.cancel = false;
+  AddPod(1, "Succeeded", Terminated(0, "Completed"));
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kSucceeded);
+  EXPECT_EQ(p.attempts.back().exit_code, 0);
+}
+
 TEST_F(AttemptsTest, RetryDecisionIsTheSameAfterARestart) {
   in_.retry.limit = 1;
   in_.retry.backoff = absl::ZeroDuration();

@@ -35,12 +35,12 @@ void ExitNow(int code) { std::_Exit(code); }
 absl::StatusOr<FaultPlan> ParseFaultPlan(absl::string_view spec) {
   FaultPlan plan;
   for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(item, absl::MaxSplits('=', 1));
     const absl::string_view key = kv.first;
     const absl::string_view value = kv.second;
     auto bad = [&](absl::string_view want) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--faults: ", key, "=", value, ": ", want));
+      return absl::InvalidArgumentError(absl::StrCat("--faults: ", key, "=", value, ": ", want));
     };
     if (key == "seed") {
       if (!absl::SimpleAtoi(value, &plan.seed)) return bad("must be an unsigned integer");
@@ -151,12 +151,10 @@ class FaultyWatchStream : public kube::WatchStream {
           kube::WatchEvent expired;
           expired.type = kube::EventType::kError;
           expired.error = kube::NewGone("fault injection: the watch's resourceVersion is too old");
-          expired.object = {{"kind", "Status"},
-                            {"apiVersion", "v1"},
-                            {"status", "Failure"},
-                            {"reason", "Expired"},
-                            {"code", 410},
-                            {"message", std::string(expired.error.message())}};
+          expired.object = {
+              {"kind", "Status"},    {"apiVersion", "v1"},
+              {"status", "Failure"}, {"reason", "Expired"},
+              {"code", 410},         {"message", std::string(expired.error.message())}};
           Push(std::move(expired));
         }
         End(absl::OkStatus());
@@ -269,8 +267,8 @@ absl::Status FaultyClient::ErrorOf(Injected kind, absl::string_view what) {
   return kube::NewTimeout(message);
 }
 
-absl::StatusOr<nlohmann::json> FaultyClient::Get(const kube::ResourceRef& ref,
-                                                 absl::string_view ns, absl::string_view name,
+absl::StatusOr<nlohmann::json> FaultyClient::Get(const kube::ResourceRef& ref, absl::string_view ns,
+                                                 absl::string_view name,
                                                  const kube::GetOptions& options) {
   if (Injected kind = Draw(false); kind != Injected::kNone) {
     return ErrorOf(kind, absl::StrCat("get ", ref.ToString(), " ", ns, "/", name));
@@ -310,9 +308,9 @@ absl::StatusOr<nlohmann::json> FaultyClient::Write(
   const Injected kind = Draw(true);
   // A conflict or a 429 is refused before anything happens; a 500 or a
   // timeout may come after the write was applied.
-  const bool refused = kind == Injected::kConflict || kind == Injected::kTooManyRequests ||
-                       ((kind == Injected::kServerError || kind == Injected::kTimeout) &&
-                        Uniform() < 0.5);
+  const bool refused =
+      kind == Injected::kConflict || kind == Injected::kTooManyRequests ||
+      ((kind == Injected::kServerError || kind == Injected::kTimeout) && Uniform() < 0.5);
   if (refused) return ErrorOf(kind, what);
   absl::StatusOr<nlohmann::json> result = apply();
   if (IsStateWrite(ref) && result.ok()) {

@@ -96,8 +96,8 @@ TEST(FaultyClientTest, InjectedErrorsAreTypedAndWritesMayBeAppliedAnyway) {
   int conflicts = 0, throttled = 0, server = 0, timeouts = 0, applied_but_failed = 0;
   for (int i = 0; i < 200; ++i) {
     const std::string name = absl::StrCat("cm-", i);
-    absl::StatusOr<json> created = faulty.Create(kube::resources::ConfigMaps(), "ns",
-                                                 ConfigMap(name), {});
+    absl::StatusOr<json> created =
+        faulty.Create(kube::resources::ConfigMaps(), "ns", ConfigMap(name), {});
     ASSERT_FALSE(created.ok());
     const absl::Status& s = created.status();
     conflicts += kube::IsConflict(s);
@@ -128,9 +128,9 @@ TEST(FaultyClientTest, NoFaultsPassesEverythingThrough) {
   runtime::FakeClient api;
   FaultyClient faulty(&api, FaultPlan());
   for (int i = 0; i < 100; ++i) {
-    ASSERT_TRUE(faulty.Create(kube::resources::ConfigMaps(), "ns", ConfigMap(absl::StrCat("c", i)),
-                              {})
-                    .ok());
+    ASSERT_TRUE(
+        faulty.Create(kube::resources::ConfigMaps(), "ns", ConfigMap(absl::StrCat("c", i)), {})
+            .ok());
   }
   absl::StatusOr<json> list = faulty.List(kube::resources::ConfigMaps(), "ns", {});
   ASSERT_TRUE(list.ok());
@@ -189,7 +189,8 @@ TEST(FaultyClientTest, WatchEndsAfterAFewEvents) {
     api.WaitForOpenWatches(1);
     for (int i = 0; i < 6; ++i) {
       ASSERT_TRUE(
-          api.Create(kube::resources::ConfigMaps(), "ns", ConfigMap(absl::StrCat("c", i)), {}).ok());
+          api.Create(kube::resources::ConfigMaps(), "ns", ConfigMap(absl::StrCat("c", i)), {})
+              .ok());
     }
     std::vector<kube::WatchEvent> events = Drain(**watch, 10);
     ASSERT_GE(events.size(), 1u);
