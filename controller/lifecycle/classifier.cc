@@ -674,7 +674,13 @@ Outcome Classify(const Observation& obs) {
     }
   }
   if (decided.has_value()) {
-    if (!decided->ended() && internal::JobComplete(obs.job)) {
+    if (decided->ended()) return *decided;
+    if (std::optional<absl::Time> ended = internal::EndedByItsPod(obs.job);
+        ended.has_value() && obs.now < *ended + kPodCatchUp) {
+      // The cached pod is older than the Job: its end, with the exit code,
+      // is on its way.
+      decided->look_again_at = *ended + kPodCatchUp;
+    } else if (internal::JobComplete(obs.job)) {
       decided->phase = Phase::kSucceeded;
       decided->reason.clear();
       decided->message = "the Job completed";

@@ -56,10 +56,11 @@
 // creation order decides; if none is terminal, the newest pod's.
 // The Job: condition Failed (or FailureTarget) with reason DeadlineExceeded
 // -> Failed/DeadlineExceeded, not retryable, unless the main container had
-// already succeeded. With no pods: a Job that ended by its pod (Complete, or
-// Failed not by its deadline) less than kPodCatchUp ago -> Pending, look
-// again then (the pods' cache may lag the Jobs'; the pod has the exit code);
-// Job Complete -> Succeeded; canceled -> Canceled; Job failed or deleted by
+// already succeeded. A Job that ended by its pod (Complete, or Failed not by
+// its deadline) less than kPodCatchUp ago while no pod has ended: the pods'
+// cache may lag the Jobs' and the pod has the exit code, so the pod's outcome
+// (Pending with no pod) stands, to be looked at again then. After that, a
+// Job Complete -> Succeeded. With no pods: canceled -> Canceled; Job failed or deleted by
 // someone else -> Killed/PodDeleted (the pod is gone before weir saw how it
 // ended); otherwise Pending.
 //

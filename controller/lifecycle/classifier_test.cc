@@ -951,12 +951,21 @@ TEST(ClassifierProgress, PodRejectedByTheKubelet) {
   EXPECT_THAT(o.message, HasSubstr("enough resource: cpu"));
 }
 
+// The cached pod still runs while the Job completed: wait kPodCatchUp for
+// the pod's end (the exit code; seen under faults_test's held-back events),
+// then conclude from the Job.
 TEST(ClassifierProgress, JobCompleteWithStalePod) {
-  const Outcome o =
-      Classify(Obs({PodBuilder().Container("main").Phase("Running").Running("main").Build()},
-                   JobJson({JobCondition("SuccessCriteriaMet", "CompletionsReached", ""),
-                            JobCondition("Complete", "CompletionsReached", "")})));
+  Observation obs = Obs({PodBuilder().Container("main").Phase("Running").Running("main").Build()},
+                        JobJson({JobCondition("SuccessCriteriaMet", "CompletionsReached", ""),
+                                 JobCondition("Complete", "CompletionsReached", "")}));
+  obs.now = kT0 + absl::Seconds(119);
+  Outcome o = Classify(obs);
+  EXPECT_EQ(o.phase, Phase::kRunning);
+  EXPECT_EQ(o.look_again_at, kT0 + absl::Seconds(90) + kPodCatchUp);
+  obs.now = kT0 + absl::Seconds(120);
+  o = Classify(obs);
   EXPECT_EQ(o.phase, Phase::kSucceeded);
+  EXPECT_FALSE(o.look_again_at.has_value());
 }
 
 // A Job that ended by its pod while no pod is seen: the pods' cache may lag
