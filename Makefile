@@ -6,7 +6,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps tools build unit e2e test run bench lint format cluster-up cluster-down clean
+.PHONY: all deps tools build unit e2e test faults run bench lint format cluster-up cluster-down clean
 
 all: build
 
@@ -31,6 +31,11 @@ e2e: build tools
 	@hack/e2e.sh $(BUILD_DIR)
 
 test: lint tools unit e2e
+
+# Every scenario of test/faults/faults_test.cc at every crash point and under
+# 20 seeded fault schedules (make test runs a fixed sample: WEIR_FAULTS=ci).
+faults: build tools
+	@WEIR_FAULTS=full hack/e2e.sh $(BUILD_DIR) FaultsTest
 
 run: build tools
 	@hack/run.sh
