@@ -441,6 +441,39 @@ Outcome OutcomeOfRecord(const api::AttemptStatus& record) {
   return o;
 }
 
+std::vector<PodRelease> PodsToRelease(const std::vector<const nlohmann::json*>& pods,
+                                      const std::vector<api::AttemptStatus>& stored,
+                                      const std::vector<const nlohmann::json*>& jobs) {
+  std::vector<PodRelease> out;
+  for (const nlohmann::json* pod : pods) {
+    const nlohmann::json& meta = pod->value("metadata", nlohmann::json::object());
+    if (!meta.is_object() || !meta.contains("deletionTimestamp")) continue;
+    const nlohmann::json& finalizers = meta.value("finalizers", nlohmann::json::array());
+    if (!finalizers.is_array()) continue;
+    const auto at = std::find(finalizers.begin(), finalizers.end(), kPodFinalizer);
+    if (at == finalizers.end()) continue;
+    const std::optional<int> attempt = AttemptOf(*pod);
+    bool release = false;
+    if (attempt.has_value()) {
+      const auto record = std::find_if(stored.begin(), stored.end(),
+                                       [&](const auto& r) { return r.attempt == *attempt; });
+      if (record != stored.end()) {
+        absl::StatusOr<Phase> phase = lifecycle::ParsePhase(record->phase);
+        release = phase.ok() && lifecycle::IsTerminal(*phase);
+      } else {
+        release = std::none_of(jobs.begin(), jobs.end(),
+                               [&](const nlohmann::json* j) { return AttemptOf(*j) == attempt; });
+      }
+    } else {
+      release = true;  // not an attempt's pod: weir has nothing to record
+    }
+    if (release) {
+      out.push_back({meta.value("name", ""), static_cast<int>(at - finalizers.begin())});
+    }
+  }
+  return out;
+}
+
 lifecycle::RetrySpec ToPolicy(const api::RetrySpec& spec) {
   lifecycle::RetrySpec policy;
   policy.limit = spec.limit;

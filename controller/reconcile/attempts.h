@@ -108,6 +108,15 @@ void DeferDeletesUntilRecorded(const std::vector<api::AttemptStatus>& stored,
 // retry.limit). Matches what Classify said when the record was written.
 lifecycle::Outcome OutcomeOfRecord(const api::AttemptStatus& record);
 
+// The pods of one unit (a Batch, or one flow step) that carry kPodFinalizer
+// and may lose it: being deleted, and the end of their attempt is in
+// `stored` (the records the API server holds, so a lost status write never
+// loses the pod's final state), or their attempt has no record and no Job
+// in `jobs` (nothing will ever record it).
+std::vector<PodRelease> PodsToRelease(const std::vector<const nlohmann::json*>& pods,
+                                      const std::vector<api::AttemptStatus>& stored,
+                                      const std::vector<const nlohmann::json*>& jobs);
+
 // api::RetrySpec (the API's shape) as lifecycle::RetrySpec (the policy's).
 lifecycle::RetrySpec ToPolicy(const api::RetrySpec& spec);
 

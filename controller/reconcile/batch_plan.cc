@@ -55,6 +55,7 @@ class BatchPlanner {
 
   BatchPlan Run() {
     if (!deleting_ && !api::HasFinalizer(meta_, kFinalizer)) plan_.add_finalizer = true;
+    plan_.release_pods = PodsToRelease(pods_, in_.batch.status.attempts, jobs_);
     const bool finished_before = lifecycle::IsTerminal(phase_);
     if (!finished_before) {
       Progress();

@@ -38,6 +38,7 @@
 #include "api/batch.h"
 #include "lifecycle/phase.h"
 #include "nlohmann/json.hpp"
+#include "reconcile/children.h"
 
 namespace weir::reconcile {
 
@@ -78,6 +79,8 @@ struct BatchPlan {
   // Create this Job (after a live re-read of the Batch shows no cancel).
   std::optional<nlohmann::json> create_job;
   std::vector<std::string> delete_jobs;
+  // Pods whose final state is recorded: remove kPodFinalizer.
+  std::vector<PodRelease> release_pods;
   // The new status, if it differs from the stored one.
   std::optional<api::BatchStatus> status;
   std::vector<BatchEvent> events;

@@ -68,6 +68,7 @@ absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Reques
 
   Convergence c;
   c.delete_jobs = std::move(plan.delete_jobs);
+  c.release_pods = std::move(plan.release_pods);
   if (plan.status.has_value()) c.status = api::BatchStatusToJson(*plan.status);
   c.remove_finalizer = plan.remove_finalizer;
   c.delete_owner = plan.delete_batch;

@@ -1,5 +1,6 @@
 #include "reconcile/children.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/numbers.h"
@@ -153,6 +154,12 @@ nlohmann::json BuildChildJob(const ChildOwner& owner, int attempt, const nlohman
   nlohmann::json& pod_labels = pod_meta["labels"];
   if (!pod_labels.is_object()) pod_labels = nlohmann::json::object();
   for (const auto& [k, v] : labels) pod_labels[k] = v;
+  nlohmann::json& pod_finalizers = pod_meta["finalizers"];
+  if (!pod_finalizers.is_array()) pod_finalizers = nlohmann::json::array();
+  if (std::find(pod_finalizers.begin(), pod_finalizers.end(), kPodFinalizer) ==
+      pod_finalizers.end()) {
+    pod_finalizers.push_back(kPodFinalizer);
+  }
   nlohmann::json& pod_spec = pod_template["spec"];
   if (!pod_spec.is_object()) pod_spec = nlohmann::json::object();
   pod_spec["restartPolicy"] = "Never";

@@ -1,9 +1,9 @@
 // The child Jobs weir creates for its owners (docs/design.md §3): one batch/v1 Job
 // per attempt of a Batch or of a JobFlow step, with a deterministic name, the
-// identity labels on the Job and its pod template, and a controller
-// ownerReference. Lookups match children by owner uid AND step, never by name
-// prefix or template alone, so concurrent flows (and a re-created owner of
-// the same name) never see each other's Jobs. Pure functions.
+// identity labels on the Job and its pod template, weir's pod finalizer on
+// the template, and a controller ownerReference. Lookups match children by owner uid AND step,
+// never by name prefix or template alone, so concurrent flows (and a re-created owner of the same
+// name) never see each other's Jobs. Pure functions.
 #pragma once
 
 #include <map>
@@ -26,11 +26,25 @@ inline constexpr char kLabelStep[] = "weir.dev/step";
 inline constexpr char kLabelAttempt[] = "weir.dev/attempt";
 inline constexpr char kManagedByValue[] = "weir";
 inline constexpr char kFinalizer[] = "weir.dev/cleanup";
+// On every pod of a child Job (through its template): the pod object stays,
+// with its final state, until weir has recorded how its attempt ended, even
+// when it is deleted while no controller runs (found by faults_test: a
+// canceled attempt's exit code was lost so). weir removes it once the
+// attempt's end is stored (PodsToRelease).
+inline constexpr char kPodFinalizer[] = "weir.dev/final-state";
 // On every Job: the owner's metadata.generation as read live just before the
 // create, so the API server's history alone shows which version of the owner
 // authorized each Job (docs/design.md §3; a cancel or delete is a newer generation).
 inline constexpr char kAnnotationOwnerGeneration[] = "weir.dev/owner-generation";
 inline constexpr char kApiVersion[] = "weir.dev/v1alpha1";
+
+// A pod whose kPodFinalizer may go: its name and the finalizer's index in
+// metadata.finalizers (the removal is conditional on it).
+struct PodRelease {
+  std::string pod;
+  int index = 0;
+  bool operator==(const PodRelease&) const = default;
+};
 
 // Who a child belongs to: a Batch, or one step of a JobFlow.
 struct ChildOwner {

@@ -1,6 +1,7 @@
 #include "reconcile/flow_plan.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -122,6 +123,7 @@ class FlowPlanner {
 
   FlowPlan Run() {
     if (!deleting_ && !api::HasFinalizer(meta_, kFinalizer)) plan_.add_finalizer = true;
+    ReleasePods();
     const bool finished_before = lifecycle::IsTerminal(phase_);
     if (!finished_before) {
       Progress();
@@ -295,6 +297,23 @@ class FlowPlanner {
                      recorded_rv, ", which this step started with, and attempt ", attempt - 1,
                      "'s Job is gone: attempt ", attempt, " cannot be built");
     return std::nullopt;
+  }
+
+  // Each step's pods against that step's stored records.
+  void ReleasePods() {
+    std::map<std::string, std::vector<const json*>> pods_of, jobs_of;
+    for (const json* pod : all_pods_) pods_of[Label(*pod, kLabelStep)].push_back(pod);
+    for (const json* job : all_jobs_) jobs_of[Label(*job, kLabelStep)].push_back(job);
+    const std::vector<api::AttemptStatus> none;
+    for (const auto& [step, pods] : pods_of) {
+      const std::vector<api::AttemptStatus>* stored = &none;
+      for (const api::StepStatus& s : in_.flow.status.steps) {
+        if (s.name == step) stored = &s.attempts;
+      }
+      for (PodRelease& r : PodsToRelease(pods, *stored, jobs_of[step])) {
+        plan_.release_pods.push_back(std::move(r));
+      }
+    }
   }
 
   void RunUnit(Unit& u) {

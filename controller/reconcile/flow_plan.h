@@ -123,6 +123,8 @@ struct FlowPlan {
   // deletion), in this order.
   std::vector<FlowJobToCreate> create_jobs;
   std::vector<std::string> delete_jobs;
+  // Pods whose final state is recorded: remove kPodFinalizer.
+  std::vector<PodRelease> release_pods;
   // The new status, if it differs from the stored one.
   std::optional<api::JobFlowStatus> status;
   std::vector<FlowEvent> events;

@@ -117,6 +117,18 @@ absl::Status OwnerWrites::VerifyJobs(absl::string_view ns, const std::vector<std
   return absl::OkStatus();
 }
 
+absl::Status OwnerWrites::ReleasePods(absl::string_view ns,
+                                      const std::vector<PodRelease>& pods) const {
+  for (const PodRelease& r : pods) {
+    const std::string path = absl::StrCat("/metadata/finalizers/", r.index);
+    const json ops = json::array({{{"op", "test"}, {"path", path}, {"value", kPodFinalizer}},
+                                  {{"op", "remove"}, {"path", path}}});
+    absl::StatusOr<json> patched = client_->JsonPatch(kube::resources::Pods(), ns, r.pod, ops);
+    if (!patched.ok() && !kube::IsNotFound(patched.status())) return patched.status();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status OwnerWrites::DeleteJobs(absl::string_view ns,
                                      const std::vector<std::string>& names) const {
   for (const std::string& name : names) {
@@ -164,6 +176,7 @@ absl::StatusOr<runtime::Result> OwnerWrites::Converge(const json& object,
     if (absl::Status s = WriteStatus(object, *c.status); !s.ok()) return s;
     record();
   }
+  if (absl::Status s = ReleasePods(children.namespace_name, c.release_pods); !s.ok()) return s;
   if (c.remove_finalizer) {
     absl::StatusOr<bool> gone = ChildrenGone(children);
     if (!gone.ok()) return gone.status();

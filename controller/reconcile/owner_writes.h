@@ -70,6 +70,7 @@ struct CreatedJob {
 // The writes a plan asks for after its creates, in the reconcilers' order.
 struct Convergence {
   std::vector<std::string> delete_jobs;
+  std::vector<PodRelease> release_pods;  // remove kPodFinalizer from these
   std::optional<nlohmann::json> status;  // the body's "status", if it changed
   bool remove_finalizer = false;         // the owner is being deleted and done
   bool delete_owner = false;             // ttlSecondsAfterFinished has passed
@@ -111,6 +112,10 @@ class OwnerWrites {
                           std::vector<const nlohmann::json*>& jobs,
                           absl::flat_hash_set<std::string>& gone) const;
 
+  // Removes kPodFinalizer from the pods, each conditional on it still being
+  // at the given index; a pod already gone is not an error.
+  absl::Status ReleasePods(absl::string_view ns, const std::vector<PodRelease>& pods) const;
+
   // Deletes Jobs by name with background propagation (pods get their grace
   // period); an already-gone Job is not an error.
   absl::Status DeleteJobs(absl::string_view ns, const std::vector<std::string>& names) const;
@@ -123,7 +128,7 @@ class OwnerWrites {
   absl::Status DeleteOwner(const api::ObjectMeta& meta) const;
 
   // Carries out `c` on the cached `object`, whose children `children`
-  // selects: deletes the Jobs, writes the status, removes the finalizer once
+  // selects: deletes the Jobs, writes the status, releases the pods, removes the finalizer once
   // a live list finds no child left (requeueing until then), deletes the
   // owner, and asks to be woken at `wake_at`. Calls `record` once the writes
   // that make the plan true have succeeded (never if one fails).
