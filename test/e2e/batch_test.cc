@@ -27,6 +27,7 @@ using ::testing::HasSubstr;
 
 class BatchTest : public ControllerFixture {
  protected:
+  using ControllerFixture::Find;
   using ControllerFixture::Get;
   using ControllerFixture::Patch;
   using ControllerFixture::WaitForPhase;
@@ -525,9 +526,9 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
   // Canceled ones settle; deleted ones disappear, children first.
   EXPECT_TRUE(Eventually(
       [&] {
-        absl::StatusOr<json> batches = kubectl().GetJson({"get", "batches.weir.dev", "-n", ns()});
-        if (!batches.ok() || (*batches)["items"].size() != kBatches / 2) return false;
-        for (const json& b : (*batches)["items"]) {
+        const json batches = List("batches.weir.dev");
+        if (batches.size() != kBatches / 2) return false;
+        for (const json& b : batches) {
           const std::string phase = Phase(b);
           if (phase != "Canceled" && phase != "Succeeded") return false;
         }
@@ -587,7 +588,8 @@ TEST_F(BatchTest, IdleResourcesAreReleasedAndTheRecordStays) {
 TEST_F(BatchTest, TtlDeletesTheFinishedBatch) {
   Create(MakeBatch("ttl", "Succeeded", {{"ttlSecondsAfterFinished", 2}}));
   WaitForPhase("ttl", "Succeeded");
-  EXPECT_TRUE(Eventually([&] { return !Get("ttl").is_object(); }, absl::Seconds(30)))
+  EXPECT_TRUE(
+      Eventually([&] { return !Find("batches.weir.dev", "ttl").has_value(); }, absl::Seconds(30)))
       << "the Batch outlived its ttlSecondsAfterFinished";
   EXPECT_TRUE(Eventually([&] { return Jobs("ttl").empty(); }, absl::Seconds(30)));
 }

@@ -480,7 +480,7 @@ TEST_F(FlowTest, RetainIdleTtlAndDeleteCleanUp) {
   EXPECT_TRUE(FlowJobs("idle").empty());
   EXPECT_EQ(Phase(idle), "Succeeded") << "the record stays";
   EXPECT_TRUE(
-      Eventually([&] { return Get("jobflows.weir.dev", "ttl").is_null(); }, absl::Seconds(30)));
+      Eventually([&] { return !Find("jobflows.weir.dev", "ttl").has_value(); }, absl::Seconds(30)));
 
   // Deleting a running flow: it stays (finalizer) until its children are gone.
   Apply(Flow("gone", {Step("a", "work", {}, Plays("Hang"))}));
@@ -491,7 +491,7 @@ TEST_F(FlowTest, RetainIdleTtlAndDeleteCleanUp) {
   bool children_left_after_flow = false;
   ASSERT_TRUE(Eventually(
       [&] {
-        const bool flow_gone = Get("jobflows.weir.dev", "gone").is_null();
+        const bool flow_gone = !Find("jobflows.weir.dev", "gone").has_value();
         const bool children_gone =
             FlowJobs("gone").empty() && List("pods", "weir.dev/flow=gone").empty();
         if (flow_gone && !children_gone) children_left_after_flow = true;

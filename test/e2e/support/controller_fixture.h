@@ -1,12 +1,15 @@
 // ControllerFixture: the gtest fixture of e2e tests that run weir-controller
 // against the local control plane. Each test gets its own namespace and its
 // own controller process watching only that namespace; kubectl is the
-// independent oracle of what the API server holds. Helpers address weir's
+// independent witness of what the API server holds. A kubectl error in any
+// helper fails the test (a gtest failure that also ends an Eventually wait);
+// only Find reads NotFound as an answer. Helpers address weir's
 // objects by kubectl resource name, in full ("batches.weir.dev",
 // "jobflows.weir.dev", "jobtemplates.weir.dev"): a bare "jobflow" may
 // resolve to Volcano's flow.volcano.sh when both are installed.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,7 +18,9 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "test/e2e/support/controller_process.h"
+#include "test/e2e/support/eventually.h"
 #include "test/e2e/support/kubectl.h"
+#include "test/e2e/support/oracle_watch.h"
 
 namespace weir::e2e {
 
@@ -34,10 +39,21 @@ class ControllerFixture : public ::testing::Test {
   // Stops (SIGKILL when `crash`) and starts a fresh controller process.
   void RestartController(bool crash);
 
+  // Puts the scenario under the independent oracle (test/oracle/history.h):
+  // call it before the scenario creates anything. FinishOracle, or else
+  // TearDown, judges the history; each violation fails the test.
+  void StartOracle();
+  // Waits until the controller has stopped writing owners, judges every
+  // version seen since StartOracle and fails the test on each violation
+  // (printing its numbered history). Returns what the oracle counted.
+  oracle::Stats FinishOracle();
+
   // `kubectl apply` of `object` in the test namespace (fails the test on error).
   void Apply(nlohmann::json object);
-  // The object, or null if it does not exist.
+  // The object; fails the test (and returns null) if it does not exist.
   nlohmann::json Get(const std::string& resource, const std::string& name);
+  // The object, or std::nullopt if it does not exist.
+  std::optional<nlohmann::json> Find(const std::string& resource, const std::string& name);
   // items of `kubectl get <resource> -l <selector>` in the namespace.
   nlohmann::json List(const std::string& resource, const std::string& selector = "");
   // A merge patch (fails the test on error).
@@ -56,6 +72,7 @@ class ControllerFixture : public ::testing::Test {
   std::optional<Kubectl> kubectl_;
   std::optional<TestNamespace> ns_;
   std::optional<ControllerProcess> controller_;
+  std::unique_ptr<OracleWatch> oracle_;
 };
 
 }  // namespace weir::e2e
