@@ -281,6 +281,7 @@ TEST_F(BatchTest, FailedAttemptIsRetriedUpToTheLimit) {
 // (limit 1 still covers the Failed attempt after it), and the backoff doubles
 // from one retry to the next.
 TEST_F(BatchTest, EvictionDoesNotCountAgainstTheLimitAndBackoffDoubles) {
+  StartOracle();
   constexpr int kBackoffSeconds = 2;
   Create(MakeBatch("disrupted", "Succeeded",
                    {{"retry", {{"limit", 1}, {"backoffSeconds", kBackoffSeconds}}}},
@@ -325,6 +326,7 @@ TEST_F(BatchTest, PreemptionAndNodeLossDoNotCountAgainstTheLimit) {
 }
 
 TEST_F(BatchTest, CancelWhilePendingEndsCanceledNotFailed) {
+  StartOracle();
   Create(MakeBatch("cancel-pending", "ImagePullBackOff", {{"imagePullGraceSeconds", 600}}));
   ASSERT_TRUE(Eventually([&] { return !Jobs("cancel-pending").empty(); }, absl::Seconds(30)));
   Patch("cancel-pending", {{"spec", {{"cancel", true}}}});
@@ -336,6 +338,7 @@ TEST_F(BatchTest, CancelWhilePendingEndsCanceledNotFailed) {
 }
 
 TEST_F(BatchTest, CancelWhileRunningGoesThroughCanceling) {
+  StartOracle();
   Create(MakeBatch("cancel-running", "Hang"));
   WaitForPhase("cancel-running", "Running");
   Patch("cancel-running", {{"spec", {{"cancel", true}}}});
@@ -409,6 +412,7 @@ TEST_F(BatchTest, CancelWhileRunningGivesThePodItsGracePeriodAndExit143Or130IsCa
 }
 
 TEST_F(BatchTest, DeletedWhilePendingLastStatusIsCanceledAndChildrenGoFirst) {
+  StartOracle();
   Create(MakeBatch("del", "ImagePullBackOff", {{"imagePullGraceSeconds", 600}}));
   ASSERT_TRUE(Eventually([&] { return !Jobs("del").empty(); }, absl::Seconds(30)));
   // Watch the Batch until it is gone; the last state seen must be Canceled.
@@ -431,6 +435,7 @@ TEST_F(BatchTest, DeletedWhilePendingLastStatusIsCanceledAndChildrenGoFirst) {
 }
 
 TEST_F(BatchTest, OOMRetryRaisesMemoryAndSucceedsOnAttemptTwo) {
+  StartOracle();
   Create(MakeBatch(
       "oom-retry", "OOMKilled",
       {{"retry",
@@ -471,12 +476,13 @@ TEST_F(BatchTest, RecreatingADeletedBatchAtOnceDoesNotCollide) {
 }
 
 // docs/design.md problem 1 under load: 50 Batches, each canceled or deleted at a
-// random moment in its first seconds. None may end Failed, and no Job or pod
-// may be created after its owner's cancel or delete was recorded (checked at
-// the one-second resolution of creationTimestamp against the time the
-// request had returned).
+// random moment in its first seconds. None may end Failed; the oracle judges
+// the rest: no Job authorized by a version that asked to stop, none created
+// after Canceling or an end was recorded, a Job that fell in the inherent
+// window deleted and its Batch Canceled, no child outliving its Batch.
 TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
   constexpr int kBatches = 50;
+  StartOracle();
   // Every watch event of every Batch: "TYPE name phase".
   absl::StatusOr<std::string> watched;
   std::thread watcher([&] {
@@ -500,7 +506,6 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
   for (int i = 0; i < kBatches; ++i) order[i] = i;
   std::mt19937 rng(20261125);
   std::shuffle(order.begin(), order.end(), rng);
-  std::vector<absl::Time> stopped_at(kBatches);
   std::vector<std::thread> workers;
   for (int w = 0; w < 4; ++w) {
     workers.emplace_back([&, w] {
@@ -517,7 +522,6 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
                              .Run({"delete", "batches.weir.dev", name, "-n", ns(), "--wait=false"})
                              .status();
         EXPECT_TRUE(s.ok()) << name << ": " << s;
-        stopped_at[i] = absl::Now();
       }
     });
   }
@@ -538,20 +542,9 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
       << "the canceled half did not settle or the deleted half did not go";
 
   watcher.join();
-  for (const char* kind : {"jobs", "pods"}) {
-    absl::StatusOr<json> children =
-        kubectl().GetJson({"get", kind, "-n", ns(), "-l", "weir.dev/managed-by=weir"});
-    ASSERT_TRUE(children.ok());
-    for (const json& child : (*children)["items"]) {
-      const std::string batch = child["metadata"]["labels"].value("weir.dev/batch", "");
-      int i = -1;
-      ASSERT_TRUE(absl::SimpleAtoi(batch.substr(1), &i)) << batch;
-      EXPECT_EQ(i % 2, 0) << kind << " of deleted Batch " << batch << " outlived it";
-      EXPECT_LE(absl::ToUnixSeconds(CreationTime(child)), absl::ToUnixSeconds(stopped_at[i]))
-          << kind << " " << child["metadata"]["name"] << " was created after " << batch
-          << " was canceled";
-    }
-  }
+  const oracle::Stats stats = FinishOracle();
+  std::printf("%d Jobs created, %d of them in the window between a cancel and the create\n",
+              stats.jobs, stats.jobs_in_cancel_window);
 
   ASSERT_TRUE(watched.ok()) << watched.status();
   std::map<std::string, std::string> last_phase;

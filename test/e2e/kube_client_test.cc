@@ -25,6 +25,7 @@ namespace {
 using nlohmann::json;
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::weir::e2e::Eventually;
 
 class CountingObserver : public RequestObserver {
  public:

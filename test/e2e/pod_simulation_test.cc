@@ -331,8 +331,11 @@ TEST_F(PodSimulationTest, SidecarThatHangsKeepsThePodRunningAfterMainSucceeded) 
   ASSERT_TRUE(pod.is_object());
   EXPECT_EQ(pod["status"]["phase"], "Running");
   EXPECT_EQ(pod["metadata"]["resourceVersion"], version) << "the pod's status kept changing";
-  EXPECT_FALSE(JobHasCondition("side-hang", "Complete"));
-  EXPECT_FALSE(JobHasCondition("side-hang", "Failed"));
+  for (const char* condition : {"Complete", "Failed"}) {
+    absl::StatusOr<bool> has = JobHasCondition("side-hang", condition);
+    ASSERT_TRUE(has.ok()) << has.status();
+    EXPECT_FALSE(*has) << condition;
+  }
 
   std::vector<json> seen = DeleteWatching(pod["metadata"]["name"]);
   ASSERT_FALSE(seen.empty());

@@ -60,14 +60,4 @@ std::string PhaseOf(const json& object) {
   return status != object.end() && status->is_object() ? status->value("phase", "") : "";
 }
 
-absl::Time CreationTime(const json& object) {
-  absl::Time t = absl::InfinitePast();
-  std::string err;
-  const json& meta = object.value("metadata", json::object());
-  if (!absl::ParseTime(absl::RFC3339_full, meta.value("creationTimestamp", ""), &t, &err)) {
-    return absl::InfinitePast();
-  }
-  return t;
-}
-
 }  // namespace weir::e2e

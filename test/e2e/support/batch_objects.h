@@ -5,7 +5,6 @@
 
 #include <string>
 
-#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 
 namespace weir::e2e {
@@ -38,8 +37,5 @@ nlohmann::json RealBatch(const std::string& ns, const std::string& name, const s
 // status.phase of a weir object (Batch, JobFlow), or "" when there is none
 // (or `object` is not an object).
 std::string PhaseOf(const nlohmann::json& object);
-
-// metadata.creationTimestamp (one-second resolution); InfinitePast if absent.
-absl::Time CreationTime(const nlohmann::json& object);
 
 }  // namespace weir::e2e
