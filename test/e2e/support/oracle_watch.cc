@@ -47,9 +47,10 @@ absl::StatusOr<std::set<std::string>> Feed(Kind kind, const std::string& stream,
       absl::Status added = history->Add(kind, event);
       if (!added.ok()) return added;
     }
-    if (event.is_object() && event["object"].is_object()) {
-      uids.insert(event["object"]["metadata"].value("uid", ""));
-    }
+    const json& metadata =
+        event.is_object() ? event.value("object", json::object()).value("metadata", json::object())
+                          : json::object();
+    if (metadata.is_object()) uids.insert(metadata.value("uid", ""));
   }
   return uids;
 }
@@ -60,9 +61,14 @@ absl::StatusOr<std::unique_ptr<OracleWatch>> OracleWatch::Start(const Kubectl& k
                                                                 const std::string& ns) {
   // A list's resourceVersion is the store's latest: every change after it
   // reaches a watch started from it.
-  absl::StatusOr<json> list = kubectl.GetJson({"get", "--raw", Path(Kind::kPod, ns) + "?limit=1"});
+  absl::StatusOr<std::string> list =
+      kubectl.Run({"get", "--raw", Path(Kind::kPod, ns) + "?limit=1"});
   if (!list.ok()) return list.status();
-  const std::string rv = (*list)["metadata"].value("resourceVersion", "");
+  const json parsed = json::parse(*list, nullptr, /*allow_exceptions=*/false);
+  const json* metadata =
+      parsed.is_object() && parsed.contains("metadata") ? &parsed["metadata"] : nullptr;
+  const std::string rv =
+      metadata != nullptr && metadata->is_object() ? metadata->value("resourceVersion", "") : "";
   if (rv.empty()) return absl::InternalError("the pod list has no resourceVersion");
   std::vector<Stream> streams;
   for (Kind kind : {Kind::kBatch, Kind::kJobFlow, Kind::kJob, Kind::kPod}) {
