@@ -47,10 +47,9 @@ absl::StatusOr<std::set<std::string>> Feed(Kind kind, const std::string& stream,
       absl::Status added = history->Add(kind, event);
       if (!added.ok()) return added;
     }
-    const json& metadata =
-        event.is_object() ? event.value("object", json::object()).value("metadata", json::object())
-                          : json::object();
-    if (metadata.is_object()) uids.insert(metadata.value("uid", ""));
+    if (event.is_object()) {
+      uids.insert(event.value(json::json_pointer("/object/metadata/uid"), std::string()));
+    }
   }
   return uids;
 }
