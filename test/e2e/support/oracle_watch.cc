@@ -1,11 +1,10 @@
 #include "test/e2e/support/oracle_watch.h"
 
 #include <set>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
 namespace weir::e2e {
@@ -31,25 +30,22 @@ std::string Path(Kind kind, const std::string& ns) {
 
 bool IsOwner(Kind kind) { return kind == Kind::kBatch || kind == Kind::kJobFlow; }
 
-// Parses a watch stream (one JSON event after another) into `history`.
-// Returns the uids of the objects it names.
+// Parses a watch stream (the API server writes one JSON event per line) into
+// `history` (when not null). Returns the uids of the objects it names.
 absl::StatusOr<std::set<std::string>> Feed(Kind kind, const std::string& stream,
                                            oracle::History* history) {
   std::set<std::string> uids;
-  std::istringstream in(stream);
-  while (in >> std::ws && in.peek() != std::char_traits<char>::eof()) {
-    json event = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (event.is_discarded()) {
-      return absl::DataLossError(
-          absl::StrCat("a ", oracle::KindName(kind), " watch printed something that is not JSON"));
+  for (absl::string_view line : absl::StrSplit(stream, '\n', absl::SkipWhitespace())) {
+    const json event = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!event.is_object()) {
+      return absl::DataLossError(absl::StrCat(
+          "a ", oracle::KindName(kind), " watch printed something that is not an event: ", line));
     }
     if (history != nullptr) {
       absl::Status added = history->Add(kind, event);
       if (!added.ok()) return added;
     }
-    if (event.is_object()) {
-      uids.insert(event.value(json::json_pointer("/object/metadata/uid"), std::string()));
-    }
+    uids.insert(event.value(json::json_pointer("/object/metadata/uid"), std::string()));
   }
   return uids;
 }
