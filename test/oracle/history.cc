@@ -830,7 +830,7 @@ absl::Status History::Add(Kind kind, const json& event) {
   if (type != "ADDED" && type != "MODIFIED" && type != "DELETED") {
     return absl::DataLossError(absl::StrCat("a ", KindName(kind), " watch sent ", event.dump()));
   }
-  const json& object = event["object"];
+  const json object = event.value("object", json());
   int64_t rv = 0;
   if (Uid(object).empty() || !absl::SimpleAtoi(Str(object, {"metadata", "resourceVersion"}), &rv)) {
     return absl::DataLossError(absl::StrCat(
