@@ -79,12 +79,16 @@ void ControllerFixture::Apply(json object) {
 }
 
 json ControllerFixture::Get(const std::string& resource, const std::string& name) {
-  std::optional<json> o = Find(resource, name);
-  if (!o.has_value()) {
+  absl::StatusOr<std::optional<json>> o = kubectl_->Find(resource, name, ns_->name());
+  if (!o.ok()) {
+    ADD_FAILURE() << o.status();
+    return json();
+  }
+  if (!o->has_value()) {
     ADD_FAILURE() << resource << " " << name << " does not exist";
     return json();
   }
-  return *std::move(o);
+  return **std::move(o);
 }
 
 std::optional<json> ControllerFixture::Find(const std::string& resource, const std::string& name) {

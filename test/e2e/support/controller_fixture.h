@@ -67,6 +67,10 @@ class ControllerFixture : public ::testing::Test {
 
   static std::string Phase(const nlohmann::json& object);
 
+  // Makes the helpers use `kubectl` from now on: for tests of the fixture
+  // itself, which point it at a server that does not answer.
+  void ReplaceKubectl(Kubectl kubectl) { kubectl_.emplace(std::move(kubectl)); }
+
  private:
   std::vector<std::string> flags_;
   std::optional<Kubectl> kubectl_;
