@@ -274,13 +274,17 @@ std::string MainContainer(const json& owner, const json& job) {
 }
 
 // Every terminated container state (state and lastState, init containers
-// too) of the pods of `owner`'s Job `job_name`, in versions stored before
-// `before`, passed to `match(container name, terminated, job)` until it
-// returns true.
+// too) of the pods of `owner`'s Jobs named `job_names`, in versions stored
+// before `before`, passed to `match(container name, terminated, job)` until
+// it returns true.
 template <typename Match>
-bool AnyTerminated(const Index& index, const std::string& owner, const std::string& job_name,
-                   int64_t before, Match match) {
-  for (const std::string& job : index.jobs_named(owner, job_name)) {
+bool AnyTerminated(const Index& index, const std::string& owner,
+                   const std::vector<std::string>& job_names, int64_t before, Match match) {
+  std::vector<std::string> jobs;
+  for (const std::string& name : job_names) {
+    for (const std::string& job : index.jobs_named(owner, name)) jobs.push_back(job);
+  }
+  for (const std::string& job : jobs) {
     const json& job_object = index.versions(job).front()->object;
     for (const std::string& pod : index.pods_of_job(job)) {
       for (const Version* v : index.versions(pod)) {
@@ -303,13 +307,15 @@ bool AnyTerminated(const Index& index, const std::string& owner, const std::stri
   return false;
 }
 
-// Whether `owner`'s Job `job_name` was Complete in a version stored before
-// `before`.
-bool JobCompleteBefore(const Index& index, const std::string& owner, const std::string& job_name,
-                       int64_t before) {
-  for (const std::string& job : index.jobs_named(owner, job_name)) {
-    for (const Version* v : index.versions(job)) {
-      if (v->resource_version < before && ConditionTrue(v->object, "Complete")) return true;
+// Whether one of `owner`'s Jobs named `job_names` was Complete in a version
+// stored before `before`.
+bool JobCompleteBefore(const Index& index, const std::string& owner,
+                       const std::vector<std::string>& job_names, int64_t before) {
+  for (const std::string& name : job_names) {
+    for (const std::string& job : index.jobs_named(owner, name)) {
+      for (const Version* v : index.versions(job)) {
+        if (v->resource_version < before && ConditionTrue(v->object, "Complete")) return true;
+      }
     }
   }
   return false;
@@ -452,15 +458,17 @@ class Checker {
           if (!judged.insert(absl::StrCat(step, "/", i, "/", a.dump())).second) continue;
           JudgeRecord(owner, kind, step, *v, absl::StrCat(where, ", attempt record ", i + 1),
                       Str(a, {"phase"}), Str(a, {"terminationReason"}), At(a, {"exitCode"}),
-                      Str(a, {"job"}));
+                      {Str(a, {"job"})});
         }
         if (kind == Kind::kBatch &&
             judged
                 .insert(absl::StrCat("batch/", unit.phase, "/", unit.reason, "/",
                                      unit.exit_code.dump(), "/", unit.job))
                 .second) {
+          std::vector<std::string> jobs;
+          for (const json& a : unit.attempts) jobs.push_back(Str(a, {"job"}));
           JudgeRecord(owner, kind, step, *v, absl::StrCat(where, ", status"), "", unit.reason,
-                      unit.exit_code, unit.job);
+                      unit.exit_code, jobs);
         }
         prev = unit;
       }
@@ -484,24 +492,29 @@ class Checker {
     }
   }
 
-  // One recorded outcome (an attempt record, or a Batch's own status
-  // fields) must be justified by the pods of its Job and by the user.
+  // One recorded outcome must be justified by the user and by the pods of
+  // `jobs`: an attempt record's own Job, or for a Batch's own status fields
+  // (which, while it retries, still describe the attempt that ended) any
+  // Job its attempts name.
   void JudgeRecord(const std::string& owner, Kind kind, const std::string& step, const Version& v,
                    const std::string& where, const std::string& phase, const std::string& reason,
-                   const json& exit_code, const std::string& job) {
+                   const json& exit_code, const std::vector<std::string>& jobs) {
     const int64_t rv = v.resource_version;
     const json& owner_object = v.object;
+    const std::string job = absl::StrJoin(jobs, "\", \"");
     std::vector<std::string> involved = {owner};
-    for (const std::string& j : index_.jobs_named(owner, job)) {
-      involved.push_back(j);
-      for (const std::string& p : index_.pods_of_job(j)) involved.push_back(p);
+    for (const std::string& name : jobs) {
+      for (const std::string& j : index_.jobs_named(owner, name)) {
+        involved.push_back(j);
+        for (const std::string& p : index_.pods_of_job(j)) involved.push_back(p);
+      }
     }
     if (phase == "Succeeded") {
       const bool main_ended_zero = AnyTerminated(
-          index_, owner, job, rv, [&](const std::string& name, const json& t, const json& j) {
+          index_, owner, jobs, rv, [&](const std::string& name, const json& t, const json& j) {
             return name == MainContainer(owner_object, j) && t.value("exitCode", -1) == 0;
           });
-      if (!main_ended_zero && !JobCompleteBefore(index_, owner, job, rv)) {
+      if (!main_ended_zero && !JobCompleteBefore(index_, owner, jobs, rv)) {
         Report(3,
                absl::StrCat(where, " is Succeeded but the main container of Job \"", job,
                             "\" never terminated with exit 0 before it"),
@@ -512,7 +525,7 @@ class Checker {
       Report(3, absl::StrCat(where, " is Canceled but nobody asked to cancel or delete"), {owner});
     }
     if (reason == "OOMKilled" &&
-        !AnyTerminated(index_, owner, job, rv, [](const std::string&, const json& t, const json&) {
+        !AnyTerminated(index_, owner, jobs, rv, [](const std::string&, const json& t, const json&) {
           return t.value("reason", "") == "OOMKilled";
         })) {
       Report(3,
@@ -521,9 +534,10 @@ class Checker {
              involved);
     }
     if (exit_code.is_number_integer() &&
-        !AnyTerminated(index_, owner, job, rv, [&](const std::string&, const json& t, const json&) {
-          return t.contains("exitCode") && t["exitCode"] == exit_code;
-        })) {
+        !AnyTerminated(index_, owner, jobs, rv,
+                       [&](const std::string&, const json& t, const json&) {
+                         return t.contains("exitCode") && t["exitCode"] == exit_code;
+                       })) {
       Report(3,
              absl::StrCat(where, " records exit code ", exit_code.dump(),
                           " but no container of Job \"", job, "\" had it before"),
