@@ -337,6 +337,17 @@ TEST_F(BatchTest, CancelWhilePendingEndsCanceledNotFailed) {
   EXPECT_EQ(Phase(Get("cancel-pending")), "Canceled") << "the record stays";
 }
 
+// Created already canceled: Canceled without ever creating a Job (the
+// oracle would see one even if it were deleted at once).
+TEST_F(BatchTest, CreatedCanceledEndsCanceledWithoutAJob) {
+  StartOracle();
+  Create(MakeBatch("born-canceled", "Succeeded", {{"cancel", true}}));
+  json b = WaitForPhase("born-canceled", "Canceled");
+  EXPECT_EQ(b["status"]["terminationReason"], "Canceled");
+  EXPECT_TRUE(b["status"].value("attempts", json::array()).empty()) << b["status"].dump();
+  EXPECT_TRUE(Jobs("born-canceled").empty());
+}
+
 TEST_F(BatchTest, CancelWhileRunningGoesThroughCanceling) {
   StartOracle();
   Create(MakeBatch("cancel-running", "Hang"));

@@ -219,6 +219,7 @@ class Index {
         for (const json& r : refs) {
           if (r.is_object() && r.value("kind", "") == "Job") {
             pods_of_job_[r.value("uid", "")].insert(uid);
+            job_of_pod_[uid] = r.value("uid", "");
           }
         }
       }
@@ -236,6 +237,11 @@ class Index {
   std::set<std::string> children(const std::string& owner) const {
     auto it = children_.find(owner);
     return it == children_.end() ? std::set<std::string>{} : it->second;
+  }
+  // The Job a pod belongs to ("" if none).
+  std::string job_of_pod(const std::string& pod) const {
+    auto it = job_of_pod_.find(pod);
+    return it == job_of_pod_.end() ? "" : it->second;
   }
   std::set<std::string> pods_of_job(const std::string& job) const {
     auto it = pods_of_job_.find(job);
@@ -259,6 +265,7 @@ class Index {
   std::map<std::string, Kind> kind_;
   std::map<std::string, std::set<std::string>> children_;     // owner uid -> Jobs and pods
   std::map<std::string, std::set<std::string>> pods_of_job_;  // Job uid -> pods
+  std::map<std::string, std::string> job_of_pod_;             // pod uid -> Job uid
 };
 
 // The main container's name for a Job of `owner`: the Batch's
@@ -522,7 +529,7 @@ class Checker {
       }
     }
     if ((phase == "Canceled" || reason == "Canceled") && !CancelJustified(owner, kind, step, rv)) {
-      Report(3, absl::StrCat(where, " is Canceled but nobody asked to cancel or delete"), {owner});
+      Report(3, absl::StrCat(where, " is Canceled but nobody asked to cancel or delete"), involved);
     }
     if (reason == "OOMKilled" &&
         !AnyTerminated(index_, owner, jobs, rv, [](const std::string&, const json& t, const json&) {
@@ -727,7 +734,7 @@ class Checker {
         Report(5,
                absl::StrCat(Who(child), " outlived its owner, which ", event, " in version #",
                             (*end)->number),
-               {owner, child});
+               {owner, child, index_.job_of_pod(child)});
       }
     }
   }
