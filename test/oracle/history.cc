@@ -198,7 +198,6 @@ bool FlowStopped(const json& flow) {
   return false;
 }
 
-std::string Summarize(const Version& v);
 
 // All versions, indexed by object and relation.
 class Index {
