@@ -198,7 +198,6 @@ bool FlowStopped(const json& flow) {
   return false;
 }
 
-
 // All versions, indexed by object and relation.
 class Index {
  public:
