@@ -445,6 +445,10 @@ TEST_F(FlowTest, EditingATemplateLeavesStartedStepsAlone) {
   Apply(edited);
   // The controller's template cache follows its own watch; give it a moment.
   absl::SleepFor(absl::Seconds(1));
+  // The running step's Job after the edit (canceling it deletes it).
+  const json first_jobs = List("jobs", "weir.dev/flow=edit,weir.dev/step=first");
+  ASSERT_EQ(first_jobs.size(), 1u);
+  EXPECT_FALSE(first_jobs[0]["spec"]["template"]["metadata"]["labels"].contains("edition"));
   json steps = Get("jobflows.weir.dev", "edit")["spec"]["steps"];
   steps[0]["cancel"] = true;
   Patch("jobflows.weir.dev", "edit", {{"spec", {{"steps", steps}}}});
@@ -453,9 +457,8 @@ TEST_F(FlowTest, EditingATemplateLeavesStartedStepsAlone) {
   json second = StepStatus(flow, "second");
   EXPECT_EQ(first["templateResourceVersion"], old_version);
   EXPECT_NE(second["templateResourceVersion"], old_version);
-  json first_job = Get("job", first["attempts"][0]["job"]);
+  EXPECT_EQ(first["attempts"][0]["job"], first_jobs[0]["metadata"]["name"]);
   json second_job = Get("job", second["attempts"][0]["job"]);
-  EXPECT_FALSE(first_job["spec"]["template"]["metadata"]["labels"].contains("edition"));
   EXPECT_EQ(second_job["spec"]["template"]["metadata"]["labels"]["edition"], "two");
 }
 
