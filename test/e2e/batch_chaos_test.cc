@@ -112,8 +112,6 @@ TEST_F(BatchChaosTest, SigkilledAtRandomMomentsEveryBatchEndsRightWithOneJobPerA
   std::mt19937 rng(seed);
   const std::vector<Case> cases = MakeCases(rng);
 
-  StartOracle();
-
   json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}};
   for (const Case& c : cases) list["items"].push_back(c.batch);
   absl::Status created = kubectl().Run({"create", "-f", "-"}, list.dump()).status();

@@ -281,7 +281,6 @@ TEST_F(BatchTest, FailedAttemptIsRetriedUpToTheLimit) {
 // (limit 1 still covers the Failed attempt after it), and the backoff doubles
 // from one retry to the next.
 TEST_F(BatchTest, EvictionDoesNotCountAgainstTheLimitAndBackoffDoubles) {
-  StartOracle();
   constexpr int kBackoffSeconds = 2;
   Create(MakeBatch("disrupted", "Succeeded",
                    {{"retry", {{"limit", 1}, {"backoffSeconds", kBackoffSeconds}}}},
@@ -326,7 +325,6 @@ TEST_F(BatchTest, PreemptionAndNodeLossDoNotCountAgainstTheLimit) {
 }
 
 TEST_F(BatchTest, CancelWhilePendingEndsCanceledNotFailed) {
-  StartOracle();
   Create(MakeBatch("cancel-pending", "ImagePullBackOff", {{"imagePullGraceSeconds", 600}}));
   ASSERT_TRUE(Eventually([&] { return !Jobs("cancel-pending").empty(); }, absl::Seconds(30)));
   Patch("cancel-pending", {{"spec", {{"cancel", true}}}});
@@ -340,7 +338,6 @@ TEST_F(BatchTest, CancelWhilePendingEndsCanceledNotFailed) {
 // Created already canceled: Canceled without ever creating a Job (the
 // oracle would see one even if it were deleted at once).
 TEST_F(BatchTest, CreatedCanceledEndsCanceledWithoutAJob) {
-  StartOracle();
   Create(MakeBatch("born-canceled", "Succeeded", {{"cancel", true}}));
   json b = WaitForPhase("born-canceled", "Canceled");
   EXPECT_EQ(b["status"]["terminationReason"], "Canceled");
@@ -349,7 +346,6 @@ TEST_F(BatchTest, CreatedCanceledEndsCanceledWithoutAJob) {
 }
 
 TEST_F(BatchTest, CancelWhileRunningGoesThroughCanceling) {
-  StartOracle();
   Create(MakeBatch("cancel-running", "Hang"));
   WaitForPhase("cancel-running", "Running");
   Patch("cancel-running", {{"spec", {{"cancel", true}}}});
@@ -423,7 +419,6 @@ TEST_F(BatchTest, CancelWhileRunningGivesThePodItsGracePeriodAndExit143Or130IsCa
 }
 
 TEST_F(BatchTest, DeletedWhilePendingLastStatusIsCanceledAndChildrenGoFirst) {
-  StartOracle();
   Create(MakeBatch("del", "ImagePullBackOff", {{"imagePullGraceSeconds", 600}}));
   ASSERT_TRUE(Eventually([&] { return !Jobs("del").empty(); }, absl::Seconds(30)));
   // Watch the Batch until it is gone; the last state seen must be Canceled.
@@ -446,7 +441,6 @@ TEST_F(BatchTest, DeletedWhilePendingLastStatusIsCanceledAndChildrenGoFirst) {
 }
 
 TEST_F(BatchTest, OOMRetryRaisesMemoryAndSucceedsOnAttemptTwo) {
-  StartOracle();
   Create(MakeBatch(
       "oom-retry", "OOMKilled",
       {{"retry",
@@ -493,7 +487,6 @@ TEST_F(BatchTest, RecreatingADeletedBatchAtOnceDoesNotCollide) {
 // window deleted and its Batch Canceled, no child outliving its Batch.
 TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
   constexpr int kBatches = 50;
-  StartOracle();
   // Every watch event of every Batch: "TYPE name phase".
   absl::StatusOr<std::string> watched;
   std::thread watcher([&] {

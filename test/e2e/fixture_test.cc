@@ -1,16 +1,22 @@
 // The e2e fixture's own strictness: when kubectl cannot reach the API
 // server, the "nothing is left" checks tests are made of fail instead of
-// passing, and Find reads only NotFound as "absent".
+// passing, and Find reads only NotFound as "absent"; and the oracle's
+// watcher reports an owner that is never left alone (invariant 4).
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
+#include "test/e2e/support/batch_objects.h"
 #include "test/e2e/support/controller_fixture.h"
 
 namespace weir::e2e {
@@ -84,6 +90,31 @@ TEST_F(FixtureStrictnessTest, AnUnreachableServerFailsNothingIsLeftChecks) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "the wait went on after the error";
   ASSERT_EQ(probe_failures.size(), 1);
   EXPECT_THAT(probe_failures.GetTestPartResult(0).message(), HasSubstr("down"));
+}
+
+// Invariant 4 as OracleWatch checks it: an owner still being written when
+// the scenario should be over is reported, naming the owner.
+TEST_F(FixtureStrictnessTest, AnOwnerThatKeepsBeingWrittenIsReported) {
+  absl::StatusOr<std::unique_ptr<OracleWatch>> watch = OracleWatch::Start(kubectl(), ns());
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  Apply(SimulatedBatch(ns(), "busy", "Succeeded"));
+  WaitForPhase("batches.weir.dev", "busy", "Succeeded");
+  std::atomic<bool> stop = false;
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      (void)kubectl().Run({"annotate", "--overwrite", "batches.weir.dev", "busy", "-n", ns(),
+                           absl::StrCat("e2e/write=", i)});
+      absl::SleepFor(absl::Milliseconds(300));
+    }
+  });
+  absl::StatusOr<oracle::History> history = (*watch)->Finish(absl::Seconds(2), absl::Seconds(4));
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(history.ok()) << history.status();
+  const std::vector<oracle::Violation> violations = history->Check();
+  ASSERT_EQ(violations.size(), 1u) << history->Report(violations);
+  EXPECT_EQ(violations[0].invariant, 4);
+  EXPECT_THAT(history->Describe(violations[0]), HasSubstr("MODIFIED Batch busy"));
 }
 
 }  // namespace

@@ -256,7 +256,6 @@ TEST_F(FlowTest, DependencyConditionsRunOrSkip) {
 // skipped unless it accepts Canceled; the independent branch runs on and
 // the flow ends Succeeded.
 TEST_F(FlowTest, CancelingOneStepKeepsTheFlow) {
-  StartOracle();
   Apply(Template("work"));
   Apply(Flow("one", {Step("slow", "work", {}, Plays("Hang")),
                      Step("after-slow", "work", {{"slow", "Succeeded"}}),
@@ -284,7 +283,6 @@ TEST_F(FlowTest, CancelingOneStepKeepsTheFlow) {
 // Point 4: spec.cancel on the flow cancels every running step; the flow
 // ends Canceled and nothing starts afterwards.
 TEST_F(FlowTest, CancelingTheFlowCancelsRunningSteps) {
-  StartOracle();
   Apply(Template("work"));
   Apply(Flow("all", {Step("x", "work", {}, Plays("Hang")), Step("y", "work", {}, Plays("Hang")),
                      Step("z", "work", {{"x", "Completed"}})}));
@@ -309,7 +307,6 @@ TEST_F(FlowTest, CancelingTheFlowCancelsRunningSteps) {
 // once a step failed; ContinueOthers lets the independent branch finish.
 // Both end Failed naming the step and its reason.
 TEST_F(FlowTest, StepFailureStopsOrContinuesThePolicy) {
-  StartOracle();
   Apply(Template("work"));
   for (const char* policy : {"StopFlow", "ContinueOthers"}) {
     const std::string name = policy == std::string("StopFlow") ? "stop" : "continue";
@@ -511,7 +508,6 @@ TEST_F(FlowTest, RetainIdleTtlAndDeleteCleanUp) {
 // flows run, and started again: every flow completes correctly with exactly
 // one Job per step attempt, and the oracle finds every version justified.
 TEST_F(FlowTest, SigkilledControllerRepeatsNothingAndLosesNothing) {
-  StartOracle();
   Apply(Template("work"));
   json flaky = {{"retry", {{"limit", 1}, {"backoffSeconds", 1}}},
                 {"patch",

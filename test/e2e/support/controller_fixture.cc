@@ -16,6 +16,11 @@ void ControllerFixture::SetUp() {
   ASSERT_TRUE(kubectl.ok()) << kubectl.status();
   kubectl_.emplace(*std::move(kubectl));
   ns_.emplace(*kubectl_, "e2e");
+  if (oracle_on_) {
+    absl::StatusOr<std::unique_ptr<OracleWatch>> watch = OracleWatch::Start(*kubectl_, ns_->name());
+    ASSERT_TRUE(watch.ok()) << watch.status();
+    oracle_ = *std::move(watch);
+  }
   RestartController(false);
 }
 
@@ -43,15 +48,9 @@ void ControllerFixture::RestartController(bool crash) {
   ASSERT_TRUE(ready.ok()) << ready;
 }
 
-void ControllerFixture::StartOracle() {
-  absl::StatusOr<std::unique_ptr<OracleWatch>> watch = OracleWatch::Start(*kubectl_, ns_->name());
-  ASSERT_TRUE(watch.ok()) << watch.status();
-  oracle_ = *std::move(watch);
-}
-
 oracle::Stats ControllerFixture::FinishOracle() {
   if (oracle_ == nullptr) {
-    ADD_FAILURE() << "FinishOracle without StartOracle";
+    ADD_FAILURE() << "FinishOracle: the oracle is off or already finished";
     return {};
   }
   // The quiet period is several of the controller's 1 s requeues long.

@@ -1,6 +1,9 @@
 // ControllerFixture: the gtest fixture of e2e tests that run weir-controller
 // against the local control plane. Each test gets its own namespace and its
-// own controller process watching only that namespace; kubectl is the
+// own controller process watching only that namespace, and runs under the
+// independent oracle (test/oracle/history.h), which watches the namespace
+// from before the controller starts and judges every version seen when the
+// test ends: each violation of docs/design.md §7 fails the test. kubectl is the
 // independent witness of what the API server holds. A kubectl error in any
 // helper fails the test (a gtest failure that also ends an Eventually wait);
 // only Find reads NotFound as an answer. Helpers address weir's
@@ -27,8 +30,10 @@ namespace weir::e2e {
 class ControllerFixture : public ::testing::Test {
  protected:
   // Starts the controller with `flags` after the defaults (--namespace and
-  // a 1h idle timeout).
-  explicit ControllerFixture(std::vector<std::string> flags = {}) : flags_(std::move(flags)) {}
+  // a 1h idle timeout). Every test runs under the oracle unless `oracle` is
+  // false.
+  explicit ControllerFixture(std::vector<std::string> flags = {}, bool oracle = true)
+      : flags_(std::move(flags)), oracle_on_(oracle) {}
 
   void SetUp() override;
   void TearDown() override;
@@ -39,13 +44,11 @@ class ControllerFixture : public ::testing::Test {
   // Stops (SIGKILL when `crash`) and starts a fresh controller process.
   void RestartController(bool crash);
 
-  // Puts the scenario under the independent oracle (test/oracle/history.h):
-  // call it before the scenario creates anything. FinishOracle, or else
-  // TearDown, judges the history; each violation fails the test.
-  void StartOracle();
   // Waits until the controller has stopped writing owners, judges every
-  // version seen since StartOracle and fails the test on each violation
-  // (printing its numbered history). Returns what the oracle counted.
+  // version seen since SetUp and fails the test on each violation (printing
+  // its numbered history). Returns what the oracle counted. TearDown calls
+  // it if the test did not: call it earlier only to stop the controller
+  // afterwards, or to print the counts.
   oracle::Stats FinishOracle();
 
   // `kubectl apply` of `object` in the test namespace (fails the test on error).
@@ -73,6 +76,7 @@ class ControllerFixture : public ::testing::Test {
 
  private:
   std::vector<std::string> flags_;
+  bool oracle_on_;
   std::optional<Kubectl> kubectl_;
   std::optional<TestNamespace> ns_;
   std::optional<ControllerProcess> controller_;
