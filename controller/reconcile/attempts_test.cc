@@ -2,6 +2,7 @@
 
 #include <deque>
 
+#include "absl/strings/str_cat.h"
 #include "api/meta.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -374,6 +375,44 @@ TEST_F(AttemptsTest, AJobThatEndedWaitsForItsPodToBeSeen) {
   AttemptsPlan p = Plan();
   EXPECT_EQ(p.phase, Phase::kSucceeded);
   EXPECT_EQ(p.attempts.back().exit_code, 0);
+}
+
+// A deleted pod keeps weir.dev/final-state until its attempt's end is in the
+// stored records: not when only the plan has it (the status write may be
+// lost), nor while the attempt runs; a pod of an attempt with neither record
+// nor Job is released (nothing will record it).
+TEST_F(AttemptsTest, PodsToReleaseWaitForTheStoredEnd) {
+  auto deleted_pod = [&](int attempt, int index) {
+    json pod = AddPod(attempt, "Failed", Terminated(143, "Error"));
+    pod["metadata"]["name"] = absl::StrCat("p", attempt);
+    pod["metadata"]["deletionTimestamp"] = api::FormatRfc3339(kT0);
+    json finalizers = json::array({"batch.kubernetes.io/job-tracking"});
+    finalizers.insert(finalizers.begin() + index, kPodFinalizer);
+    pod["metadata"]["finalizers"] = finalizers;
+    pods_.back() = pod;
+    return &pods_.back();
+  };
+  std::vector<const json*> pods = {deleted_pod(1, 1), deleted_pod(2, 0), deleted_pod(3, 0)};
+  AddJob(2);
+  std::vector<const json*> jobs = {&jobs_.back()};
+  api::AttemptStatus ended;
+  ended.attempt = 1;
+  ended.phase = "Canceled";
+  api::AttemptStatus running;
+  running.attempt = 2;
+  running.phase = "Running";
+  // Attempt 1 ended and is stored; 2 still runs; 3 has no record and no Job.
+  EXPECT_THAT(PodsToRelease(pods, {ended, running}, jobs),
+              ElementsAre(PodRelease{"p1", 1}, PodRelease{"p3", 0}));
+  // Nothing stored yet: only the pod nothing will record.
+  EXPECT_THAT(PodsToRelease(pods, {}, jobs), ElementsAre(PodRelease{"p1", 1}, PodRelease{"p3", 0}));
+  AddJob(1);
+  AddJob(3);
+  jobs = {&jobs_[0], &jobs_[1], &jobs_[2]};
+  EXPECT_TRUE(PodsToRelease(pods, {}, jobs).empty());
+  // A pod not being deleted keeps its finalizer, ended or not.
+  pods_[0]["metadata"].erase("deletionTimestamp");
+  EXPECT_THAT(PodsToRelease({&pods_[0]}, {ended}, jobs), ::testing::IsEmpty());
 }
 
 TEST_F(AttemptsTest, RetryDecisionIsTheSameAfterARestart) {

@@ -111,6 +111,19 @@ TEST(BuildChildJobTest, OwnsRetriesLabelsPodsAndPointsAtTheOwner) {
   EXPECT_EQ(AttemptOf(job), 1);
 }
 
+// Every pod keeps its final state until weir has recorded it; a finalizer
+// the user's template already has stays, and ours is not added twice.
+TEST(BuildChildJobTest, PodsCarryTheFinalStateFinalizer) {
+  const ChildOwner o = ChildOwner::Batch("ns", "b", "uid-1");
+  json job = BuildChildJob(o, 1, SimpleSpec(), "", {});
+  EXPECT_EQ(job["spec"]["template"]["metadata"]["finalizers"], json::array({kPodFinalizer}));
+  json spec = SimpleSpec();
+  spec["template"]["metadata"]["finalizers"] = {"example.com/audit", kPodFinalizer};
+  job = BuildChildJob(o, 1, spec, "", {});
+  EXPECT_EQ(job["spec"]["template"]["metadata"]["finalizers"],
+            json::array({"example.com/audit", kPodFinalizer}));
+}
+
 TEST(BuildChildJobTest, MemoryOverrideAppliesToTheMainContainerOnly) {
   ChildOwner o = ChildOwner::Batch("ns", "b", "u");
   MemoryOverride m{api::Quantity::Parse("128Mi").value(), api::Quantity::Parse("64Mi").value()};

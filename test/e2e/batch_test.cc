@@ -27,6 +27,7 @@ using ::testing::HasSubstr;
 
 class BatchTest : public ControllerFixture {
  protected:
+  using ControllerFixture::Find;
   using ControllerFixture::Get;
   using ControllerFixture::Patch;
   using ControllerFixture::WaitForPhase;
@@ -334,6 +335,16 @@ TEST_F(BatchTest, CancelWhilePendingEndsCanceledNotFailed) {
   EXPECT_EQ(Phase(Get("cancel-pending")), "Canceled") << "the record stays";
 }
 
+// Created already canceled: Canceled without ever creating a Job (the
+// oracle would see one even if it were deleted at once).
+TEST_F(BatchTest, CreatedCanceledEndsCanceledWithoutAJob) {
+  Create(MakeBatch("born-canceled", "Succeeded", {{"cancel", true}}));
+  json b = WaitForPhase("born-canceled", "Canceled");
+  EXPECT_EQ(b["status"]["terminationReason"], "Canceled");
+  EXPECT_TRUE(b["status"].value("attempts", json::array()).empty()) << b["status"].dump();
+  EXPECT_TRUE(Jobs("born-canceled").empty());
+}
+
 TEST_F(BatchTest, CancelWhileRunningGoesThroughCanceling) {
   Create(MakeBatch("cancel-running", "Hang"));
   WaitForPhase("cancel-running", "Running");
@@ -470,10 +481,10 @@ TEST_F(BatchTest, RecreatingADeletedBatchAtOnceDoesNotCollide) {
 }
 
 // docs/design.md problem 1 under load: 50 Batches, each canceled or deleted at a
-// random moment in its first seconds. None may end Failed, and no Job or pod
-// may be created after its owner's cancel or delete was recorded (checked at
-// the one-second resolution of creationTimestamp against the time the
-// request had returned).
+// random moment in its first seconds. None may end Failed; the oracle judges
+// the rest: no Job authorized by a version that asked to stop, none created
+// after Canceling or an end was recorded, a Job that fell in the inherent
+// window deleted and its Batch Canceled, no child outliving its Batch.
 TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
   constexpr int kBatches = 50;
   // Every watch event of every Batch: "TYPE name phase".
@@ -499,7 +510,6 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
   for (int i = 0; i < kBatches; ++i) order[i] = i;
   std::mt19937 rng(20261125);
   std::shuffle(order.begin(), order.end(), rng);
-  std::vector<absl::Time> stopped_at(kBatches);
   std::vector<std::thread> workers;
   for (int w = 0; w < 4; ++w) {
     workers.emplace_back([&, w] {
@@ -516,7 +526,6 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
                              .Run({"delete", "batches.weir.dev", name, "-n", ns(), "--wait=false"})
                              .status();
         EXPECT_TRUE(s.ok()) << name << ": " << s;
-        stopped_at[i] = absl::Now();
       }
     });
   }
@@ -525,9 +534,9 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
   // Canceled ones settle; deleted ones disappear, children first.
   EXPECT_TRUE(Eventually(
       [&] {
-        absl::StatusOr<json> batches = kubectl().GetJson({"get", "batches.weir.dev", "-n", ns()});
-        if (!batches.ok() || (*batches)["items"].size() != kBatches / 2) return false;
-        for (const json& b : (*batches)["items"]) {
+        const json batches = List("batches.weir.dev");
+        if (batches.size() != kBatches / 2) return false;
+        for (const json& b : batches) {
           const std::string phase = Phase(b);
           if (phase != "Canceled" && phase != "Succeeded") return false;
         }
@@ -537,20 +546,9 @@ TEST_F(BatchTest, CancelOrDeleteAtRandomMomentsNeverFailsNorCreatesLate) {
       << "the canceled half did not settle or the deleted half did not go";
 
   watcher.join();
-  for (const char* kind : {"jobs", "pods"}) {
-    absl::StatusOr<json> children =
-        kubectl().GetJson({"get", kind, "-n", ns(), "-l", "weir.dev/managed-by=weir"});
-    ASSERT_TRUE(children.ok());
-    for (const json& child : (*children)["items"]) {
-      const std::string batch = child["metadata"]["labels"].value("weir.dev/batch", "");
-      int i = -1;
-      ASSERT_TRUE(absl::SimpleAtoi(batch.substr(1), &i)) << batch;
-      EXPECT_EQ(i % 2, 0) << kind << " of deleted Batch " << batch << " outlived it";
-      EXPECT_LE(absl::ToUnixSeconds(CreationTime(child)), absl::ToUnixSeconds(stopped_at[i]))
-          << kind << " " << child["metadata"]["name"] << " was created after " << batch
-          << " was canceled";
-    }
-  }
+  const oracle::Stats stats = FinishOracle();
+  std::printf("%d Jobs created, %d of them in the window between a cancel and the create\n",
+              stats.jobs, stats.jobs_in_cancel_window);
 
   ASSERT_TRUE(watched.ok()) << watched.status();
   std::map<std::string, std::string> last_phase;
@@ -587,7 +585,8 @@ TEST_F(BatchTest, IdleResourcesAreReleasedAndTheRecordStays) {
 TEST_F(BatchTest, TtlDeletesTheFinishedBatch) {
   Create(MakeBatch("ttl", "Succeeded", {{"ttlSecondsAfterFinished", 2}}));
   WaitForPhase("ttl", "Succeeded");
-  EXPECT_TRUE(Eventually([&] { return !Get("ttl").is_object(); }, absl::Seconds(30)))
+  EXPECT_TRUE(
+      Eventually([&] { return !Find("batches.weir.dev", "ttl").has_value(); }, absl::Seconds(30)))
       << "the Batch outlived its ttlSecondsAfterFinished";
   EXPECT_TRUE(Eventually([&] { return Jobs("ttl").empty(); }, absl::Seconds(30)));
 }

@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test/e2e/support/eventually.h"
 #include "test/e2e/support/kubectl.h"
 
 namespace weir::e2e {
@@ -91,8 +92,10 @@ TEST_F(ControlPlaneTest, GarbageCollectorDeletesOwnedObjects) {
   ASSERT_TRUE(kubectl_->Apply(child).ok());
   ASSERT_TRUE(kubectl_->Run({"delete", "configmap", "owner", "-n", ns.name()}).ok());
   EXPECT_TRUE(Eventually(
-      [&] {
-        return !kubectl_->Run({"get", "configmap", "child", "-n", ns.name()}).ok();
+      [&]() -> absl::StatusOr<bool> {
+        absl::StatusOr<std::optional<json>> child = kubectl_->Find("configmap", "child", ns.name());
+        if (!child.ok()) return child.status();
+        return !child->has_value();
       },
       absl::Seconds(30)))
       << "the garbage collector never deleted the owned ConfigMap";

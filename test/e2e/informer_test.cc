@@ -31,6 +31,7 @@
 #include "kube/config.h"
 #include "kube/errors.h"
 #include "kube/http_client.h"
+#include "test/e2e/support/eventually.h"
 
 namespace weir::e2e {
 namespace {
@@ -55,15 +56,6 @@ absl::StatusOr<std::unique_ptr<kube::HttpClient>> ClientFromEnv() {
   config->qps = 200;
   config->burst = 400;
   return kube::HttpClient::New(*config);
-}
-
-bool Eventually(const std::function<bool()>& probe, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (probe()) return true;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return probe();
 }
 
 int64_t Rv(const json& o) {

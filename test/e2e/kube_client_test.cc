@@ -17,6 +17,7 @@
 #include "kube/config.h"
 #include "kube/errors.h"
 #include "kube/http_client.h"
+#include "test/e2e/support/eventually.h"
 
 namespace weir::kube {
 namespace {
@@ -24,6 +25,7 @@ namespace {
 using nlohmann::json;
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::weir::e2e::Eventually;
 
 class CountingObserver : public RequestObserver {
  public:
@@ -35,14 +37,13 @@ class CountingObserver : public RequestObserver {
   std::atomic<int> no_response_{0};
 };
 
-// Polls `pred` every 100ms for up to `timeout`.
-bool Eventually(const std::function<bool()>& pred, absl::Duration timeout = absl::Seconds(30)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (pred()) return true;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return pred();
+// Whether the ConfigMap `name` is gone: NotFound is the answer "yes", any
+// other error fails the probe.
+absl::StatusOr<bool> Gone(kube::Client& client, const std::string& ns, const std::string& name) {
+  absl::Status got = client.Get(kube::resources::ConfigMaps(), ns, name).status();
+  if (kube::IsNotFound(got)) return true;
+  if (!got.ok()) return got;
+  return false;
 }
 
 json ConfigMap(const std::string& name, json data = json::object(), json labels = json::object()) {
@@ -303,10 +304,13 @@ class CrdE2E : public KubeClientE2E {
         client_->Apply(resources::CustomResourceDefinitions(), "", crd, "weir-e2e", true);
     if (!created.ok()) return created.status();
     // Usable once Established, and once its endpoint is served.
-    bool ready = Eventually([] {
-      absl::StatusOr<json> list = client_->List(Widgets(), ns_);
-      return list.ok();
-    });
+    // The list fails (NotFound) until then: here an error means "not yet".
+    bool ready = Eventually(
+        [] {
+          absl::StatusOr<json> list = client_->List(Widgets(), ns_);
+          return list.ok();
+        },
+        absl::Seconds(30));
     return ready ? absl::OkStatus() : absl::DeadlineExceededError("CRD never became ready");
   }
 };
@@ -387,11 +391,14 @@ TEST_F(KubeClientE2E, DeletePropagationPolicies) {
   DeleteOptions orphan;
   orphan.propagation_policy = PropagationPolicy::kOrphan;
   ASSERT_TRUE(client_->Delete(resources::ConfigMaps(), ns_, "owner-o", orphan).ok());
-  EXPECT_TRUE(Eventually([&] {
-    absl::StatusOr<json> child = client_->Get(resources::ConfigMaps(), ns_, "child-o");
-    return child.ok() && !(*child)["metadata"].contains("ownerReferences") &&
-           kube::IsNotFound(client_->Get(resources::ConfigMaps(), ns_, "owner-o").status());
-  }));
+  EXPECT_TRUE(Eventually(
+      [&]() -> absl::StatusOr<bool> {
+        absl::StatusOr<json> child = client_->Get(resources::ConfigMaps(), ns_, "child-o");
+        if (!child.ok()) return child.status();
+        if ((*child)["metadata"].contains("ownerReferences")) return false;
+        return Gone(*client_, ns_, "owner-o");
+      },
+      absl::Seconds(30)));
 
   // Foreground: the owner waits (finalizer) until the dependent is gone.
   owner = client_->Create(resources::ConfigMaps(), ns_, ConfigMap("owner-f"));
@@ -406,10 +413,13 @@ TEST_F(KubeClientE2E, DeletePropagationPolicies) {
   ASSERT_TRUE(deleting.ok()) << deleting.status();
   EXPECT_TRUE((*deleting)["metadata"].contains("deletionTimestamp"));
   EXPECT_THAT((*deleting)["metadata"]["finalizers"], Contains("foregroundDeletion"));
-  EXPECT_TRUE(Eventually([&] {
-    return kube::IsNotFound(client_->Get(resources::ConfigMaps(), ns_, "child-f").status()) &&
-           kube::IsNotFound(client_->Get(resources::ConfigMaps(), ns_, "owner-f").status());
-  }));
+  EXPECT_TRUE(Eventually(
+      [&]() -> absl::StatusOr<bool> {
+        absl::StatusOr<bool> child_gone = Gone(*client_, ns_, "child-f");
+        if (!child_gone.ok() || !*child_gone) return child_gone;
+        return Gone(*client_, ns_, "owner-f");
+      },
+      absl::Seconds(30)));
 
   // Background: the owner goes at once, the dependent soon after.
   owner = client_->Create(resources::ConfigMaps(), ns_, ConfigMap("owner-b"));
@@ -420,9 +430,7 @@ TEST_F(KubeClientE2E, DeletePropagationPolicies) {
   background.propagation_policy = PropagationPolicy::kBackground;
   ASSERT_TRUE(client_->Delete(resources::ConfigMaps(), ns_, "owner-b", background).ok());
   EXPECT_TRUE(kube::IsNotFound(client_->Get(resources::ConfigMaps(), ns_, "owner-b").status()));
-  EXPECT_TRUE(Eventually([&] {
-    return kube::IsNotFound(client_->Get(resources::ConfigMaps(), ns_, "child-b").status());
-  }));
+  EXPECT_TRUE(Eventually([&] { return Gone(*client_, ns_, "child-b"); }, absl::Seconds(30)));
 }
 
 TEST_F(KubeClientE2E, WatchSeesAddModifyDeleteAndBookmarks) {

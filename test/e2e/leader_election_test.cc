@@ -27,6 +27,7 @@
 #include "kube/config.h"
 #include "kube/errors.h"
 #include "kube/http_client.h"
+#include "test/e2e/support/eventually.h"
 
 namespace weir::e2e {
 namespace {
@@ -45,15 +46,6 @@ absl::StatusOr<std::unique_ptr<kube::HttpClient>> ClientFromEnv() {
   absl::StatusOr<kube::RestConfig> config = kube::LoadKubeconfigFiles(files);
   if (!config.ok()) return config.status();
   return kube::HttpClient::New(*config);
-}
-
-bool Eventually(const std::function<bool()>& probe, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (probe()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return probe();
 }
 
 constexpr absl::Duration kLease = absl::Seconds(4);

@@ -34,6 +34,7 @@
 #include "gtest/gtest.h"
 #include "kube/config.h"
 #include "kube/http_client.h"
+#include "test/e2e/support/eventually.h"
 
 namespace weir::e2e {
 namespace {
@@ -64,15 +65,6 @@ absl::StatusOr<std::unique_ptr<kube::HttpClient>> ClientFromEnv(kube::RequestObs
   kube::HttpClientOptions options;
   options.observer = observer;
   return kube::HttpClient::New(*config, options);
-}
-
-bool Eventually(const std::function<bool()>& probe, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (probe()) return true;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return probe();
 }
 
 int FreePort() {

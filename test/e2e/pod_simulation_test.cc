@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test/e2e/support/eventually.h"
 #include "test/e2e/support/kubectl.h"
 
 namespace weir::e2e {
@@ -51,12 +52,17 @@ class PodSimulationTest : public ::testing::Test {
     ASSERT_TRUE(kubectl_->Apply(job).ok());
   }
 
-  // The Job's one pod, or null while there is none.
+  // The Job's one pod, or null while there is none (a kubectl error fails
+  // the test).
   json Pod(const std::string& job) {
     absl::StatusOr<json> pods =
         kubectl_->GetJson({"get", "pods", "-n", ns_->name(), "-l",
                            absl::StrCat("batch.kubernetes.io/job-name=", job)});
-    if (!pods.ok() || (*pods)["items"].empty()) return nullptr;
+    if (!pods.ok()) {
+      ADD_FAILURE() << pods.status();
+      return nullptr;
+    }
+    if ((*pods)["items"].empty()) return nullptr;
     return (*pods)["items"][0];
   }
 
@@ -75,9 +81,9 @@ class PodSimulationTest : public ::testing::Test {
     return pod;
   }
 
-  bool JobHasCondition(const std::string& job, const std::string& type) {
+  absl::StatusOr<bool> JobHasCondition(const std::string& job, const std::string& type) {
     absl::StatusOr<json> j = kubectl_->GetJson({"get", "job", job, "-n", ns_->name()});
-    if (!j.ok()) return false;
+    if (!j.ok()) return j.status();
     for (const json& c : (*j)["status"].value("conditions", json::array())) {
       if (c.value("type", "") == type && c.value("status", "") == "True") return true;
     }
@@ -117,8 +123,10 @@ class PodSimulationTest : public ::testing::Test {
         kubectl_->Run({"delete", "pod", name, "-n", ns_->name(), "--wait=false"}).status();
     EXPECT_TRUE(deleted.ok()) << deleted;
     EXPECT_TRUE(Eventually(
-        [&] {
-          return !kubectl_->Run({"get", "pod", name, "-n", ns_->name()}).ok();
+        [&]() -> absl::StatusOr<bool> {
+          absl::StatusOr<std::optional<json>> pod = kubectl_->Find("pod", name, ns_->name());
+          if (!pod.ok()) return pod.status();
+          return !pod->has_value();
         },
         absl::Seconds(30)))
         << "the deleted pod was never removed";
@@ -323,8 +331,11 @@ TEST_F(PodSimulationTest, SidecarThatHangsKeepsThePodRunningAfterMainSucceeded) 
   ASSERT_TRUE(pod.is_object());
   EXPECT_EQ(pod["status"]["phase"], "Running");
   EXPECT_EQ(pod["metadata"]["resourceVersion"], version) << "the pod's status kept changing";
-  EXPECT_FALSE(JobHasCondition("side-hang", "Complete"));
-  EXPECT_FALSE(JobHasCondition("side-hang", "Failed"));
+  for (const char* condition : {"Complete", "Failed"}) {
+    absl::StatusOr<bool> has = JobHasCondition("side-hang", condition);
+    ASSERT_TRUE(has.ok()) << has.status();
+    EXPECT_FALSE(*has) << condition;
+  }
 
   std::vector<json> seen = DeleteWatching(pod["metadata"]["name"]);
   ASSERT_FALSE(seen.empty());

@@ -24,7 +24,6 @@
 #include <fstream>
 #include <functional>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -38,6 +37,7 @@
 #include "gtest/gtest.h"
 #include "test/e2e/support/batch_objects.h"
 #include "test/e2e/support/controller_process.h"
+#include "test/e2e/support/eventually.h"
 #include "test/e2e/support/kubectl.h"
 
 namespace weir::e2e {
@@ -282,14 +282,15 @@ class FaultsTest : public ::testing::TestWithParam<Scenario> {
     std::vector<bool> edited(s.edits.size(), false);
     std::string outcome;
     const bool settled = Eventually(
-        [&] {
+        [&]() -> absl::StatusOr<bool> {
           supervise();
           for (size_t i = 0; i < s.edits.size(); ++i) {
             if (edited[i]) continue;
             const Edit& e = s.edits[i];
             absl::StatusOr<json> o =
                 kubectl_->GetJson({"get", e.resource, e.name, "-n", ns.name()});
-            if (!o.ok() || !e.when(*o)) continue;
+            if (!o.ok()) return o.status();
+            if (!e.when(*o)) continue;
             const json patch = e.patch(*o);
             absl::Status done =
                 patch.is_null()
@@ -303,7 +304,7 @@ class FaultsTest : public ::testing::TestWithParam<Scenario> {
             edited[i] = true;
           }
           absl::StatusOr<std::string> now = Outcome(ns.name());
-          if (!now.ok()) return false;
+          if (!now.ok()) return now.status();
           outcome = *now;
           return !absl::StrContains(outcome, "running:");
         },
@@ -340,15 +341,12 @@ class FaultsTest : public ::testing::TestWithParam<Scenario> {
     }
     std::string left;
     const bool clean = Eventually(
-        [&] {
+        [&]() -> absl::StatusOr<bool> {
           supervise();
           absl::StatusOr<std::string> out =
               kubectl_->Run({"get", absl::StrCat(kBatches, ",", kFlows, ",jobs,pods"), "-n",
                              ns.name(), "-o", "name"});
-          if (!out.ok()) {
-            left = std::string(out.status().message());
-            return false;
-          }
+          if (!out.ok()) return out.status();
           left = *out;
           return left.empty();
         },
@@ -406,19 +404,6 @@ std::vector<Point> PointsToRun(int writes) {
   return points;
 }
 
-// KNOWN, not fixed yet (README "Reliability"): when a crash leaves no
-// controller running while a canceled attempt's pod ends and is removed, the
-// pod's exit code is gone before anyone reads it, and the attempt ends
-// Canceled without it. The fix is a finalizer on weir's pods. `got` differing
-// from `reference` only so is this known loss; any other difference fails.
-bool OnlyTheKnownLoss(const std::string& reference, const std::string& got) {
-  static const std::regex canceled_code("Canceled Canceled [0-9]+");
-  auto normal = [](const std::string& s) {
-    return std::regex_replace(s, canceled_code, "Canceled Canceled -");
-  };
-  return got != reference && normal(got) == normal(reference);
-}
-
 TEST_P(FaultsTest, Run) {
   const Scenario& s = GetParam();
   const RunResult reference = RunAt(s, Point(), 0);
@@ -428,16 +413,10 @@ TEST_P(FaultsTest, Run) {
               reference.outcome.c_str());
   for (const Point& p : PointsToRun(reference.writes)) {
     const RunResult r = RunAt(s, p, reference.writes);
-    const bool known = OnlyTheKnownLoss(reference.outcome, r.outcome);
-    if (!known) {
-      EXPECT_EQ(r.outcome, reference.outcome)
-          << s.name << " at " << p.Name() << " ended otherwise than without faults";
-    }
+    EXPECT_EQ(r.outcome, reference.outcome)
+        << s.name << " at " << p.Name() << " ended otherwise than without faults";
     std::printf("%s at %s: %d writes, %d crash(es): %s\n", s.name.c_str(), p.Name().c_str(),
-                r.writes, r.crashes,
-                r.outcome == reference.outcome
-                    ? "same outcome"
-                    : (known ? "KNOWN LOSS: a canceled attempt's exit code" : "DIFFERS"));
+                r.writes, r.crashes, r.outcome == reference.outcome ? "same outcome" : "DIFFERS");
   }
 }
 

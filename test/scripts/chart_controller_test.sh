@@ -44,10 +44,8 @@ cleanup() {
   fi
   "$kubectl" delete batches.weir.dev,jobflows.weir.dev --all -n "$wns" --wait=false >/dev/null 2>&1 || true
   "$helm" uninstall "$release" -n "$ns" --timeout 60s >/dev/null 2>&1 || true
-  # Anything left with our finalizer (the controller is gone) must not block the namespace.
-  for b in $("$kubectl" get batches.weir.dev,jobflows.weir.dev -n "$wns" -o name 2>/dev/null); do
-    "$kubectl" patch "$b" -n "$wns" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
-  done
+  # Anything left with our finalizers (the controller is gone) must not block the namespace.
+  drop_weir_finalizers "$kubectl" "$wns"
   "$kubectl" delete namespace "$ns" "$wns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
   rm -rf "$work"
 }

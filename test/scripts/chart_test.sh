@@ -87,7 +87,7 @@ want = {
   ("weir.dev", "jobtemplates"): {"get", "list", "watch"},
   ("weir.dev", "jobtemplates/status"): {"get", "update", "patch"},
   ("batch", "jobs"): {"get", "list", "watch", "create", "delete"},
-  ("", "pods"): {"get", "list", "watch"},
+  ("", "pods"): {"get", "list", "watch", "patch"},
   ("", "events"): {"create", "patch"},
 }
 lease = {("coordination.k8s.io", "leases"): {"get", "create", "update"}}
@@ -261,7 +261,7 @@ ready=$("$kubectl" -n "$ns" get deployment "$fullname" -o jsonpath='{.status.rea
 can() { "$kubectl" auth can-i --as="$sa" "$@" >/dev/null 2>&1; }
 for check in "list batches.weir.dev -n $wns" "watch jobs.batch -n $wns" "create jobs.batch -n $wns" \
              "delete jobs.batch -n $wns" "update batches.weir.dev/status -n $wns" "patch batches.weir.dev -n $wns" \
-             "update batches.weir.dev/finalizers -n $wns" "list pods -n $wns" "create events -n $wns" \
+             "update batches.weir.dev/finalizers -n $wns" "list pods -n $wns" "patch pods -n $wns" "create events -n $wns" \
              "patch events -n $wns" "get jobtemplates.weir.dev -n $wns" "update leases.coordination.k8s.io -n $ns"; do
   # shellcheck disable=SC2086
   can $check || fail "the ServiceAccount cannot: $check"

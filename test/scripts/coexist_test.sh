@@ -76,10 +76,8 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  # weir's objects keep their finalizer without a controller: drop it.
-  for o in $(k get batches.weir.dev,jobflows.weir.dev -n "$ns" -o name 2>/dev/null); do
-    k patch "$o" -n "$ns" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
-  done
+  # weir's objects keep their finalizers without a controller: drop them.
+  drop_weir_finalizers "$WEIR_KUBECTL" "$ns"
   k delete namespace "$ns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
   k delete clusterrole,clusterrolebinding -l "app.kubernetes.io/instance=$release" --ignore-not-found >/dev/null 2>&1 || true
   if ! remove_peer_crds; then

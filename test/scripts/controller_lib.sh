@@ -32,3 +32,15 @@ use_control_plane() {
   "$root/hack/cluster.sh" status >/dev/null 2>&1 || fail "the control plane must be running (make e2e starts it)"
   eval "$("$root/hack/cluster.sh" env)"
 }
+
+# Without a controller, weir's finalizers would keep what is left in namespace
+# $2 (Batches, JobFlows, and pods with weir.dev/final-state) for ever: drops
+# them. $1: the kubectl to use.
+drop_weir_finalizers() {
+  local kubectl=$1 ns=$2 o
+  for o in $("$kubectl" get batches.weir.dev,jobflows.weir.dev -n "$ns" -o name 2>/dev/null); do
+    "$kubectl" patch "$o" -n "$ns" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
+  done
+  "$kubectl" get pods -n "$ns" -l weir.dev/managed-by=weir -o json 2>/dev/null |
+    "$kubectl" patch -f - --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
+}

@@ -77,7 +77,8 @@ the same access as Batches for the JobFlow controller. Pods are only read: weir 
   verbs: ["get", "list", "watch", "create", "delete"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
+  # patch: to remove weir.dev/final-state once a pod's end is recorded.
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]

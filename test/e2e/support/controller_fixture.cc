@@ -16,10 +16,16 @@ void ControllerFixture::SetUp() {
   ASSERT_TRUE(kubectl.ok()) << kubectl.status();
   kubectl_.emplace(*std::move(kubectl));
   ns_.emplace(*kubectl_, "e2e");
+  if (oracle_on_) {
+    absl::StatusOr<std::unique_ptr<OracleWatch>> watch = OracleWatch::Start(*kubectl_, ns_->name());
+    ASSERT_TRUE(watch.ok()) << watch.status();
+    oracle_ = *std::move(watch);
+  }
   RestartController(false);
 }
 
 void ControllerFixture::TearDown() {
+  if (oracle_ != nullptr) FinishOracle();
   if (HasFailure() && controller_.has_value()) {
     std::fprintf(stderr, "controller log: %s\n", controller_->log_path().c_str());
   }
@@ -42,6 +48,29 @@ void ControllerFixture::RestartController(bool crash) {
   ASSERT_TRUE(ready.ok()) << ready;
 }
 
+oracle::Stats ControllerFixture::FinishOracle() {
+  if (oracle_ == nullptr) {
+    ADD_FAILURE() << "FinishOracle: the oracle is off or already finished";
+    return {};
+  }
+  // The quiet period is several of the controller's 1 s requeues long.
+  absl::StatusOr<oracle::History> history =
+      std::exchange(oracle_, nullptr)->Finish(absl::Seconds(4), absl::Seconds(60));
+  if (!history.ok()) {
+    ADD_FAILURE() << "the oracle's watch: " << history.status();
+    return {};
+  }
+  const std::vector<oracle::Violation> violations = history->Check();
+  const oracle::Stats stats = history->Summary();
+  std::printf("oracle: %d owners, %d Jobs, %d pods, %d Jobs in the cancel window, %zu violations\n",
+              stats.owners, stats.jobs, stats.pods, stats.jobs_in_cancel_window, violations.size());
+  for (size_t i = 0; i < violations.size(); ++i) {
+    ADD_FAILURE() << "oracle violation " << i + 1 << " of " << violations.size() << ", "
+                  << history->Describe(violations[i]);
+  }
+  return stats;
+}
+
 void ControllerFixture::Apply(json object) {
   object["metadata"]["namespace"] = ns_->name();
   absl::Status s = kubectl_->Apply(object);
@@ -49,15 +78,36 @@ void ControllerFixture::Apply(json object) {
 }
 
 json ControllerFixture::Get(const std::string& resource, const std::string& name) {
-  absl::StatusOr<json> o = kubectl_->GetJson({"get", resource, name, "-n", ns_->name()});
-  return o.ok() ? *o : json();
+  absl::StatusOr<std::optional<json>> o = kubectl_->Find(resource, name, ns_->name());
+  if (!o.ok()) {
+    ADD_FAILURE() << o.status();
+    return json();
+  }
+  if (!o->has_value()) {
+    ADD_FAILURE() << resource << " " << name << " does not exist";
+    return json();
+  }
+  return **std::move(o);
+}
+
+std::optional<json> ControllerFixture::Find(const std::string& resource, const std::string& name) {
+  absl::StatusOr<std::optional<json>> o = kubectl_->Find(resource, name, ns_->name());
+  if (!o.ok()) {
+    ADD_FAILURE() << o.status();
+    return std::nullopt;
+  }
+  return *std::move(o);
 }
 
 json ControllerFixture::List(const std::string& resource, const std::string& selector) {
   std::vector<std::string> args = {"get", resource, "-n", ns_->name()};
   if (!selector.empty()) args.insert(args.end(), {"-l", selector});
   absl::StatusOr<json> list = kubectl_->GetJson(args);
-  return list.ok() ? (*list)["items"] : json::array();
+  if (!list.ok()) {
+    ADD_FAILURE() << list.status();
+    return json::array();
+  }
+  return (*list)["items"];
 }
 
 void ControllerFixture::Patch(const std::string& resource, const std::string& name,
@@ -86,7 +136,10 @@ std::vector<std::string> ControllerFixture::EventReasons(const std::string& name
       {"get", "events", "-n", ns_->name(), "--field-selector",
        absl::StrCat("involvedObject.name=", name), "--sort-by=.metadata.creationTimestamp", "-o",
        "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}"});
-  if (!out.ok()) return {};
+  if (!out.ok()) {
+    ADD_FAILURE() << out.status();
+    return {};
+  }
   return absl::StrSplit(*out, '\n', absl::SkipEmpty());
 }
 

@@ -13,10 +13,13 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "test/e2e/support/eventually.h"
 
 extern char** environ;
 
@@ -138,6 +141,8 @@ absl::StatusOr<std::string> BackgroundKubectl::Stop() {
   return ReadFile(out_path_);
 }
 
+std::string BackgroundKubectl::OutputSoFar() const { return ReadFile(out_path_); }
+
 absl::StatusOr<nlohmann::json> Kubectl::GetJson(std::vector<std::string> args) const {
   args.push_back("-o");
   args.push_back("json");
@@ -150,18 +155,24 @@ absl::StatusOr<nlohmann::json> Kubectl::GetJson(std::vector<std::string> args) c
   return parsed;
 }
 
-absl::Status Kubectl::Apply(const nlohmann::json& object) const {
-  return Run({"apply", "-f", "-"}, object.dump()).status();
+absl::StatusOr<std::optional<nlohmann::json>> Kubectl::Find(const std::string& resource,
+                                                            const std::string& name,
+                                                            const std::string& ns) const {
+  // --ignore-not-found prints nothing for a missing object and still fails on
+  // every other error.
+  absl::StatusOr<std::string> out =
+      Run({"get", resource, name, "-n", ns, "--ignore-not-found", "-o", "json"});
+  if (!out.ok()) return out.status();
+  if (absl::StripAsciiWhitespace(*out).empty()) return std::nullopt;
+  nlohmann::json parsed = nlohmann::json::parse(*out, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    return absl::InternalError(absl::StrCat("kubectl printed invalid JSON: ", *out));
+  }
+  return parsed;
 }
 
-bool Eventually(const std::function<bool()>& probe, absl::Duration timeout,
-                absl::Duration interval) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    if (probe()) return true;
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(interval);
-  }
+absl::Status Kubectl::Apply(const nlohmann::json& object) const {
+  return Run({"apply", "-f", "-"}, object.dump()).status();
 }
 
 TestNamespace::TestNamespace(const Kubectl& kubectl, std::string_view prefix) : kubectl_(kubectl) {
@@ -169,16 +180,19 @@ TestNamespace::TestNamespace(const Kubectl& kubectl, std::string_view prefix) : 
   name_ = absl::StrCat(std::string(prefix), "-", getpid(), "-", counter++);
   absl::Status created = kubectl_.Run({"create", "namespace", name_}).status();
   if (!created.ok()) {
-    std::fprintf(stderr, "creating namespace %s: %s\n", name_.c_str(),
-                 std::string(created.message()).c_str());
+    ADD_FAILURE() << "creating namespace " << name_ << ": " << created;
     return;
   }
   // Pods are refused until the namespace's default ServiceAccount exists.
-  Eventually(
-      [&] {
-        return kubectl_.Run({"get", "serviceaccount", "default", "-n", name_}).ok();
+  EXPECT_TRUE(Eventually(
+      [&]() -> absl::StatusOr<bool> {
+        absl::StatusOr<std::optional<nlohmann::json>> account =
+            kubectl_.Find("serviceaccount", "default", name_);
+        if (!account.ok()) return account.status();
+        return account->has_value();
       },
-      absl::Seconds(30));
+      absl::Seconds(30)))
+      << "namespace " << name_ << " never got its default ServiceAccount";
 }
 
 TestNamespace::~TestNamespace() {
@@ -191,6 +205,13 @@ TestNamespace::~TestNamespace() {
       (void)kubectl_.Run({"patch", std::string(object), "-n", name_, "--type=merge", "-p",
                           R"({"metadata":{"finalizers":null}})"});
     }
+  }
+  // And weir.dev/final-state on its pods (one patch for all of them).
+  absl::StatusOr<std::string> pods =
+      kubectl_.Run({"get", "pods", "-n", name_, "-l", "weir.dev/managed-by=weir", "-o", "json"});
+  if (pods.ok()) {
+    (void)kubectl_.Run(
+        {"patch", "-f", "-", "--type=merge", "-p", R"({"metadata":{"finalizers":null}})"}, *pods);
   }
   (void)kubectl_.Run({"delete", "namespace", name_, "--wait=false"});
 }

@@ -1,5 +1,9 @@
 // Test-side helpers for e2e tests: the pinned kubectl as an independent
-// oracle of what the control plane holds, polling, and per-test namespaces.
+// witness of what the control plane holds, and per-test namespaces.
+//
+// Every call returns kubectl's error as an error: nothing here reads a failed
+// call as "absent" or "empty". NotFound is an answer only where a caller asks
+// for it (Find).
 //
 // The environment comes from `hack/cluster.sh env`: KUBECONFIG and
 // WEIR_KUBECTL must be set; FromEnv() says clearly what is missing.
@@ -7,8 +11,8 @@
 
 #include <sys/types.h>
 
-#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +36,11 @@ class Kubectl {
                                   std::string_view input = {}) const;
   // Runs `kubectl <args> -o json` and parses the output.
   absl::StatusOr<nlohmann::json> GetJson(std::vector<std::string> args) const;
+  // `kubectl get <resource> <name> -n <ns> -o json`: the object, std::nullopt
+  // if it does not exist, or any other error.
+  absl::StatusOr<std::optional<nlohmann::json>> Find(const std::string& resource,
+                                                     const std::string& name,
+                                                     const std::string& ns) const;
   // `kubectl apply -f -` of one object.
   absl::Status Apply(const nlohmann::json& object) const;
   // Starts `kubectl <args>` without waiting for it: for a watch that must
@@ -64,6 +73,8 @@ class BackgroundKubectl {
   // stderr, if it had already exited: a watch that ended early may have
   // missed events.
   absl::StatusOr<std::string> Stop();
+  // What it has printed so far, while it runs.
+  std::string OutputSoFar() const;
 
  private:
   pid_t pid_;
@@ -71,13 +82,9 @@ class BackgroundKubectl {
   std::string err_path_;
 };
 
-// Calls `probe` every `interval` until it returns true (then returns true) or
-// `timeout` has passed (then returns false).
-bool Eventually(const std::function<bool()>& probe, absl::Duration timeout,
-                absl::Duration interval = absl::Milliseconds(200));
-
-// A namespace that exists for the lifetime of the object; deleted (without
-// waiting) on destruction, after weir's finalizer is removed from the Batches
+// A namespace that exists for the lifetime of the object (failing the
+// current test if it cannot be created); deleted (without waiting) on
+// destruction, after weir's finalizer is removed from the Batches
 // and JobFlows left in it (destroy it after the test's controller). Names are
 // unique per process and call.
 class TestNamespace {

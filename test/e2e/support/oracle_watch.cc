@@ -1,0 +1,131 @@
+#include "test/e2e/support/oracle_watch.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+
+namespace weir::e2e {
+namespace {
+
+using nlohmann::json;
+using oracle::Kind;
+
+// The collection path of `kind` in `ns`.
+std::string Path(Kind kind, const std::string& ns) {
+  switch (kind) {
+    case Kind::kBatch:
+      return absl::StrCat("/apis/weir.dev/v1alpha1/namespaces/", ns, "/batches");
+    case Kind::kJobFlow:
+      return absl::StrCat("/apis/weir.dev/v1alpha1/namespaces/", ns, "/jobflows");
+    case Kind::kJob:
+      return absl::StrCat("/apis/batch/v1/namespaces/", ns, "/jobs");
+    case Kind::kPod:
+      return absl::StrCat("/api/v1/namespaces/", ns, "/pods");
+  }
+  return "";
+}
+
+bool IsOwner(Kind kind) { return kind == Kind::kBatch || kind == Kind::kJobFlow; }
+
+// Parses a watch stream (the API server writes one JSON event per line) into
+// `history` (when not null). Returns the uids of the objects it names.
+absl::StatusOr<std::set<std::string>> Feed(Kind kind, const std::string& stream,
+                                           oracle::History* history) {
+  std::set<std::string> uids;
+  for (absl::string_view line : absl::StrSplit(stream, '\n', absl::SkipWhitespace())) {
+    const json event = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!event.is_object()) {
+      return absl::DataLossError(absl::StrCat(
+          "a ", oracle::KindName(kind), " watch printed something that is not an event: ", line));
+    }
+    if (history != nullptr) {
+      absl::Status added = history->Add(kind, event);
+      if (!added.ok()) return added;
+    }
+    uids.insert(event.value(json::json_pointer("/object/metadata/uid"), std::string()));
+  }
+  return uids;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<OracleWatch>> OracleWatch::Start(const Kubectl& kubectl,
+                                                                const std::string& ns) {
+  // A list's resourceVersion is the store's latest: every change after it
+  // reaches a watch started from it.
+  absl::StatusOr<std::string> list =
+      kubectl.Run({"get", "--raw", Path(Kind::kPod, ns) + "?limit=1"});
+  if (!list.ok()) return list.status();
+  const json parsed = json::parse(*list, nullptr, /*allow_exceptions=*/false);
+  const json* metadata =
+      parsed.is_object() && parsed.contains("metadata") ? &parsed["metadata"] : nullptr;
+  const std::string rv =
+      metadata != nullptr && metadata->is_object() ? metadata->value("resourceVersion", "") : "";
+  if (rv.empty()) return absl::InternalError("the pod list has no resourceVersion");
+  std::vector<Stream> streams;
+  for (Kind kind : {Kind::kBatch, Kind::kJobFlow, Kind::kJob, Kind::kPod}) {
+    absl::StatusOr<std::unique_ptr<BackgroundKubectl>> watch = kubectl.Background(
+        {"get", "--raw",
+         absl::StrCat(Path(kind, ns), "?watch=1&allowWatchBookmarks=false&resourceVersion=", rv)});
+    if (!watch.ok()) return watch.status();
+    streams.push_back({kind, *std::move(watch)});
+  }
+  return std::unique_ptr<OracleWatch>(new OracleWatch(std::move(streams)));
+}
+
+std::vector<size_t> OracleWatch::OwnerOutputSizes() const {
+  std::vector<size_t> sizes;
+  for (const Stream& s : streams_) {
+    if (IsOwner(s.kind)) sizes.push_back(s.watch->OutputSoFar().size());
+  }
+  return sizes;
+}
+
+absl::StatusOr<oracle::History> OracleWatch::Finish(absl::Duration quiet, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<size_t> sizes = OwnerOutputSizes();
+  absl::Time last_write = absl::Now();
+  std::vector<size_t> at_last_write = sizes;  // sizes before the latest write seen
+  while (absl::Now() - last_write < quiet && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(250));
+    std::vector<size_t> now = OwnerOutputSizes();
+    if (now != sizes) {
+      at_last_write = sizes;
+      sizes = std::move(now);
+      last_write = absl::Now();
+    }
+  }
+  const bool went_quiet = absl::Now() - last_write >= quiet;
+
+  oracle::History history;
+  std::set<std::string> still_written;
+  size_t owner_stream = 0;
+  for (Stream& s : streams_) {
+    absl::StatusOr<std::string> out = s.watch->Stop();
+    if (!out.ok()) {
+      return absl::DataLossError(absl::StrCat("the ", oracle::KindName(s.kind),
+                                              " watch failed: ", out.status().message()));
+    }
+    absl::StatusOr<std::set<std::string>> uids = Feed(s.kind, *out, &history);
+    if (!uids.ok()) return uids.status();
+    if (IsOwner(s.kind) && !went_quiet) {
+      absl::StatusOr<std::set<std::string>> recent =
+          Feed(s.kind, out->substr(std::min(at_last_write[owner_stream], out->size())), nullptr);
+      if (recent.ok()) still_written.insert(recent->begin(), recent->end());
+    }
+    owner_stream += IsOwner(s.kind);
+  }
+  if (!went_quiet) {
+    history.AddViolation({4,
+                          absl::StrCat("the controller never stopped writing: no quiet ",
+                                       absl::FormatDuration(quiet), " within ",
+                                       absl::FormatDuration(timeout), " after the end"),
+                          {still_written.begin(), still_written.end()}});
+  }
+  return history;
+}
+
+}  // namespace weir::e2e

@@ -1,0 +1,343 @@
+// The oracle judged on hand-made histories: a clean run reports nothing, and
+// each broken invariant is reported, with the numbered history behind it.
+#include "test/oracle/history.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace weir::oracle {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr char kBatchUid[] = "b-uid";
+constexpr char kJobUid[] = "j-uid";
+constexpr char kPodUid[] = "p-uid";
+
+// Builds a history in order: each event gets the next resourceVersion.
+class Script {
+ public:
+  void Event(Kind kind, const std::string& type, json object) {
+    object["metadata"]["resourceVersion"] = std::to_string(++rv_);
+    ASSERT_TRUE(history_.Add(kind, {{"type", type}, {"object", object}}).ok());
+  }
+  History& history() { return history_; }
+
+ private:
+  History history_;
+  int rv_ = 100;
+};
+
+json Batch(int generation, json status = json::object(), json spec = json::object()) {
+  return {{"metadata", {{"name", "b"}, {"uid", kBatchUid}, {"generation", generation}}},
+          {"spec", spec},
+          {"status", status}};
+}
+
+json Attempt(const std::string& phase, json extra = json::object()) {
+  json a = {{"attempt", 1}, {"job", "b-1-x"}, {"phase", phase}};
+  a.update(extra);
+  return a;
+}
+
+json Job(const std::string& uid = kJobUid, const std::string& generation = "1") {
+  json job = {{"metadata",
+               {{"name", "b-1-x"},
+                {"uid", uid},
+                {"labels",
+                 {{"weir.dev/managed-by", "weir"},
+                  {"weir.dev/batch", "b"},
+                  {"weir.dev/batch-uid", kBatchUid},
+                  {"weir.dev/attempt", "1"}}},
+                {"annotations", {{"weir.dev/owner-generation", generation}}}}}};
+  job["spec"]["template"]["spec"]["containers"] = json::array({{{"name", "main"}}});
+  return job;
+}
+
+// The Job's pod with container "main" in `state`.
+json Pod(json state, const std::string& job_uid = kJobUid) {
+  return {{"metadata",
+           {{"name", "b-1-x-pod"},
+            {"uid", kPodUid},
+            {"labels", {{"weir.dev/batch-uid", kBatchUid}}},
+            {"ownerReferences", json::array({{{"kind", "Job"}, {"uid", job_uid}}})}}},
+          {"status", {{"containerStatuses", json::array({{{"name", "main"}, {"state", state}}})}}}};
+}
+
+json Terminated(int exit_code, const std::string& reason = "Completed") {
+  return {{"terminated", {{"exitCode", exit_code}, {"reason", reason}}}};
+}
+
+json Released(json status) {
+  status["conditions"] = json::array({{{"type", "ResourcesReleased"}, {"status", "True"}}});
+  return status;
+}
+
+// A Batch that runs one attempt whose main container ends `exit_code`
+// (`reason`), up to the moment weir records it; the caller writes the end.
+void RunAttempt(Script& s, int exit_code, const std::string& reason = "Completed") {
+  s.Event(Kind::kBatch, "ADDED", Batch(1));
+  s.Event(Kind::kJob, "ADDED", Job());
+  s.Event(Kind::kPod, "ADDED", Pod({{"running", json::object()}}));
+  s.Event(Kind::kBatch, "MODIFIED",
+          Batch(1, {{"phase", "Running"}, {"attempts", {Attempt("Running")}}}));
+  s.Event(Kind::kPod, "MODIFIED", Pod(Terminated(exit_code, reason)));
+}
+
+// Deletes the Job and pod, then records the release.
+void Release(Script& s, json status) {
+  s.Event(Kind::kJob, "DELETED", Job());
+  s.Event(Kind::kPod, "DELETED", Pod(Terminated(0)));
+  s.Event(Kind::kBatch, "MODIFIED", Batch(1, Released(status)));
+}
+
+json Succeeded() {
+  return {
+      {"phase", "Succeeded"},
+      {"terminationReason", "Completed"},
+      {"exitCode", 0},
+      {"job", "b-1-x"},
+      {"attempts", {Attempt("Succeeded", {{"exitCode", 0}, {"terminationReason", "Completed"}})}}};
+}
+
+std::vector<int> Invariants(const std::vector<Violation>& violations) {
+  std::vector<int> out;
+  for (const Violation& v : violations) out.push_back(v.invariant);
+  return out;
+}
+
+TEST(OracleTest, ACleanHistoryReportsNothing) {
+  Script s;
+  RunAttempt(s, 0);
+  s.Event(Kind::kBatch, "MODIFIED", Batch(1, Succeeded()));
+  Release(s, Succeeded());
+  s.Event(Kind::kBatch, "DELETED", Batch(1, Released(Succeeded())));
+  const std::vector<Violation> violations = s.history().Check();
+  EXPECT_TRUE(violations.empty()) << s.history().Report(violations);
+  EXPECT_EQ(s.history().Summary().jobs, 1);
+  EXPECT_EQ(s.history().Summary().pods, 1);
+}
+
+TEST(OracleTest, CanceledAfterTheUserAskedIsClean) {
+  Script s;
+  RunAttempt(s, 143, "Error");
+  s.Event(Kind::kBatch, "MODIFIED",
+          Batch(2, {{"phase", "Running"}, {"attempts", {Attempt("Running")}}}, {{"cancel", true}}));
+  json canceled = {{"phase", "Canceled"},
+                   {"terminationReason", "Canceled"},
+                   {"exitCode", 143},
+                   {"job", "b-1-x"},
+                   {"attempts", {Attempt("Canceled", {{"exitCode", 143}})}}};
+  s.Event(Kind::kBatch, "MODIFIED", Batch(2, canceled, {{"cancel", true}}));
+  const std::vector<Violation> violations = s.history().Check();
+  EXPECT_TRUE(violations.empty()) << s.history().Report(violations);
+}
+
+TEST(OracleTest, TwoJobsForOneAttemptBreakInvariant1) {
+  Script s;
+  s.Event(Kind::kBatch, "ADDED", Batch(1));
+  s.Event(Kind::kJob, "ADDED", Job("j1"));
+  s.Event(Kind::kJob, "ADDED", Job("j2"));
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::ElementsAre(1));
+  EXPECT_THAT(violations[0].what, HasSubstr("existing at the same time"));
+  // The numbered history names both Jobs.
+  const std::string report = s.history().Report(violations);
+  EXPECT_THAT(report, HasSubstr("#2 rv=102 ADDED Job b-1-x attempt=1"));
+  EXPECT_THAT(report, HasSubstr("#3 rv=103 ADDED Job b-1-x attempt=1"));
+}
+
+TEST(OracleTest, AJobAuthorizedByTheCanceledGenerationBreaksInvariant2) {
+  Script s;
+  s.Event(Kind::kBatch, "ADDED", Batch(1));
+  s.Event(Kind::kBatch, "MODIFIED", Batch(2, json::object(), {{"cancel", true}}));
+  s.Event(Kind::kJob, "ADDED", Job(kJobUid, "2"));
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::Contains(2));
+  EXPECT_THAT(s.history().Report(violations), HasSubstr("which asked to stop the Batch"));
+}
+
+TEST(OracleTest, AJobCreatedAfterCancelingWasRecordedBreaksInvariant2) {
+  Script s;
+  s.Event(Kind::kBatch, "ADDED", Batch(1));
+  s.Event(Kind::kBatch, "MODIFIED", Batch(2, json::object(), {{"cancel", true}}));
+  s.Event(Kind::kBatch, "MODIFIED",
+          Batch(2, {{"phase", "Canceled"}, {"terminationReason", "Canceled"}}, {{"cancel", true}}));
+  s.Event(Kind::kJob, "ADDED", Job(kJobUid, "1"));
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::Contains(2));
+  EXPECT_THAT(s.history().Report(violations),
+              HasSubstr("created after the Batch recorded Canceled"));
+  EXPECT_EQ(s.history().Summary().jobs_in_cancel_window, 1);
+}
+
+TEST(OracleTest, AJobWithoutTheOwnerGenerationBreaksInvariant2) {
+  Script s;
+  s.Event(Kind::kBatch, "ADDED", Batch(1));
+  json job = Job();
+  job["metadata"].erase("annotations");
+  s.Event(Kind::kJob, "ADDED", job);
+  EXPECT_THAT(Invariants(s.history().Check()), ::testing::ElementsAre(2));
+}
+
+TEST(OracleTest, CanceledWithoutACancelBreaksInvariant3) {
+  Script s;
+  s.Event(Kind::kBatch, "ADDED", Batch(1));
+  s.Event(Kind::kBatch, "MODIFIED",
+          Batch(1, {{"phase", "Canceled"}, {"terminationReason", "Canceled"}}));
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::Each(3));
+  EXPECT_THAT(s.history().Report(violations), HasSubstr("nobody asked to cancel"));
+}
+
+TEST(OracleTest, SucceededWithoutMainEndingZeroBreaksInvariant3) {
+  Script s;
+  RunAttempt(s, 1, "Error");
+  json status = Succeeded();
+  status.erase("exitCode");
+  status["attempts"][0].erase("exitCode");
+  s.Event(Kind::kBatch, "MODIFIED", Batch(1, status));
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::Each(3));
+  const std::string report = s.history().Report(violations);
+  EXPECT_THAT(report, HasSubstr("never terminated with exit 0"));
+  EXPECT_THAT(report, HasSubstr("Pod b-1-x-pod phase= main=terminated(Error exit 1)"));
+}
+
+TEST(OracleTest, OOMKilledThatNoPodReportedBreaksInvariant3) {
+  Script s;
+  RunAttempt(s, 137, "Error");
+  json attempt = Attempt("Killed", {{"terminationReason", "OOMKilled"}, {"exitCode", 137}});
+  s.Event(Kind::kBatch, "MODIFIED",
+          Batch(1, {{"phase", "Killed"},
+                    {"terminationReason", "OOMKilled"},
+                    {"exitCode", 137},
+                    {"job", "b-1-x"},
+                    {"attempts", {attempt}}}));
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::Each(3));
+  EXPECT_THAT(s.history().Report(violations),
+              HasSubstr("no container of Job \"b-1-x\" was reported OOMKilled"));
+}
+
+TEST(OracleTest, AnExitCodeNoContainerHadBreaksInvariant3) {
+  Script s;
+  RunAttempt(s, 3, "Error");
+  s.Event(Kind::kBatch, "MODIFIED",
+          Batch(1, {{"phase", "Failed"},
+                    {"terminationReason", "Error"},
+                    {"exitCode", 4},
+                    {"job", "b-1-x"},
+                    {"attempts", {Attempt("Failed", {{"exitCode", 3}})}}}));
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::ElementsAre(3));
+  EXPECT_THAT(violations[0].what, HasSubstr("exit code 4"));
+}
+
+TEST(OracleTest, ATerminalPhaseThatChangesBreaksInvariant3) {
+  Script s;
+  RunAttempt(s, 0);
+  s.Event(Kind::kBatch, "MODIFIED", Batch(1, Succeeded()));
+  json later = Succeeded();
+  later["phase"] = "Running";
+  s.Event(Kind::kBatch, "MODIFIED", Batch(1, later));
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::ElementsAre(3));
+  EXPECT_THAT(violations[0].what, HasSubstr("terminal phase Succeeded changed to Running"));
+}
+
+TEST(OracleTest, APhaseChangeOutsideTheTableBreaksInvariant3) {
+  Script s;
+  RunAttempt(s, 0);
+  s.Event(Kind::kBatch, "MODIFIED",
+          Batch(1, {{"phase", "Pending"}, {"attempts", {Attempt("Running")}}}));
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::ElementsAre(3));
+  EXPECT_THAT(violations[0].what, HasSubstr("Running -> Pending is not in the transition table"));
+}
+
+TEST(OracleTest, ARecordedAttemptThatDisappearsOrChangesBreaksInvariant3) {
+  Script s;
+  RunAttempt(s, 0);
+  s.Event(Kind::kBatch, "MODIFIED", Batch(1, Succeeded()));
+  json changed = Succeeded();
+  changed["attempts"][0]["message"] = "rewritten";
+  s.Event(Kind::kBatch, "MODIFIED", Batch(1, changed));
+  json lost = Succeeded();
+  lost["attempts"] = json::array();
+  s.Event(Kind::kBatch, "MODIFIED", Batch(1, lost));
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::Contains(3));
+  const std::string report = s.history().Report(violations);
+  EXPECT_THAT(report, HasSubstr("ended attempt record 1 changed"));
+  EXPECT_THAT(report, HasSubstr("attempt record 1 disappeared"));
+}
+
+TEST(OracleTest, APodThatOutlivesItsDeletedOwnerBreaksInvariant5) {
+  Script s;
+  RunAttempt(s, 0);
+  s.Event(Kind::kJob, "DELETED", Job());
+  s.Event(Kind::kBatch, "DELETED", Batch(1, Succeeded()));
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::ElementsAre(5));
+  EXPECT_THAT(violations[0].what, HasSubstr("Pod b-1-x-pod outlived its owner, which was deleted"));
+}
+
+TEST(OracleTest, AJobLeftAfterTheReleaseBreaksInvariant5) {
+  Script s;
+  RunAttempt(s, 0);
+  s.Event(Kind::kBatch, "MODIFIED", Batch(1, Released(Succeeded())));
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::ElementsAre(5, 5));
+  EXPECT_THAT(violations[0].what, HasSubstr("released its resources"));
+}
+
+TEST(OracleTest, AViolationFoundOutsideTheHistoryIsReported) {
+  Script s;
+  s.Event(Kind::kBatch, "ADDED", Batch(1));
+  s.history().AddViolation({4, "the controller kept writing", {kBatchUid}});
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::ElementsAre(4));
+  EXPECT_THAT(s.history().Report(violations), HasSubstr("#1 rv=101 ADDED Batch b gen=1"));
+}
+
+TEST(OracleTest, BrokenWatchEventsAreErrors) {
+  History h;
+  EXPECT_FALSE(h.Add(Kind::kJob, {{"type", "ERROR"}, {"object", {{"code", 410}}}}).ok());
+  EXPECT_FALSE(h.Add(Kind::kJob, {{"type", "ADDED"}, {"object", json::object()}}).ok());
+  EXPECT_TRUE(h.Add(Kind::kJob, {{"type", "BOOKMARK"}, {"object", json::object()}}).ok());
+}
+
+// A flow: a step canceled by its own spec.cancel is justified; a step
+// Canceled while nothing asked is not.
+json Flow(bool cancel_step, const std::string& step_phase) {
+  json steps = json::array({{{"name", "a"}, {"template", "t"}}});
+  if (cancel_step) steps[0]["cancel"] = true;
+  return {
+      {"metadata", {{"name", "f"}, {"uid", "f-uid"}, {"generation", cancel_step ? 2 : 1}}},
+      {"spec", {{"steps", steps}}},
+      {"status",
+       {{"phase", "Running"}, {"steps", json::array({{{"name", "a"}, {"phase", step_phase}}})}}}};
+}
+
+TEST(OracleTest, AStepCanceledWithoutACancelBreaksInvariant3) {
+  Script asked;
+  asked.Event(Kind::kJobFlow, "ADDED", Flow(false, "Pending"));
+  asked.Event(Kind::kJobFlow, "MODIFIED", Flow(true, "Pending"));
+  asked.Event(Kind::kJobFlow, "MODIFIED", Flow(true, "Canceled"));
+  EXPECT_TRUE(asked.history().Check().empty()) << asked.history().Report(asked.history().Check());
+
+  Script unasked;
+  unasked.Event(Kind::kJobFlow, "ADDED", Flow(false, "Pending"));
+  unasked.Event(Kind::kJobFlow, "MODIFIED", Flow(false, "Canceled"));
+  const std::vector<Violation> violations = unasked.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::ElementsAre(3));
+  EXPECT_THAT(violations[0].what, HasSubstr("step a in version #2 is Canceled"));
+}
+
+}  // namespace
+}  // namespace weir::oracle
