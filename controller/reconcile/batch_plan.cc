@@ -245,6 +245,7 @@ class BatchPlanner {
     f.now = in_.now;
     FinishedPlan finished = PlanFinished(f, status_.conditions, plan_.delete_jobs);
     if (finished.released) status_.resources_released_time = in_.now;
+    plan_.confirm_released = finished.released;
     plan_.remove_finalizer = finished.remove_finalizer;
     plan_.delete_batch = finished.delete_owner;
     plan_.events.insert(plan_.events.end(), finished.events.begin(), finished.events.end());

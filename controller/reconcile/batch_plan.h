@@ -81,6 +81,9 @@ struct BatchPlan {
   std::vector<std::string> delete_jobs;
   // Pods whose final state is recorded: remove kPodFinalizer.
   std::vector<PodRelease> release_pods;
+  // The status sets ResourcesReleased=True from the cache: confirm with a live
+  // list that no Job or pod is left before writing it.
+  bool confirm_released = false;
   // The new status, if it differs from the stored one.
   std::optional<api::BatchStatus> status;
   std::vector<BatchEvent> events;

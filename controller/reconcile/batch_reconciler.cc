@@ -45,7 +45,13 @@ absl::StatusOr<BatchPlan> BatchReconciler::PlanFromCache(const api::Batch& batch
 
 absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Request& request) {
   runtime::ObjectPtr cached = deps_.owners->Get(request.Key());
-  if (cached == nullptr) return runtime::Result{};  // gone; its children go with it
+  if (cached == nullptr) {
+    // Gone; the garbage collector takes its children.
+    absl::Status released =
+        writes_.ReleaseOrphanPods(*deps_.pods, request.ns, kLabelBatch, request.name);
+    if (!released.ok()) return released;
+    return runtime::Result{};
+  }
   const json& object = *cached;
   const api::Batch batch = api::ParseBatch(object);
   absl::StatusOr<BatchPlan> planned = PlanFromCache(batch);
@@ -69,6 +75,7 @@ absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Reques
   Convergence c;
   c.delete_jobs = std::move(plan.delete_jobs);
   c.release_pods = std::move(plan.release_pods);
+  c.confirm_released = plan.confirm_released;
   if (plan.status.has_value()) c.status = api::BatchStatusToJson(*plan.status);
   c.remove_finalizer = plan.remove_finalizer;
   c.delete_owner = plan.delete_batch;

@@ -628,6 +628,7 @@ class FlowPlanner {
     f.generation = meta_.generation;
     f.now = in_.now;
     FinishedPlan finished = PlanFinished(f, status_.conditions, plan_.delete_jobs);
+    plan_.confirm_released = finished.released;
     plan_.remove_finalizer = finished.remove_finalizer;
     plan_.delete_flow = finished.delete_owner;
     plan_.events.insert(plan_.events.end(), finished.events.begin(), finished.events.end());

@@ -125,6 +125,9 @@ struct FlowPlan {
   std::vector<std::string> delete_jobs;
   // Pods whose final state is recorded: remove kPodFinalizer.
   std::vector<PodRelease> release_pods;
+  // The status sets ResourcesReleased=True from the cache: confirm with a live
+  // list that no Job or pod is left before writing it.
+  bool confirm_released = false;
   // The new status, if it differs from the stored one.
   std::optional<api::JobFlowStatus> status;
   std::vector<FlowEvent> events;

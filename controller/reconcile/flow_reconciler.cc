@@ -68,7 +68,13 @@ absl::StatusOr<FlowPlan> FlowReconciler::PlanFromCache(const api::JobFlow& flow)
 
 absl::StatusOr<runtime::Result> FlowReconciler::Reconcile(const runtime::Request& request) {
   runtime::ObjectPtr cached = deps_.owners->Get(request.Key());
-  if (cached == nullptr) return runtime::Result{};  // gone; its children go with it
+  if (cached == nullptr) {
+    // Gone; the garbage collector takes its children.
+    absl::Status released =
+        writes_.ReleaseOrphanPods(*deps_.pods, request.ns, kLabelFlow, request.name);
+    if (!released.ok()) return released;
+    return runtime::Result{};
+  }
   const json& object = *cached;
   const api::JobFlow flow = api::ParseJobFlow(object);
   absl::StatusOr<FlowPlan> planned = PlanFromCache(flow);
@@ -92,6 +98,7 @@ absl::StatusOr<runtime::Result> FlowReconciler::Reconcile(const runtime::Request
   Convergence c;
   c.delete_jobs = std::move(plan.delete_jobs);
   c.release_pods = std::move(plan.release_pods);
+  c.confirm_released = plan.confirm_released;
   if (plan.status.has_value()) c.status = api::JobFlowStatusToJson(*plan.status);
   c.remove_finalizer = plan.remove_finalizer;
   c.delete_owner = plan.delete_flow;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kube/errors.h"
+#include "reconcile/attempts.h"
 
 namespace weir::reconcile {
 namespace {
@@ -17,9 +18,12 @@ const json& Meta(const json& object) {
   return it != object.end() && it->is_object() ? *it : *empty;
 }
 
-kube::DeleteOptions Background() {
+// Foreground: the Job stays, being deleted, until its pods are gone, so a
+// pod the job controller creates late from a stale view (seen by the oracle)
+// is deleted with it and weir sees the Job until then.
+kube::DeleteOptions Foreground() {
   kube::DeleteOptions options;
-  options.propagation_policy = kube::PropagationPolicy::kBackground;
+  options.propagation_policy = kube::PropagationPolicy::kForeground;
   return options;
 }
 
@@ -129,10 +133,24 @@ absl::Status OwnerWrites::ReleasePods(absl::string_view ns,
   return absl::OkStatus();
 }
 
+absl::Status OwnerWrites::ReleaseOrphanPods(const runtime::Store& pods, absl::string_view ns,
+                                            absl::string_view name_label,
+                                            absl::string_view name) const {
+  const std::vector<runtime::ObjectPtr> all = pods.ListNamespace(ns);
+  std::vector<const json*> mine;
+  for (const runtime::ObjectPtr& pod : all) {
+    const json& labels = Meta(*pod).value("labels", json::object());
+    if (labels.is_object() && labels.value(std::string(name_label), "") == name) {
+      mine.push_back(pod.get());
+    }
+  }
+  return ReleasePods(ns, PodsToRelease(mine, {}, {}));
+}
+
 absl::Status OwnerWrites::DeleteJobs(absl::string_view ns,
                                      const std::vector<std::string>& names) const {
   for (const std::string& name : names) {
-    absl::StatusOr<json> deleted = client_->Delete(kube::resources::Jobs(), ns, name, Background());
+    absl::StatusOr<json> deleted = client_->Delete(kube::resources::Jobs(), ns, name, Foreground());
     if (!deleted.ok() && !kube::IsNotFound(deleted.status())) return deleted.status();
   }
   return absl::OkStatus();
@@ -150,7 +168,7 @@ absl::StatusOr<bool> OwnerWrites::ChildrenGone(const ChildOwner& owner) const {
       // A Job still here is deleted (again) so the wait ends.
       if (ref == kube::resources::Jobs() && !Meta(item).contains("deletionTimestamp")) {
         (void)client_->Delete(ref, owner.namespace_name, Meta(item).value("name", ""),
-                              Background());
+                              Foreground());
       }
     }
     return false;
@@ -172,11 +190,17 @@ absl::StatusOr<runtime::Result> OwnerWrites::Converge(const json& object,
                                                       const Convergence& c, absl::Time now,
                                                       absl::FunctionRef<void()> record) const {
   if (absl::Status s = DeleteJobs(children.namespace_name, c.delete_jobs); !s.ok()) return s;
+  // Released pods rest on the stored status alone, so they may go first.
+  if (absl::Status s = ReleasePods(children.namespace_name, c.release_pods); !s.ok()) return s;
+  if (c.confirm_released) {
+    absl::StatusOr<bool> gone = ChildrenGone(children);
+    if (!gone.ok()) return gone.status();
+    if (!*gone) return runtime::Result{.requeue_after = absl::Seconds(1)};
+  }
   if (c.status.has_value()) {
     if (absl::Status s = WriteStatus(object, *c.status); !s.ok()) return s;
     record();
   }
-  if (absl::Status s = ReleasePods(children.namespace_name, c.release_pods); !s.ok()) return s;
   if (c.remove_finalizer) {
     absl::StatusOr<bool> gone = ChildrenGone(children);
     if (!gone.ok()) return gone.status();

@@ -71,6 +71,10 @@ struct CreatedJob {
 struct Convergence {
   std::vector<std::string> delete_jobs;
   std::vector<PodRelease> release_pods;  // remove kPodFinalizer from these
+  // The status sets ResourcesReleased: write it only once a live list finds
+  // no child (the job controller, working from a stale view, may still create
+  // a pod for a Job already deleted; found by the oracle).
+  bool confirm_released = false;
   std::optional<nlohmann::json> status;  // the body's "status", if it changed
   bool remove_finalizer = false;         // the owner is being deleted and done
   bool delete_owner = false;             // ttlSecondsAfterFinished has passed
@@ -116,8 +120,15 @@ class OwnerWrites {
   // at the given index; a pod already gone is not an error.
   absl::Status ReleasePods(absl::string_view ns, const std::vector<PodRelease>& pods) const;
 
-  // Deletes Jobs by name with background propagation (pods get their grace
-  // period); an already-gone Job is not an error.
+  // The owner `name` in `ns` is gone: removes kPodFinalizer from its deleted
+  // pods still in `pods` (those labeled `name_label`=`name`), as nothing will
+  // record them. Such a pod appears when the job controller, from a stale
+  // view, creates one for a Job already deleted.
+  absl::Status ReleaseOrphanPods(const runtime::Store& pods, absl::string_view ns,
+                                 absl::string_view name_label, absl::string_view name) const;
+
+  // Deletes Jobs by name with foreground propagation (pods get their grace
+  // period; the Job goes after them); an already-gone Job is not an error.
   absl::Status DeleteJobs(absl::string_view ns, const std::vector<std::string>& names) const;
 
   // True if a live list finds no Job or pod of `owner` (ChildSelector) left.
@@ -128,10 +139,11 @@ class OwnerWrites {
   absl::Status DeleteOwner(const api::ObjectMeta& meta) const;
 
   // Carries out `c` on the cached `object`, whose children `children`
-  // selects: deletes the Jobs, writes the status, releases the pods, removes the finalizer once
-  // a live list finds no child left (requeueing until then), deletes the
-  // owner, and asks to be woken at `wake_at`. Calls `record` once the writes
-  // that make the plan true have succeeded (never if one fails).
+  // selects: deletes the Jobs, releases the pods, writes the status (one
+  // that says ResourcesReleased only once a live list finds no child),
+  // removes the finalizer once a live list finds no child left (requeueing
+  // until then), deletes the owner, and asks to be woken at `wake_at`. Calls `record` once the
+  // writes that make the plan true have succeeded (never if one fails).
   absl::StatusOr<runtime::Result> Converge(const nlohmann::json& object, const ChildOwner& children,
                                            const Convergence& c, absl::Time now,
                                            absl::FunctionRef<void()> record) const;

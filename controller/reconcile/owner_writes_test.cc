@@ -4,6 +4,7 @@
 #include "gtest/gtest.h"
 #include "kube/errors.h"
 #include "runtime/fake_client.h"
+#include "runtime/store.h"
 
 namespace weir::reconcile {
 namespace {
@@ -146,6 +147,74 @@ TEST_F(OwnerWritesTest, ChildrenGoneListsEveryStepAndDeletesLeftovers) {
   ASSERT_TRUE(gone.ok());
   EXPECT_TRUE(*gone);
   EXPECT_TRUE(writes_.DeleteJobs("ns", {"never-existed"}).ok());
+}
+
+// ResourcesReleased is written only once a live list finds no child: the
+// cache may not have seen a pod the job controller created late (found by
+// the oracle).
+TEST_F(OwnerWritesTest, AReleasedStatusWaitsForALiveListWithNoChild) {
+  json flow = CreateFlow();
+  const ChildOwner whole = ChildOwner::FlowStep("ns", "f", flow["metadata"]["uid"], "", "");
+  json labels = ChildLabels(StepOwner(flow, "a"), 1);
+  json pod = {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"name", "late"}, {"namespace", "ns"}, {"labels", labels}}}};
+  ASSERT_TRUE(client_.Create(kube::resources::Pods(), "ns", pod).ok());
+  Convergence c;
+  c.status = json{{"phase", "Canceled"}};
+  c.confirm_released = true;
+  absl::StatusOr<runtime::Result> r =
+      writes_.Converge(Stored(), whole, c, absl::UnixEpoch(), [] {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->requeue_after, absl::Seconds(1));
+  EXPECT_FALSE(Stored().contains("status")) << "written while a pod was left";
+
+  ASSERT_TRUE(client_.Delete(kube::resources::Pods(), "ns", "late").ok());
+  r = writes_.Converge(Stored(), whole, c, absl::UnixEpoch(), [] {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Stored()["status"]["phase"], "Canceled");
+}
+
+json PodWithFinalizers(const std::string& name, json labels, json finalizers) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata",
+           {{"name", name}, {"namespace", "ns"}, {"labels", labels}, {"finalizers", finalizers}}}};
+}
+
+// The removal names the finalizer's index and tests it, so a stale index
+// never removes another controller's finalizer.
+TEST_F(OwnerWritesTest, APodIsReleasedAtATestedIndex) {
+  ASSERT_TRUE(
+      client_
+          .Create(kube::resources::Pods(), "ns",
+                  PodWithFinalizers("p", json::object(), {"example.com/audit", kPodFinalizer}))
+          .ok());
+  EXPECT_FALSE(writes_.ReleasePods("ns", {{"p", 0}}).ok()) << "index 0 is someone else's";
+  ASSERT_TRUE(writes_.ReleasePods("ns", {{"p", 1}}).ok());
+  EXPECT_EQ((*client_.Get(kube::resources::Pods(), "ns", "p"))["metadata"]["finalizers"],
+            json::array({"example.com/audit"}));
+  EXPECT_TRUE(writes_.ReleasePods("ns", {{"gone", 0}}).ok()) << "a pod already gone is fine";
+}
+
+// A deleted pod of an owner that is gone keeps weir's finalizer only until the
+// owner's name is reconciled; other owners' pods are left alone.
+TEST_F(OwnerWritesTest, AGoneOwnersDeletedPodsAreReleased) {
+  runtime::Store pods;
+  json orphan = PodWithFinalizers("orphan", {{kLabelFlow, "f"}}, {kPodFinalizer});
+  orphan["metadata"]["deletionTimestamp"] = "2026-12-06T00:00:00Z";
+  json other = orphan;
+  other["metadata"]["name"] = "other";
+  other["metadata"]["labels"][kLabelFlow] = "g";
+  for (const json& p : {orphan, other}) {
+    ASSERT_TRUE(client_.Create(kube::resources::Pods(), "ns", p).ok());
+    pods.Upsert(p);
+  }
+  ASSERT_TRUE(writes_.ReleaseOrphanPods(pods, "ns", kLabelFlow, "f").ok());
+  EXPECT_TRUE(kube::IsNotFound(client_.Get(kube::resources::Pods(), "ns", "orphan").status()))
+      << "released, the deleted pod goes";
+  EXPECT_EQ((*client_.Get(kube::resources::Pods(), "ns", "other"))["metadata"]["finalizers"],
+            json::array({kPodFinalizer}));
 }
 
 TEST_F(OwnerWritesTest, DeleteOwnerIsConditionalOnTheUid) {

@@ -171,8 +171,8 @@ wait_for 240 "the deleted Batch to go (finalizer removed after its children)" go
 wait_for 240 "the deleted JobFlow to go (finalizer removed)" gone jobflow.weir.dev flow
 
 # --- never refused, and it was this process that did the work --------------------------------
-if grep -Eiq 'forbidden|permission_denied|PermissionDenied|\b403\b' "$log"; then
-  fail "the API server refused the controller: $(grep -Ei 'forbidden|permission_denied|PermissionDenied|\b403\b' "$log" | head -5)"
+if grep -Eiq 'forbidden|permission_denied|PermissionDenied|HTTP 403' "$log"; then
+  fail "the API server refused the controller: $(grep -Ei 'forbidden|permission_denied|PermissionDenied|HTTP 403' "$log" | head -5)"
 fi
 metrics=$(curl -sf "http://127.0.0.1:$mport/metrics") || fail "no /metrics"
 transitions=$(awk '/^weir_batch_phase_transitions_total/ {s += $NF} END {print s + 0}' <<<"$metrics")
