@@ -1,7 +1,7 @@
 // JobTemplate: parse + validate + the Jobs stamped from it. Checks, beyond
 // memory safety: an invalid jobSpec is an InvalidArgument naming its field
-// under "spec"; a valid one still validates as the spec of a Job built from
-// it (weir's labels, restartPolicy, an OOM memory override on each
+// under "spec" (or "JobTemplate" for a document that is not an object); a valid one still validates
+// as the spec of a Job built from it (weir's labels, restartPolicy, an OOM memory override on each
 // container in turn); every container name is accepted as mainContainer;
 // the status reads back equal.
 #include "api/jobspec.h"
@@ -16,7 +16,8 @@ namespace {
 void Run(const nlohmann::json& object) {
   api::JobTemplate t = api::ParseJobTemplate(object);
   if (!t.job_spec.ok()) {
-    CheckFieldError(t.job_spec.status(), "spec");
+    // A document that is no object at all is named by its kind.
+    CheckFieldError(t.job_spec.status(), object.is_object() ? "spec" : "JobTemplate");
   } else {
     reconcile::ChildOwner owner = reconcile::ChildOwner::Batch("ns", "b", "uid");
     reconcile::MemoryOverride memory{api::Quantity::FromUnits(512 << 20),

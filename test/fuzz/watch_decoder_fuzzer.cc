@@ -22,8 +22,9 @@ std::vector<std::string> Decode(absl::string_view body, size_t chunk) {
   kube::WatchEvent event;
   auto drain = [&] {
     while (decoder.Next(&event)) {
+      // Code and message: Status::ToString orders payloads at random.
       out.push_back(absl::StrCat(kube::EventTypeName(event.type), " ", event.object.dump(), " ",
-                                 event.error.ToString()));
+                                 event.error.code(), " ", event.error.message()));
     }
   };
   for (size_t at = 0; at < body.size(); at += chunk) {
@@ -32,7 +33,7 @@ std::vector<std::string> Decode(absl::string_view body, size_t chunk) {
   }
   decoder.Finish();
   drain();
-  out.push_back(decoder.status().ToString());
+  out.push_back(absl::StrCat(decoder.status().code(), " ", decoder.status().message()));
   return out;
 }
 
