@@ -6,6 +6,7 @@
 #                        FUZZ_SECONDS (default 5) seconds (make test)
 #   hack/fuzz.sh full    fuzzes each target for FUZZ_RUNS (default 10^6)
 #                        executions (make fuzz)
+# Target names after the mode (e.g. `hack/fuzz.sh full jobflow`) run only those.
 # Inputs the fuzzer finds go to a scratch directory, never into the corpus. A
 # crash (or a failed check of test/fuzz/fuzz.h) stops the run and fails it;
 # its input is kept as $FUZZ_BUILD_DIR/crashes/<target>-crash-<sha1>: add it
@@ -17,6 +18,7 @@ mode=${1:-smoke}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${JOBS:-$(nproc)}
 targets=(jobflow batch watch_decoder kubeconfig jobtemplate step_patch quantity)  # slowest first
+[[ $# -gt 1 ]] && targets=("${@:2}")
 [[ $mode == smoke || $mode == full ]] || { echo "usage: $0 [smoke|full]" >&2; exit 2; }
 
 if [[ ! -f $build/build.ninja ]]; then
