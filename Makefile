@@ -33,7 +33,7 @@ e2e: build tools
 test: lint tools unit fuzz-smoke e2e
 
 # libFuzzer targets (test/fuzz) in build-fuzz: at least 10^6 executions each;
-# fuzz-smoke (part of test) replays the corpora and fuzzes each for 5 s.
+# fuzz-smoke (part of test) replays the corpora and fuzzes each for 3 s.
 fuzz: deps
 	@JOBS=$(JOBS) nice -n 10 hack/fuzz.sh full
 

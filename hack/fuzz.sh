@@ -3,7 +3,7 @@
 # their own build directory, and runs each on its checked-in corpus
 # (test/fuzz/corpus/<target>/).
 #   hack/fuzz.sh smoke   replays every corpus file, then fuzzes each target for
-#                        FUZZ_SECONDS (default 5) seconds (make test)
+#                        FUZZ_SECONDS (default 3) seconds (make test)
 #   hack/fuzz.sh full    fuzzes each target for FUZZ_RUNS (default 10^6)
 #                        executions (make fuzz)
 # Target names after the mode (e.g. `hack/fuzz.sh full jobflow`) run only those.
@@ -37,10 +37,10 @@ trap 'rm -rf "$scratch"' EXIT
 
 # Fuzzes target $1; prints its line, or its log's tail and fails.
 run_target() {
-  local t=$1 bin=$build/bin/fuzz_$1 corpus=test/fuzz/corpus/$1 log=$build/fuzz-$1.log limit start runs
+  local t=$1 bin=$build/bin/fuzz_$1 corpus=test/fuzz/corpus/$1 log=$build/fuzz-$mode-$1.log limit start runs
   if [[ $mode == smoke ]]; then
     "$bin" "$corpus"/* >"$log" 2>&1 || { cat "$log" >&2; echo "fuzz_$t: a corpus file fails" >&2; return 1; }
-    limit=-max_total_time=${FUZZ_SECONDS:-5}
+    limit=-max_total_time=${FUZZ_SECONDS:-3}
   else
     limit=-runs=${FUZZ_RUNS:-1000000}
   fi
