@@ -6,7 +6,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps tools build unit e2e test faults run bench lint format cluster-up cluster-down clean
+.PHONY: all deps tools build unit e2e test faults run bench lint format fuzz fuzz-smoke cluster-up cluster-down clean
 
 all: build
 
@@ -30,7 +30,15 @@ unit: build
 e2e: build tools
 	@hack/e2e.sh $(BUILD_DIR)
 
-test: lint tools unit e2e
+test: lint tools unit fuzz-smoke e2e
+
+# libFuzzer targets (test/fuzz) in build-fuzz: at least 10^6 executions each;
+# fuzz-smoke (part of test) replays the corpora and fuzzes each for 3 s.
+fuzz: deps
+	@JOBS=$(JOBS) nice -n 10 hack/fuzz.sh full
+
+fuzz-smoke: deps
+	@JOBS=$(JOBS) hack/fuzz.sh smoke
 
 # Every scenario of test/faults/faults_test.cc at every crash point and under
 # 20 seeded fault schedules (make test runs a fixed sample: WEIR_FAULTS=ci).
@@ -56,4 +64,4 @@ cluster-down:
 	@hack/cluster.sh down
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-fuzz

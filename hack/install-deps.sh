@@ -14,9 +14,13 @@ packages=(
 # local control plane's real node (hack/node.sh: runc's seccomp, the CNI
 # plugins, busybox for hack/images.sh) and jq for the tests' scripts.
 cluster_packages=(libseccomp-dev busybox-static containernetworking-plugins jq)
+# Not for building weir either: the fuzz targets (test/fuzz, `make fuzz`) are
+# built with clang and libFuzzer in their own build directory (llvm-16 for
+# llvm-symbolizer: crash reports with file and line).
+fuzz_packages=(clang-16 libclang-rt-16-dev libfuzzer-16-dev llvm-16)
 
 missing=()
-for p in "${packages[@]}" "${cluster_packages[@]}"; do
+for p in "${packages[@]}" "${cluster_packages[@]}" "${fuzz_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0

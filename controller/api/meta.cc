@@ -49,11 +49,17 @@ bool HasFinalizer(const ObjectMeta& meta, absl::string_view finalizer) {
                      [&](const std::string& f) { return f == finalizer; });
 }
 
+namespace {
+
+// The times RFC 3339 can write: years 0001-9999.
+const absl::Time kMinRfc3339 = absl::FromCivil(absl::CivilSecond(1, 1, 1), absl::UTCTimeZone());
+const absl::Time kMaxRfc3339 =
+    absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone());
+
+}  // namespace
+
 std::string FormatRfc3339(absl::Time t) {
-  static const absl::Time kMin = absl::FromCivil(absl::CivilSecond(1, 1, 1), absl::UTCTimeZone());
-  static const absl::Time kMax =
-      absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone());
-  t = std::clamp(t, kMin, kMax);
+  t = std::clamp(t, kMinRfc3339, kMaxRfc3339);
   return absl::FormatTime("%E4Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
 
@@ -67,7 +73,11 @@ std::optional<absl::Time> ParseRfc3339(absl::string_view text) {
   absl::Time t;
   std::string err;
   if (!absl::ParseTime(absl::RFC3339_full, std::string(text), &t, &err)) return std::nullopt;
-  if (t == absl::InfiniteFuture() || t == absl::InfinitePast()) return std::nullopt;
+  // Outside years 0001-9999 (absl takes any number of year digits, and the
+  // words infinite-future and infinite-past), a time could not be written
+  // back as read: a status holding it would differ from its stored copy on
+  // every reconcile and be written again and again.
+  if (t < kMinRfc3339 || t >= kMaxRfc3339 + absl::Seconds(1)) return std::nullopt;
   return t;
 }
 

@@ -42,7 +42,9 @@ bool HasFinalizer(const ObjectMeta& meta, absl::string_view finalizer);
 // past). Infinite times, and times outside years 0001-9999, are clamped to
 // that range so the result always is a valid RFC 3339 date-time.
 std::string FormatRfc3339(absl::Time t);
-// Parses an RFC 3339 date-time; std::nullopt if `text` is not one.
+// Parses an RFC 3339 date-time; std::nullopt if `text` is not one, or is
+// outside years 0001-9999 (what FormatRfc3339 writes), so every time read
+// can be written back unchanged (up to its fraction).
 std::optional<absl::Time> ParseRfc3339(absl::string_view text);
 
 }  // namespace weir::api

@@ -85,6 +85,21 @@ TEST(Rfc3339Test, Parses) {
   }
 }
 
+// Found by fuzz_jobflow (test/fuzz/corpus/jobflow/finished-in-year-20207.json):
+// a pod's finishedAt in year 20207 went into a step's completionTime, which
+// was written as 9999-12-31T23:59:59Z and so differed on every reconcile.
+TEST(Rfc3339Test, RefusesWhatFormatCannotWriteBack) {
+  for (const char* bad : {"20207-01-15T08:00:05Z", "20207-1-15T08:00:05Z", "0000-12-31T23:59:59Z",
+                          "10000-01-01T00:00:00Z", "-0001-01-01T00:00:00Z"}) {
+    EXPECT_FALSE(ParseRfc3339(bad).has_value()) << bad;
+  }
+  for (const char* edge : {"0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"}) {
+    std::optional<absl::Time> t = ParseRfc3339(edge);
+    ASSERT_TRUE(t.has_value()) << edge;
+    EXPECT_EQ(FormatRfc3339(*t), edge);
+  }
+}
+
 TEST(Rfc3339Test, RoundTrip) {
   absl::Time t = At(2031, 7, 4, 23, 59, 58);
   EXPECT_EQ(ParseRfc3339(FormatRfc3339(t)), t);

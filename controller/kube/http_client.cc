@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "kube/errors.h"
 #include "kube/rate_limiter.h"
+#include "kube/watch_decoder.h"
 
 namespace weir::kube {
 
@@ -192,31 +193,10 @@ class HttpWatchStream final : public WatchStream {
       } catch (...) {
         return End(StatusFromException(std::current_exception(), canceled_));
       }
-      absl::string_view text = absl::StripAsciiWhitespace(line);
-      if (text.empty()) continue;
-      nlohmann::json parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-      if (!parsed.is_object() || !parsed.contains("type") || !parsed["type"].is_string()) {
-        return End(absl::InternalError(absl::StrCat(
-            "malformed watch event: ", text.substr(0, std::min<size_t>(text.size(), 200)))));
-      }
-      const std::string type = parsed["type"].get<std::string>();
-      if (type == "ADDED") {
-        event->type = EventType::kAdded;
-      } else if (type == "MODIFIED") {
-        event->type = EventType::kModified;
-      } else if (type == "DELETED") {
-        event->type = EventType::kDeleted;
-      } else if (type == "BOOKMARK") {
-        event->type = EventType::kBookmark;
-      } else if (type == "ERROR") {
-        event->type = EventType::kError;
-      } else {
-        return End(absl::InternalError(absl::StrCat("unknown watch event type \"", type, "\"")));
-      }
-      event->object = parsed.contains("object") ? std::move(parsed["object"]) : nlohmann::json();
-      event->error = event->type == EventType::kError ? StatusFromStatusObject(event->object)
-                                                      : absl::OkStatus();
-      return true;
+      line.push_back('\n');  // read_line drops it
+      decoder_.Feed(line);
+      if (decoder_.Next(event)) return true;
+      if (!decoder_.status().ok()) return End(decoder_.status());
     }
   }
 
@@ -247,7 +227,8 @@ class HttpWatchStream final : public WatchStream {
   concurrency::streams::istream body_;
   std::unique_ptr<pplx::cancellation_token_source> cancel_;
   std::atomic<bool> canceled_{false};
-  bool ended_ = false;  // reader thread only
+  WatchDecoder decoder_;  // reader thread only
+  bool ended_ = false;    // reader thread only
   mutable absl::Mutex mu_;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
 };

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/meta.h"
 
 namespace weir::lifecycle {
 namespace {
@@ -49,11 +50,7 @@ std::optional<int64_t> Int(const json& j, absl::string_view key) {
 }
 
 std::optional<absl::Time> Time(const json& j, absl::string_view key) {
-  const std::string s = Str(j, key);
-  absl::Time t;
-  std::string err;
-  if (s.empty() || !absl::ParseTime(absl::RFC3339_full, s, &t, &err)) return std::nullopt;
-  return t;
+  return api::ParseRfc3339(Str(j, key));
 }
 
 // The element of array `arr` whose "name" is `name`.

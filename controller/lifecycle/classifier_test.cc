@@ -212,6 +212,22 @@ Outcome ClassifyPod(const PodBuilder& pod) { return Classify(Obs({pod.Build()}))
 // ---------------------------------------------------------------------------
 // docs/design.md §4 table, row by row.
 
+// Times outside years 0001-9999 (found by fuzz_jobflow) read as unset: they
+// could not be written back into the status unchanged.
+TEST(ClassifierTimes, UnwritableTimesReadAsUnset) {
+  for (const char* bad : {"20207-1-15T08:00:05Z", "infinite-future"}) {
+    json pod = PodBuilder()
+                   .Container("main")
+                   .Phase("Succeeded")
+                   .Terminated("main", 0, "Completed")
+                   .Build();
+    pod["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = bad;
+    const Outcome o = Classify(Obs({pod}));
+    EXPECT_EQ(o.phase, Phase::kSucceeded) << bad;
+    EXPECT_FALSE(o.finished_at.has_value()) << bad;
+  }
+}
+
 // Row: main container terminated, exit 0 -> Succeeded.
 TEST(ClassifierTable, MainExitZeroSucceeds) {
   const Outcome o = ClassifyPod(
