@@ -728,6 +728,14 @@ class Checker {
       const std::vector<const Version*>& vs = index_.versions(child);
       const bool gone_before =
           vs.back()->type == "DELETED" && vs.back()->resource_version < (*end)->resource_version;
+      if (!gone_before && CreatedForADeletedJob(child)) {
+        ++stats_.pods_for_deleted_jobs;
+        if (vs.back()->type == "DELETED") continue;
+        Report(5,
+               absl::StrCat(Who(child), ", created after its Job was deleted, was never deleted"),
+               {owner, child, index_.job_of_pod(child)});
+        continue;
+      }
       if (!gone_before) {
         Report(5,
                absl::StrCat(Who(child), " outlived its owner, which ", event, " in version #",
@@ -735,6 +743,16 @@ class Checker {
                {owner, child, index_.job_of_pod(child)});
       }
     }
+  }
+
+  // True for a pod whose first version comes after its Job's deletion.
+  bool CreatedForADeletedJob(const std::string& pod) const {
+    if (index_.kind(pod) != Kind::kPod) return false;
+    const std::string job = index_.job_of_pod(pod);
+    if (job.empty()) return false;
+    const std::vector<const Version*>& job_versions = index_.versions(job);
+    if (job_versions.empty() || job_versions.back()->type != "DELETED") return false;
+    return index_.versions(pod).front()->resource_version > job_versions.back()->resource_version;
   }
 
   const Index& index_;

@@ -62,8 +62,11 @@ oracle::Stats ControllerFixture::FinishOracle() {
   }
   const std::vector<oracle::Violation> violations = history->Check();
   const oracle::Stats stats = history->Summary();
-  std::printf("oracle: %d owners, %d Jobs, %d pods, %d Jobs in the cancel window, %zu violations\n",
-              stats.owners, stats.jobs, stats.pods, stats.jobs_in_cancel_window, violations.size());
+  std::printf(
+      "oracle: %d owners, %d Jobs, %d pods, %d Jobs in the cancel window, %d pods created for a "
+      "deleted Job (job controller), %zu violations\n",
+      stats.owners, stats.jobs, stats.pods, stats.jobs_in_cancel_window,
+      stats.pods_for_deleted_jobs, violations.size());
   for (size_t i = 0; i < violations.size(); ++i) {
     ADD_FAILURE() << "oracle violation " << i + 1 << " of " << violations.size() << ", "
                   << history->Describe(violations[i]);
