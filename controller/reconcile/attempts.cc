@@ -45,6 +45,12 @@ std::optional<api::Quantity> MemoryOf(const nlohmann::json* container, const cha
   return *q;
 }
 
+// A record's phase; one that does not parse reads as Pending (not ended).
+Phase ParsedPhase(const api::AttemptStatus& record) {
+  absl::StatusOr<Phase> p = lifecycle::ParsePhase(record.phase);
+  return p.ok() ? *p : Phase::kPending;
+}
+
 class Planner {
  public:
   explicit Planner(const AttemptsInput& in) : in_(in) {
@@ -73,11 +79,6 @@ class Planner {
   }
 
  private:
-  static Phase ParsedPhase(const api::AttemptStatus& record) {
-    absl::StatusOr<Phase> p = lifecycle::ParsePhase(record.phase);
-    return p.ok() ? *p : Phase::kPending;
-  }
-
   // Moves the unit to `to` through the table (possibly via intermediate
   // phases, e.g. Pending -> Running -> Succeeded when the whole run happened
   // between two looks).
@@ -458,8 +459,7 @@ std::vector<PodRelease> PodsToRelease(const std::vector<const nlohmann::json*>& 
       const auto record = std::find_if(stored.begin(), stored.end(),
                                        [&](const auto& r) { return r.attempt == *attempt; });
       if (record != stored.end()) {
-        absl::StatusOr<Phase> phase = lifecycle::ParsePhase(record->phase);
-        release = phase.ok() && lifecycle::IsTerminal(*phase);
+        release = lifecycle::IsTerminal(ParsedPhase(*record));
       } else {
         release = std::none_of(jobs.begin(), jobs.end(),
                                [&](const nlohmann::json* j) { return AttemptOf(*j) == attempt; });
