@@ -350,7 +350,8 @@ class PodClassifier {
       o.message = absl::StrCat("container \"", main_.name, "\" completed");
       return o;
     }
-    if (obs_.cancel_requested && (exit_code == 130 || exit_code == 137 || exit_code == 143)) {
+    const bool stop_signal = exit_code == 130 || exit_code == 137 || exit_code == 143;
+    if (obs_.cancel_requested && stop_signal) {
       return Canceled(main_, absl::StrCat("container \"", main_.name, "\" stopped with exit code ",
                                           *exit_code, " after weir asked it to cancel"));
     }
@@ -359,10 +360,16 @@ class PodClassifier {
     }
     if (pod_.deletion.has_value() && !obs_.cancel_requested) {
       if (DeletedAtJobDeadline()) return DeadlineExceededByDelete();
-      // Killed by the delete, unless it had ended before the delete came.
+      // Killed by the delete, unless it had ended before the delete came. A
+      // grace of 0 is the final removal once the containers stopped (the
+      // kubelet's, or kwok's): it replaced the first request's time, so only
+      // a stop-signal exit says the delete stopped the container.
       const std::optional<absl::Time> finished = Time(t, "finishedAt");
       const std::optional<absl::Time> requested = pod_.delete_requested();
-      if (!finished.has_value() || !requested.has_value() || *finished >= *requested) {
+      const bool killed = pod_.deletion_grace_seconds.value_or(0) > 0
+                              ? !finished.has_value() || *finished >= *requested
+                              : stop_signal;
+      if (killed) {
         return Killed(main_, reason::kPodDeleted,
                       absl::StrCat(PodDeletedMessage(), " (it stopped with exit code ",
                                    exit_code.value_or(-1), ")"));

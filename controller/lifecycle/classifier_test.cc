@@ -394,6 +394,28 @@ TEST(ClassifierTable, PodDeletedBySomeoneElse) {
   EXPECT_THAT(o.message, HasSubstr("deleted by someone other than weir"));
 }
 
+// The kubelet (and kwok) remove a stopped pod with a grace of 0; under weir's
+// finalizer the pod stays, its deletionTimestamp now that removal's. A
+// restarted or lagging controller that first sees it then must still read a
+// kill (a stale view read "Failed Error 143" in the fault suite).
+TEST(ClassifierTable, PodDeletedBySomeoneElseSeenAfterItsFinalRemoval) {
+  const Outcome killed = ClassifyPod(PodBuilder()
+                                         .Container("main")
+                                         .Phase("Failed")
+                                         .Terminated("main", 143, "Error", absl::Seconds(51))
+                                         .Deleting(absl::Seconds(52), absl::ZeroDuration()));
+  EXPECT_EQ(killed.phase, Phase::kKilled);
+  EXPECT_EQ(killed.reason, "PodDeleted");
+  EXPECT_EQ(killed.exit_code, 143);
+  const Outcome failed = ClassifyPod(PodBuilder()
+                                         .Container("main")
+                                         .Phase("Failed")
+                                         .Terminated("main", 3, "Error", absl::Seconds(51))
+                                         .Deleting(absl::Seconds(52), absl::ZeroDuration()));
+  EXPECT_EQ(failed.phase, Phase::kFailed) << "exit 3 is the container's own end";
+  EXPECT_EQ(failed.exit_code, 3);
+}
+
 TEST(ClassifierTable, PodDeletedBeforeItsContainerStarted) {
   const Outcome o = ClassifyPod(PodBuilder()
                                     .Container("main")

@@ -236,7 +236,14 @@ class Planner {
     Outcome outcome = Observe(record, std::move(pods));
     if (outcome.memory_limit.has_value()) record.memory_limit = outcome.memory_limit->ToString();
     record.waiting_since = outcome.waiting_since;
-    if (in_.cancel && job != nullptr && !(*job)["metadata"].contains("deletionTimestamp")) {
+    // A running pod is asked to stop only once Canceling is stored: a
+    // controller that dies between the Job's delete and that write would
+    // otherwise come back to a pod that ended 143 for no recorded reason.
+    const bool stop_once_recorded = !outcome.ended() && !outcome.look_again_at.has_value() &&
+                                    outcome.phase != Phase::kPending &&
+                                    in_.phase != Phase::kCanceling;
+    if (in_.cancel && job != nullptr && !(*job)["metadata"].contains("deletionTimestamp") &&
+        !stop_once_recorded) {
       plan_.delete_jobs.push_back(record.job);
     }
     if (outcome.ended()) {

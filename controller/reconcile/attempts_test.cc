@@ -505,8 +505,10 @@ TEST_F(AttemptsTest, CancelWhileRunningGoesThroughCanceling) {
   in_.cancel = true;
   AttemptsPlan p = Plan();
   EXPECT_EQ(p.phase, Phase::kCanceling);
-  EXPECT_THAT(p.delete_jobs, ElementsAre(ChildJobName(in_.owner, 1)));
+  EXPECT_THAT(p.delete_jobs, ::testing::IsEmpty()) << "not before Canceling is stored";
   Record(p);
+  in_.phase = Phase::kCanceling;
+  EXPECT_THAT(Plan().delete_jobs, ElementsAre(ChildJobName(in_.owner, 1)));
 
   // The Job is being deleted; the pod got SIGTERM and exited 143.
   jobs_.front()["metadata"]["deletionTimestamp"] = api::FormatRfc3339(kT0);

@@ -372,10 +372,11 @@ TEST_F(FlowPlanTest, CancelingOneStepKeepsTheFlowSucceeded) {
   FlowPlan p = Plan();
   EXPECT_EQ(StepOf(p, "a").phase, "Canceling");
   EXPECT_THAT(StepOf(p, "a").message, HasSubstr("canceled on request"));
-  EXPECT_THAT(p.delete_jobs, ElementsAre(LatestJob("a")->at("metadata").at("name")));
+  EXPECT_THAT(p.delete_jobs, IsEmpty()) << "not before Canceling is stored";
   EXPECT_EQ(StepOf(p, "c").phase, "Running") << "the independent branch runs on";
   EXPECT_EQ(p.status->phase, "Running");
   Apply(p);
+  EXPECT_THAT(Plan().delete_jobs, ElementsAre(LatestJob("a")->at("metadata").at("name")));
 
   SetPod("a", "Failed", Terminated(143, "Error", in_.now));  // stopped as asked
   p = Plan();
@@ -400,9 +401,10 @@ TEST_F(FlowPlanTest, FlowCancelEndsCanceledAndReleasesJobs) {
   EXPECT_EQ(p.status->phase, "Canceling");
   EXPECT_EQ(StepOf(p, "a").phase, "Canceling");
   EXPECT_EQ(StepOf(p, "b").phase, "Canceled") << "not started: canceled at once";
-  EXPECT_THAT(p.delete_jobs, ElementsAre(LatestJob("a")->at("metadata").at("name")));
+  EXPECT_THAT(p.delete_jobs, IsEmpty()) << "not before Canceling is stored";
   EXPECT_THAT(Created(p), IsEmpty());
   Apply(p);
+  EXPECT_THAT(Plan().delete_jobs, ElementsAre(LatestJob("a")->at("metadata").at("name")));
 
   SetPod("a", "Failed", Terminated(143, "Error", in_.now));
   p = Plan();
@@ -436,6 +438,35 @@ TEST_F(FlowPlanTest, CanceledAttemptKnownOnlyFromItsJobIsRecordedBeforeTheJobGoe
   Apply(p);
 
   EXPECT_THAT(Plan().delete_jobs, ElementsAre(job));
+}
+
+// A controller deleted step a's Job for a cancel and died before Canceling
+// was stored (weir now stores it first; a controller of an earlier version
+// did not): the pod's exit 143 is a kill, not the step's failure, and the
+// cancel the next look derives makes it Canceled. The fault suite's
+// flow_canceled at seed-2 read "Failed Error 143".
+TEST_F(FlowPlanTest, APodStoppedByACancelWhoseRecordWasLostReadsCanceled) {
+  for (const bool step_cancel : {false, true}) {
+    SCOPED_TRACE(step_cancel ? "step cancel" : "flow cancel");
+    jobs_.clear();
+    pods_.clear();
+    object_ = FlowObject({{"steps", json::array({Step("a"), Step("b", {{"a", "Succeeded"}})})}});
+    Apply(Plan());
+    Running("a");
+    Apply(Plan());
+    object_["spec"]["cancel"] = !step_cancel;
+    if (step_cancel) object_["spec"]["steps"][0]["cancel"] = true;
+    object_["metadata"]["generation"] = 2;
+    SetPod("a", "Failed", Terminated(143, "Error", in_.now));
+    // Removed with grace 0 a second after it stopped, as the kubelet does.
+    pods_.back()["metadata"]["deletionTimestamp"] = api::FormatRfc3339(in_.now + absl::Seconds(1));
+    pods_.back()["metadata"]["deletionGracePeriodSeconds"] = 0;
+    const FlowPlan p = Plan();
+    EXPECT_EQ(StepOf(p, "a").phase, "Canceled");
+    ASSERT_EQ(StepOf(p, "a").attempts.size(), 1u);
+    EXPECT_EQ(StepOf(p, "a").attempts[0].phase, "Canceled");
+    EXPECT_EQ(StepOf(p, "a").attempts[0].exit_code, 143);
+  }
 }
 
 TEST_F(FlowPlanTest, StopFlowCancelsRunningStepsContinueOthersLetsThemFinish) {
@@ -714,9 +745,10 @@ TEST_F(FlowPlanTest, DeletedFlowCancelsAndCleansUpBeforeTheFinalizerGoes) {
   object_["metadata"]["deletionTimestamp"] = api::FormatRfc3339(kT0);
   FlowPlan p = Plan();
   EXPECT_EQ(p.status->phase, "Canceling");
-  EXPECT_EQ(p.delete_jobs.size(), 1u);
+  EXPECT_THAT(p.delete_jobs, IsEmpty()) << "not before Canceling is stored";
   EXPECT_FALSE(p.remove_finalizer);
   Apply(p);
+  EXPECT_EQ(Plan().delete_jobs.size(), 1u);
   SetPod("a", "Failed", Terminated(143, "Error", in_.now));
   p = Plan();
   EXPECT_EQ(p.status->phase, "Canceled");
