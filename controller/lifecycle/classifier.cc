@@ -383,9 +383,15 @@ class PodClassifier {
     const bool main_running = main_.is_running() && !pod_.terminal();
 
     if (obs_.cancel_requested) {
-      if (!main_running) {
+      // Only a pod that can no longer run shows how the cancel ended: one
+      // that looks pending in a lagging cache may be running by now.
+      if (!main_running && (pod_.terminal() || pod_.deletion.has_value())) {
         return Canceled(main_, absl::StrCat("canceled before container \"", main_.name, "\" ",
                                             main_.is_running() ? "finished" : "started"));
+      }
+      if (!main_running) {
+        return StillGoing(Phase::kPending, "",
+                          absl::StrCat("stopping: weir asked pod ", pod_.name, " to go"));
       }
       if (StuckTerminating()) {
         return Canceled(
@@ -709,9 +715,10 @@ Outcome Classify(const Observation& obs) {
     o.phase = Phase::kSucceeded;
     o.message = "the Job completed";
   } else if (obs.cancel_requested) {
-    o.phase = Phase::kCanceled;
-    o.reason = reason::kCanceled;
-    o.message = "canceled before a pod started";
+    // A pod may exist that the cache has not shown yet: the attempt ends
+    // once the Job is gone (with its pods) or a pod shows how it stopped.
+    o.phase = Phase::kPending;
+    o.message = absl::StrCat("stopping: weir asked Job ", job_name, " to go");
   } else if (internal::TrueCondition(Field(obs.job, "status"), "Failed") != nullptr ||
              !Str(meta, "deletionTimestamp").empty()) {
     o.phase = Phase::kKilled;

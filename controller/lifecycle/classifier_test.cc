@@ -1058,7 +1058,9 @@ TEST(ClassifierProgress, JobDeletedBySomeoneElse) {
 // ---------------------------------------------------------------------------
 // Cancel.
 
-TEST(ClassifierCancel, CancelWhilePendingIsCanceled) {
+// A pod that looks pending may be running by now (the cache lags): the
+// cancel ends only once the pod can no longer run, being deleted or terminal.
+TEST(ClassifierCancel, CancelWhilePendingIsCanceledOnceThePodCannotRun) {
   for (const json& pod : {PodBuilder().Container("main").Build(),
                           PodBuilder()
                               .Container("main")
@@ -1068,23 +1070,33 @@ TEST(ClassifierCancel, CancelWhilePendingIsCanceled) {
                               .Container("main")
                               .StartTime(absl::Seconds(2))
                               .Waiting("main", "ImagePullBackOff", "x")
-                              .Deleting(absl::Seconds(3))
                               .Build()}) {
     Observation obs = Obs({pod});
     obs.cancel_requested = true;
-    const Outcome o = Classify(obs);
-    EXPECT_EQ(o.phase, Phase::kCanceled) << pod.dump();
+    Outcome o = Classify(obs);
+    EXPECT_EQ(o.phase, Phase::kPending) << pod.dump();
+    EXPECT_THAT(o.message, HasSubstr("stopping")) << pod.dump();
+
+    json deleting = pod;
+    deleting["metadata"]["deletionTimestamp"] = Ts(absl::Seconds(33));
+    deleting["metadata"]["deletionGracePeriodSeconds"] = 30;
+    obs.pods = {deleting};
+    o = Classify(obs);
+    EXPECT_EQ(o.phase, Phase::kCanceled) << deleting.dump();
     EXPECT_EQ(o.reason, "Canceled");
-    EXPECT_THAT(o.message, HasSubstr("before container \"main\" started"));
+    EXPECT_FALSE(o.exit_code.has_value());
   }
 }
 
-TEST(ClassifierCancel, CancelWithNoPodIsCanceled) {
+// A Job whose pod the cache has not shown: the attempt ends when the Job is
+// gone (attempts.cc) or a pod shows how it stopped, not before.
+TEST(ClassifierCancel, CancelWithNoPodWaitsForTheJobToGo) {
   Observation obs = Obs({}, json());
   obs.cancel_requested = true;
-  EXPECT_EQ(Classify(obs).phase, Phase::kCanceled);
+  EXPECT_EQ(Classify(obs).phase, Phase::kPending);
   obs.job = JobJson({}, /*deleting=*/true);
-  EXPECT_EQ(Classify(obs).phase, Phase::kCanceled);
+  EXPECT_EQ(Classify(obs).phase, Phase::kPending);
+  EXPECT_THAT(Classify(obs).message, HasSubstr("stopping"));
 }
 
 TEST(ClassifierCancel, CancelWhileRunningWaitsForTheContainer) {
@@ -1331,7 +1343,8 @@ TEST(RetryTraitsOf, MatchesClassify) {
   Observation lost = Obs({PodBuilder().Container("main").Phase("Unknown").Running("main").Build()});
   lost.now = kT0 + absl::Hours(1);
   cases.push_back(lost);
-  Observation canceled = Obs({});
+  Observation canceled =
+      Obs({PodBuilder().Container("main").Deleting(absl::Seconds(5)).Build()});
   canceled.cancel_requested = true;
   cases.push_back(canceled);
 

@@ -236,11 +236,10 @@ class Planner {
     Outcome outcome = Observe(record, std::move(pods));
     if (outcome.memory_limit.has_value()) record.memory_limit = outcome.memory_limit->ToString();
     record.waiting_since = outcome.waiting_since;
-    // A running pod is asked to stop only once Canceling is stored: a
+    // A pod is asked to stop only once Canceling is stored: a
     // controller that dies between the Job's delete and that write would
     // otherwise come back to a pod that ended 143 for no recorded reason.
     const bool stop_once_recorded = !outcome.ended() && !outcome.look_again_at.has_value() &&
-                                    outcome.phase != Phase::kPending &&
                                     in_.phase != Phase::kCanceling;
     if (in_.cancel && job != nullptr && !(*job)["metadata"].contains("deletionTimestamp") &&
         !stop_once_recorded) {
@@ -258,21 +257,15 @@ class Planner {
       return;
     }
     if (in_.cancel) {
-      if (outcome.phase == Phase::kPending) {
-        // Nothing ran yet: canceled at once, the Job goes with its pod.
-        Outcome canceled;
-        canceled.phase = Phase::kCanceled;
-        canceled.reason = lifecycle::reason::kCanceled;
-        canceled.message = "canceled before the attempt's pod started";
-        EndAttempt(current, canceled);
-      } else {
-        MoveTo(Phase::kCanceling);
-        plan_.reason = lifecycle::reason::kCanceled;
-        plan_.message = "canceling: the attempt's pods are asked to stop";
-        // A pod on a lost node never confirms it stopped: look again, so the
-        // node-lost timeout can end it.
-        plan_.wake_at = in_.now + kRecheckWaiting;
-      }
+      // Even an attempt whose pod looks pending goes through Canceling: its
+      // pod (weir's finalizer keeps it until its end is stored) says whether
+      // it started, which a lagging cache cannot.
+      MoveTo(Phase::kCanceling);
+      plan_.reason = lifecycle::reason::kCanceled;
+      plan_.message = "canceling: the attempt's pods are asked to stop";
+      // A pod on a lost node never confirms it stopped: look again, so the
+      // node-lost timeout can end it.
+      plan_.wake_at = in_.now + kRecheckWaiting;
       return;
     }
 

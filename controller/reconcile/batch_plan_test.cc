@@ -238,10 +238,20 @@ TEST_F(BatchPlanTest, CancelWhilePendingEndsCanceledNeverFailed) {
   object_["spec"]["cancel"] = true;
   object_["metadata"]["generation"] = 2;
   BatchPlan p = Plan();
-  EXPECT_EQ(p.status->phase, "Canceled");
+  EXPECT_EQ(p.status->phase, "Canceling");
   EXPECT_FALSE(p.create_job.has_value());
-  EXPECT_EQ(p.delete_jobs.size(), 1u);
   EXPECT_EQ(p.status->observed_generation, 2);
+  Apply(p);
+  p = Plan();
+  EXPECT_EQ(p.delete_jobs.size(), 1u);
+
+  // The Job goes; its pod, deleted before it started, shows it never ran.
+  jobs_.front()["metadata"]["deletionTimestamp"] = api::FormatRfc3339(kT0);
+  AddPod(1, "Pending", {{"waiting", {{"reason", "ContainerCreating"}}}});
+  pods_.back()["metadata"]["deletionTimestamp"] = api::FormatRfc3339(kT0 + absl::Seconds(30));
+  pods_.back()["metadata"]["deletionGracePeriodSeconds"] = 30;
+  p = Plan();
+  EXPECT_EQ(p.status->phase, "Canceled");
   EXPECT_EQ(Condition(p, "Finished")->reason, "Canceled");
 }
 
@@ -263,7 +273,7 @@ TEST_F(BatchPlanTest, CanceledAttemptKnownOnlyFromItsJobIsRecordedBeforeTheJobGo
 
     BatchPlan p = Plan();
     ASSERT_TRUE(p.status.has_value());
-    EXPECT_EQ(p.status->phase, pod_running ? "Canceling" : "Canceled");
+    EXPECT_EQ(p.status->phase, "Canceling");
     ASSERT_EQ(p.status->attempts.size(), 1u);
     EXPECT_EQ(p.status->attempts[0].job, job["metadata"]["name"]);
     EXPECT_TRUE(p.delete_jobs.empty()) << "not before the status records the attempt";
@@ -277,15 +287,20 @@ TEST_F(BatchPlanTest, DeleteWhilePendingWritesCanceledThenRemovesFinalizerWhenCh
   Apply(Plan());
   object_["metadata"]["deletionTimestamp"] = api::FormatRfc3339(kT0);
   BatchPlan p = Plan();
-  EXPECT_EQ(p.status->phase, "Canceled");
-  EXPECT_EQ(p.delete_jobs.size(), 1u);
+  EXPECT_EQ(p.status->phase, "Canceling");
+  EXPECT_TRUE(p.delete_jobs.empty()) << "not before Canceling is stored";
   EXPECT_FALSE(p.remove_finalizer) << "a child is still there";
   EXPECT_FALSE(p.add_finalizer);
   Apply(p);
+  EXPECT_EQ(Plan().delete_jobs.size(), 1u);
 
+  // The Job went with the pod it never had.
+  const std::string job = jobs_.front()["metadata"]["name"];
   jobs_.clear();
+  in_.jobs_gone.insert(job);
   p = Plan();
-  EXPECT_TRUE(p.remove_finalizer);
+  EXPECT_EQ(p.status->phase, "Canceled");
+  EXPECT_TRUE(p.remove_finalizer) << "after the status write (Converge's order)";
   EXPECT_FALSE(p.create_job.has_value());
 }
 

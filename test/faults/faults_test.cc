@@ -13,13 +13,15 @@
 // nothing more (4), and once its owners are deleted leave no Job or pod (5).
 //
 // Which runs: WEIR_FAULTS=ci (the default, what `make test` runs): crash
-// points 1, N/2 and N; WEIR_FAULTS=full (`make faults`): every
+// points 1, N/2 and N and one seed (the scenario's place in the list picks
+// it, so the list covers seeds 1-20); WEIR_FAULTS=full (`make faults`): every
 // k in 1..N and seeds 1-20; WEIR_FAULTS=crash-3 or seed-7: that run alone, as
 // a failure's replay line prints it.
 //
 // A new scenario gets all of this by being added to Scenarios().
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -80,6 +82,25 @@ Edit CancelWhenRunning(const std::string& resource, const std::string& name) {
 
 Edit DeleteWhenRunning(const std::string& resource, const std::string& name) {
   return {resource, name, Running, [](const json&) { return json(); }};
+}
+
+// Once the owner recorded its first attempt (its Job exists, its pod may not
+// run yet).
+bool Started(const json& o) {
+  return !o.value("status", json::object()).value("attempts", json::array()).empty();
+}
+
+bool Succeeded(const json& o) {
+  return o.value("status", json::object()).value("phase", "") == "Succeeded";
+}
+
+// A Batch whose pod plays `outcome` in containers `names` (the first is
+// "main" unless the spec names another).
+json BatchOf(const std::vector<std::string>& names, const std::string& outcome, json extra,
+             json annotations) {
+  json b = SimulatedBatch("", "b", outcome, std::move(extra), std::move(annotations));
+  SetContainers(b, names);
+  return b;
 }
 
 // The scenarios of batch_test and flow_test that a controller fault can
@@ -144,6 +165,107 @@ std::vector<Scenario> Scenarios() {
   out.push_back({"flow_deleted_while_running",
                  {Template("work"), Flow("f", {Step("x", "work", {}, Plays("Hang"))})},
                  {DeleteWhenRunning(kFlows, "f")}});
+
+  // The other kwok scenarios of batch_test and flow_test.
+  out.push_back(
+      {"batch_fails",
+       {SimulatedBatch("", "b", "Failed", json::object(), {{"sim.weir.dev/exit-code", "3"}})},
+       {}});
+  out.push_back({"batch_oom_killed", {SimulatedBatch("", "b", "OOMKilled")}, {}});
+  out.push_back({"batch_sidecar_hangs_after_main",
+                 {BatchOf({"main", "sidecar"}, "Succeeded", json::object(),
+                          {{"sim.weir.dev/outcome-container-sidecar", "Hang"}})},
+                 {}});
+  out.push_back({"batch_sidecar_fails_after_main",
+                 {BatchOf({"main", "sidecar"}, "Succeeded", json::object(),
+                          {{"sim.weir.dev/outcome-container-sidecar", "Failed"}})},
+                 {}});
+  out.push_back({"batch_named_main_fails",
+                 {BatchOf({"proxy", "work"}, "Succeeded", {{"mainContainer", "work"}},
+                          {{"sim.weir.dev/outcome-container-work", "Failed"},
+                           {"sim.weir.dev/exit-code-container-work", "5"}})},
+                 {}});
+  out.push_back(
+      {"batch_preempted_then_node_lost",
+       {SimulatedBatch("", "b", "Succeeded", {{"retry", {{"limit", 0}, {"backoffSeconds", 1}}}},
+                       {{"sim.weir.dev/outcome-attempt-1", "Preempted"},
+                        {"sim.weir.dev/outcome-attempt-2", "NodeLost"}})},
+       {}});
+  const json pull_forever = {{"imagePullGraceSeconds", 600}};
+  out.push_back({"batch_canceled_while_pending",
+                 {SimulatedBatch("", "b", "ImagePullBackOff", pull_forever)},
+                 {{kBatches, "b", Started, [](const json&) {
+                     return json{{"spec", {{"cancel", true}}}};
+                   }}}});
+  out.push_back({"batch_deleted_while_pending",
+                 {SimulatedBatch("", "b", "ImagePullBackOff", pull_forever)},
+                 {{kBatches, "b", Started, [](const json&) { return json(); }}}});
+  out.push_back({"batch_canceled_after_it_succeeded",
+                 {SimulatedBatch("", "b", "Succeeded")},
+                 {{kBatches, "b", Succeeded, [](const json&) {
+                     return json{{"spec", {{"cancel", true}}}};
+                   }}}});
+
+  out.push_back(
+      {"flow_conditions",
+       {Template("work"), Flow("f",
+                               {Step("bad", "work", {}, Plays("Failed")), Step("good", "work"),
+                                Step("on-bad-failed", "work", {{"bad", "Failed"}}),
+                                Step("on-good-failed", "work", {{"good", "Failed"}}),
+                                Step("on-bad-ok", "work", {{"bad", "Succeeded"}}),
+                                Step("finally", "work", {{"on-bad-ok", "Completed"}})},
+                               {{"onStepFailure", "ContinueOthers"}})},
+       {}});
+  out.push_back({"flow_step_fails_continue",
+                 {Template("work"), Flow("f",
+                                         {Step("breaks", "work", {}, Plays("Failed")),
+                                          Step("long", "work", {}, Plays("Succeeded", "4s")),
+                                          Step("after", "work", {{"long", "Succeeded"}})},
+                                         {{"onStepFailure", "ContinueOthers"}})},
+                 {}});
+  out.push_back({"flow_fan_out_in",
+                 {Template("work"),
+                  Flow("f", {Step("root", "work"), Step("l", "work", {{"root", "Succeeded"}}),
+                             Step("m", "work", {{"root", "Succeeded"}}),
+                             Step("r", "work", {{"root", "Succeeded"}}),
+                             Step("join", "work",
+                                  {{"l", "Succeeded"}, {"m", "Succeeded"}, {"r", "Succeeded"}})})},
+                 {}});
+  out.push_back(
+      {"flow_suspended_then_resumed_parallelism_2",
+       {Template("work"),
+        Flow("f", {Step("s0", "work"), Step("s1", "work"), Step("s2", "work"), Step("s3", "work")},
+             {{"parallelism", 2}, {"suspend", true}})},
+       {{kFlows, "f", [](const json& f) { return f.contains("status"); },
+         [](const json&) {
+           return json{{"spec", {{"suspend", false}}}};
+         }}}});
+  out.push_back(
+      {"flow_step_oom_retry",
+       {Template("work"),
+        Flow("f", {Step("grow", "work", {},
+                        {{"retry", oom_retry["retry"]},
+                         {"patch",
+                          {{"template",
+                            {{"metadata",
+                              {{"annotations",
+                                {{"sim.weir.dev/outcome-attempt-1", "OOMKilled"},
+                                 {"sim.weir.dev/outcome-attempt-2", "Succeeded"}}}}}}}}}})})},
+       {}});
+  out.push_back({"flow_cycle_is_invalid",
+                 {Template("work"), Flow("f", {Step("a", "work", {{"b", "Succeeded"}}),
+                                               Step("b", "work", {{"a", "Succeeded"}})})},
+                 {}});
+  out.push_back({"flow_unknown_template", {Flow("f", {Step("a", "missing")})}, {}});
+  out.push_back(
+      {"flows_share_a_template",
+       {Template("work"), Flow("f", {Step("a", "work"), Step("b", "work", {{"a", "Succeeded"}})}),
+        Flow("g", {Step("a", "work", {}, Plays("Failed")), Step("b", "work", {{"a", "Failed"}})})},
+       {}});
+  out.push_back(
+      {"flow_retain_delete",
+       {Template("work"), Flow("f", {Step("a", "work")}, {{"jobRetainPolicy", "Delete"}})},
+       {}});
   return out;
 }
 
@@ -201,6 +323,9 @@ std::optional<Point> ParsePoint(absl::string_view s) {
   if (!absl::SimpleAtoi(s, &p.n) || p.n < 1) return std::nullopt;
   return p;
 }
+
+// Seeded random schedules per scenario in a full run.
+constexpr int kSeeds = 20;
 
 struct RunResult {
   std::string outcome;  // every owner's OutcomeOf, or "<name> deleted"
@@ -384,7 +509,8 @@ class FaultsTest : public ::testing::TestWithParam<Scenario> {
   std::optional<Kubectl> kubectl_;
 };
 
-std::vector<Point> PointsToRun(int writes) {
+// `index`: the scenario's place in Scenarios(), which picks its CI seed.
+std::vector<Point> PointsToRun(int writes, int index) {
   const char* env = std::getenv("WEIR_FAULTS");
   const std::string mode = env == nullptr || *env == '\0' ? "ci" : env;
   if (std::optional<Point> one = ParsePoint(mode)) return {*one};
@@ -393,25 +519,29 @@ std::vector<Point> PointsToRun(int writes) {
   auto seed = [&](int s) { points.push_back({Point::Kind::kSeed, s}); };
   if (mode == "full") {
     for (int k = 1; k <= writes; ++k) crash(k);
-    for (int s = 1; s <= 20; ++s) seed(s);
+    for (int s = 1; s <= kSeeds; ++s) seed(s);
   } else {
-    // Seeds are not in the CI sample while flow_canceled at seed-2 still
-    // fails (README "Reliability": a step ended Failed 143, not Canceled).
     for (int k : {1, (writes + 1) / 2, writes}) {
       if (k >= 1 && (points.empty() || points.back().n != k)) crash(k);
     }
+    // One seed each, so that the scenarios together cover all of them.
+    seed(1 + index % kSeeds);
   }
   return points;
 }
 
 TEST_P(FaultsTest, Run) {
   const Scenario& s = GetParam();
+  const std::vector<Scenario> all = Scenarios();
+  const int index = static_cast<int>(
+      std::find_if(all.begin(), all.end(), [&](const Scenario& x) { return x.name == s.name; }) -
+      all.begin());
   const RunResult reference = RunAt(s, Point(), 0);
   ASSERT_FALSE(HasFailure()) << "the fault-free run already fails";
   ASSERT_GT(reference.writes, 0);
   std::printf("%s: reference %d writes: %s\n", s.name.c_str(), reference.writes,
               reference.outcome.c_str());
-  for (const Point& p : PointsToRun(reference.writes)) {
+  for (const Point& p : PointsToRun(reference.writes, index)) {
     const RunResult r = RunAt(s, p, reference.writes);
     EXPECT_EQ(r.outcome, reference.outcome)
         << s.name << " at " << p.Name() << " ended otherwise than without faults";

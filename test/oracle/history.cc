@@ -428,7 +428,12 @@ class Checker {
   void CheckOwnerStatus(const std::string& owner) {
     const std::vector<const Version*>& versions = index_.versions(owner);
     const Kind kind = index_.kind(owner);
-    if (kind == Kind::kJobFlow) CheckFlowPhase(owner);
+    if (kind == Kind::kJobFlow) {
+      CheckFlowPhase(owner);
+      stats_.units_failed += std::any_of(versions.begin(), versions.end(), [](const Version* v) {
+        return Str(v->object, {"status", "phase"}) == "Failed";
+      });
+    }
     std::set<std::string> names;
     for (const Version* v : versions) {
       for (const std::string& n : UnitNames(v->object, kind)) names.insert(n);
@@ -455,8 +460,10 @@ class Checker {
                    {owner});
           }
         }
-        if (!prev.has_value() || prev->phase != unit.phase)
+        if (!prev.has_value() || prev->phase != unit.phase) {
+          stats_.units_failed += unit.phase == "Failed";
           JudgeUnitPhase(owner, kind, step, *v, unit);
+        }
         if (prev.has_value()) CompareAttempts(owner, where, *prev, unit);
         for (size_t i = 0; i < unit.attempts.size(); ++i) {
           const json& a = unit.attempts[i];

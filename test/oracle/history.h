@@ -58,6 +58,8 @@ struct Stats {
   // from a stale view, created them (an upstream race; seen under load).
   // Each must be gone by the end; invariant 5 does not count them otherwise.
   int pods_for_deleted_jobs = 0;
+  // Batches, JobFlows and flow steps that recorded Failed at some version.
+  int units_failed = 0;
 };
 
 class History {

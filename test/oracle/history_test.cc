@@ -120,6 +120,7 @@ TEST(OracleTest, ACleanHistoryReportsNothing) {
   EXPECT_TRUE(violations.empty()) << s.history().Report(violations);
   EXPECT_EQ(s.history().Summary().jobs, 1);
   EXPECT_EQ(s.history().Summary().pods, 1);
+  EXPECT_EQ(s.history().Summary().units_failed, 0);
 }
 
 TEST(OracleTest, CanceledAfterTheUserAskedIsClean) {
@@ -149,6 +150,15 @@ TEST(OracleTest, TwoJobsForOneAttemptBreakInvariant1) {
   const std::string report = s.history().Report(violations);
   EXPECT_THAT(report, HasSubstr("#2 rv=102 ADDED Job b-1-x attempt=1"));
   EXPECT_THAT(report, HasSubstr("#3 rv=103 ADDED Job b-1-x attempt=1"));
+}
+
+TEST(OracleTest, CountsBatchesThatRecordedFailed) {
+  Script s;
+  RunAttempt(s, 0);
+  const json failed = {{"phase", "Failed"}, {"terminationReason", "Error"}, {"exitCode", 1}};
+  s.Event(Kind::kBatch, "MODIFIED", Batch(1, failed));
+  s.Event(Kind::kBatch, "MODIFIED", Batch(1, failed));
+  EXPECT_EQ(s.history().Summary().units_failed, 1) << "one Batch, however many versions";
 }
 
 TEST(OracleTest, AJobAuthorizedByTheCanceledGenerationBreaksInvariant2) {

@@ -25,6 +25,17 @@ json SimulatedBatch(const std::string& ns, const std::string& name, const std::s
           {"spec", spec}};
 }
 
+void SetContainers(json& batch, const std::vector<std::string>& names) {
+  json& containers = batch["spec"]["jobSpec"]["template"]["spec"]["containers"];
+  const json model = containers[0];
+  containers = json::array();
+  for (const std::string& name : names) {
+    json c = model;
+    c["name"] = name;
+    containers.push_back(std::move(c));
+  }
+}
+
 json Template(const std::string& name, const std::string& outcome, const std::string& duration) {
   return {{"apiVersion", "weir.dev/v1alpha1"},
           {"kind", "JobTemplate"},

@@ -22,6 +22,9 @@ nlohmann::json SimulatedBatch(const std::string& ns, const std::string& name,
                               nlohmann::json extra = nlohmann::json::object(),
                               nlohmann::json annotations = nlohmann::json::object());
 
+// Gives the Batch's pod one container of each name, like SimulatedBatch's.
+void SetContainers(nlohmann::json& batch, const std::vector<std::string>& names);
+
 // A JobTemplate `name` (no namespace: kubectl apply -n sets it) whose pods
 // play `outcome` for `duration` on kwok.
 nlohmann::json Template(const std::string& name, const std::string& outcome = "Succeeded",
