@@ -1343,8 +1343,7 @@ TEST(RetryTraitsOf, MatchesClassify) {
   Observation lost = Obs({PodBuilder().Container("main").Phase("Unknown").Running("main").Build()});
   lost.now = kT0 + absl::Hours(1);
   cases.push_back(lost);
-  Observation canceled =
-      Obs({PodBuilder().Container("main").Deleting(absl::Seconds(5)).Build()});
+  Observation canceled = Obs({PodBuilder().Container("main").Deleting(absl::Seconds(5)).Build()});
   canceled.cancel_requested = true;
   cases.push_back(canceled);
 
