@@ -129,7 +129,7 @@ class CancelStressTest : public ControllerFixture {
 
   // Creates the owner, waits `act_after`, then cancels or deletes it (for
   // kCreated*, the create itself was the cancel). Returns when the act was
-  // done, after the create returned.
+  // sent, after the create returned.
   absl::Duration Play(const Owner& o) {
     absl::StatusOr<json> created = client_->Create(o.resource, ns(), o.object);
     EXPECT_TRUE(created.ok()) << created.status();
@@ -138,6 +138,7 @@ class CancelStressTest : public ControllerFixture {
       return absl::ZeroDuration();
     }
     absl::SleepFor(o.act_after);
+    const absl::Duration sent = absl::Now() - born;
     const std::string name = o.object["metadata"]["name"];
     absl::Status done;
     if (o.act == Act::kDelete) {
@@ -157,7 +158,7 @@ class CancelStressTest : public ControllerFixture {
                  .status();
     }
     EXPECT_TRUE(done.ok()) << name << ": " << done;
-    return absl::Now() - born;
+    return sent;
   }
 
   std::unique_ptr<kube::HttpClient> client_;
@@ -182,11 +183,12 @@ TEST_F(CancelStressTest, TwoHundredCancelsAndDeletesInTheFirstSecondsNeverFailNo
   int late = 0;
   for (const absl::Duration d : acted) late += d > kCancelWithin + absl::Milliseconds(500);
   std::printf(
-      "%zu owners created over %s, each canceled or deleted %s after its create at most; "
-      "%d acts came more than 0.5 s late\n",
+      "%zu owners created over %s, each canceled or deleted at most %s after its create; "
+      "%d acts were sent more than 0.5 s late\n",
       owners.size(), absl::FormatDuration(absl::Now() - start).c_str(),
       absl::FormatDuration(*std::max_element(acted.begin(), acted.end())).c_str(), late);
-  EXPECT_LE(late, 20) << "the machine is too slow for the window this test is about";
+  EXPECT_LE(late, static_cast<int>(owners.size()) / 10)
+      << "the machine is too slow for the window this test is about";
 
   // Canceled owners end; deleted ones go, children first.
   int left = 0;

@@ -53,25 +53,7 @@ oracle::Stats ControllerFixture::FinishOracle() {
     ADD_FAILURE() << "FinishOracle: the oracle is off or already finished";
     return {};
   }
-  // The quiet period is several of the controller's 1 s requeues long.
-  absl::StatusOr<oracle::History> history =
-      std::exchange(oracle_, nullptr)->Finish(absl::Seconds(4), absl::Seconds(60));
-  if (!history.ok()) {
-    ADD_FAILURE() << "the oracle's watch: " << history.status();
-    return {};
-  }
-  const std::vector<oracle::Violation> violations = history->Check();
-  const oracle::Stats stats = history->Summary();
-  std::printf(
-      "oracle: %d owners, %d Jobs, %d pods, %d Jobs in the cancel window, %d pods created for a "
-      "deleted Job (job controller), %zu violations\n",
-      stats.owners, stats.jobs, stats.pods, stats.jobs_in_cancel_window,
-      stats.pods_for_deleted_jobs, violations.size());
-  for (size_t i = 0; i < violations.size(); ++i) {
-    ADD_FAILURE() << "oracle violation " << i + 1 << " of " << violations.size() << ", "
-                  << history->Describe(violations[i]);
-  }
-  return stats;
+  return FinishAndJudge(std::exchange(oracle_, nullptr));
 }
 
 void ControllerFixture::Apply(json object) {

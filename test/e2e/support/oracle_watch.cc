@@ -1,11 +1,13 @@
 #include "test/e2e/support/oracle_watch.h"
 
+#include <cstdio>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "gtest/gtest.h"
 
 namespace weir::e2e {
 namespace {
@@ -126,6 +128,26 @@ absl::StatusOr<oracle::History> OracleWatch::Finish(absl::Duration quiet, absl::
                           {still_written.begin(), still_written.end()}});
   }
   return history;
+}
+
+oracle::Stats FinishAndJudge(std::unique_ptr<OracleWatch> watch) {
+  absl::StatusOr<oracle::History> history = watch->Finish(absl::Seconds(4), absl::Seconds(60));
+  if (!history.ok()) {
+    ADD_FAILURE() << "the oracle's watch: " << history.status();
+    return {};
+  }
+  const std::vector<oracle::Violation> violations = history->Check();
+  const oracle::Stats stats = history->Summary();
+  std::printf(
+      "oracle: %d owners, %d Jobs, %d pods, %d Jobs in the cancel window, %d pods created for a "
+      "deleted Job (job controller), %zu violations\n",
+      stats.owners, stats.jobs, stats.pods, stats.jobs_in_cancel_window,
+      stats.pods_for_deleted_jobs, violations.size());
+  for (size_t i = 0; i < violations.size(); ++i) {
+    ADD_FAILURE() << "oracle violation " << i + 1 << " of " << violations.size() << ", "
+                  << history->Describe(violations[i]);
+  }
+  return stats;
 }
 
 }  // namespace weir::e2e

@@ -42,4 +42,10 @@ class OracleWatch {
   std::vector<Stream> streams_;
 };
 
+// Finishes `watch` (quiet 4 s, at most 60 s: several of the controller's 1 s
+// requeues), judges the whole history and adds a gtest failure for a watch
+// error and for each violation, with its numbered history. Returns what the
+// oracle counted, printed on one line.
+oracle::Stats FinishAndJudge(std::unique_ptr<OracleWatch> watch);
+
 }  // namespace weir::e2e
