@@ -22,12 +22,6 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-absl::Time ParseTime(const json& t) {
-  absl::Time out = absl::InfiniteFuture();
-  if (t.is_string()) (void)absl::ParseTime(absl::RFC3339_full, t.get<std::string>(), &out, nullptr);
-  return out;
-}
-
 class FlowTest : public ControllerFixture {
  protected:
   json WaitForFlow(const std::string& name, const std::string& phase,
@@ -59,7 +53,8 @@ class FlowTest : public ControllerFixture {
         if (!c.contains("state") || !c["state"].contains("terminated")) {
           return absl::InfiniteFuture();
         }
-        last = std::max(last, ParseTime(c["state"]["terminated"]["finishedAt"]));
+        last = std::max(last,
+                        Timestamp(c["state"]["terminated"]["finishedAt"], absl::InfiniteFuture()));
       }
     }
     return last;
@@ -74,7 +69,8 @@ class FlowTest : public ControllerFixture {
     }
     for (const json& step : flow["spec"]["steps"]) {
       if (!job_of.contains(step["name"])) continue;
-      const absl::Time created = ParseTime(job_of[step["name"]]["metadata"]["creationTimestamp"]);
+      const absl::Time created =
+          Timestamp(job_of[step["name"]]["metadata"]["creationTimestamp"], absl::InfiniteFuture());
       for (const json& dep : step.value("dependsOn", json::array())) {
         if (!job_of.contains(dep["step"])) continue;  // skipped: it never ran
         const absl::Time dep_done = FinishedAt(job_of[dep["step"]]["metadata"]["name"]);
@@ -295,7 +291,8 @@ TEST_F(FlowTest, SuspendAndParallelism) {
   // Intervals from each Job's creation to its pod's end; at most 2 overlap.
   std::vector<std::pair<absl::Time, int>> edges;
   for (const json& job : FlowJobs("par")) {
-    const absl::Time created = ParseTime(job["metadata"]["creationTimestamp"]);
+    const absl::Time created =
+        Timestamp(job["metadata"]["creationTimestamp"], absl::InfiniteFuture());
     const absl::Time ended = FinishedAt(job["metadata"]["name"]);
     ASSERT_LT(ended, absl::InfiniteFuture());
     edges.push_back({created, +1});

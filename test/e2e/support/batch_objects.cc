@@ -118,12 +118,12 @@ std::string PhaseOf(const json& object) {
   return status != object.end() && status->is_object() ? status->value("phase", "") : "";
 }
 
-absl::Time Timestamp(const json& rfc3339) {
+absl::Time Timestamp(const json& rfc3339, absl::Time otherwise) {
   absl::Time t;
   std::string err;
   if (!rfc3339.is_string() ||
       !absl::ParseTime(absl::RFC3339_full, rfc3339.get<std::string>(), &t, &err)) {
-    return absl::InfinitePast();
+    return otherwise;
   }
   return t;
 }

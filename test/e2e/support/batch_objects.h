@@ -65,9 +65,9 @@ nlohmann::json RealBatch(const std::string& ns, const std::string& name, const s
 // (or `object` is not an object).
 std::string PhaseOf(const nlohmann::json& object);
 
-// An RFC 3339 timestamp (e.g. a status time field); InfinitePast if it is not
+// An RFC 3339 timestamp (e.g. a status time field); `otherwise` if it is not
 // one.
-absl::Time Timestamp(const nlohmann::json& rfc3339);
+absl::Time Timestamp(const nlohmann::json& rfc3339, absl::Time otherwise = absl::InfinitePast());
 
 // metadata.creationTimestamp (one-second resolution); InfinitePast if absent.
 absl::Time CreationTime(const nlohmann::json& object);
