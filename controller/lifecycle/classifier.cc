@@ -586,12 +586,12 @@ class PodClassifier {
                                  ", longer than the image-pull grace of ",
                                  absl::FormatDuration(obs_.image_pull_grace), detail);
       } else {
+        // Times, not the time waited so far: the message (and so the
+        // status) stays the same from one look to the next.
         o.phase = Phase::kPending;
-        const std::string so_far = lasted > absl::ZeroDuration()
-                                       ? absl::StrCat(" for ", absl::FormatDuration(lasted))
-                                       : "";
-        o.message = absl::StrCat(what, so_far, " (fails after ",
-                                 absl::FormatDuration(obs_.image_pull_grace), ")", detail);
+        o.message = absl::StrCat(what, " since ", api::FormatRfc3339(since), " (fails after ",
+                                 absl::FormatDuration(obs_.image_pull_grace), ", at ",
+                                 api::FormatRfc3339(since + obs_.image_pull_grace), ")", detail);
       }
       return o;
     }

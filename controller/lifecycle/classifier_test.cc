@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "api/meta.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -693,11 +694,16 @@ TEST(ClassifierTable, ImagePullGraceCountsFromTheFirstSightOfTheError) {
   Outcome first = Classify(obs);
   EXPECT_EQ(first.phase, Phase::kPending);
   EXPECT_EQ(first.waiting_since, obs.now);
-  EXPECT_THAT(first.message, HasSubstr("ErrImagePull (fails after 5m): not found"));
+  EXPECT_THAT(first.message,
+              HasSubstr(absl::StrCat(
+                  "ErrImagePull since ", api::FormatRfc3339(obs.now), " (fails after 5m, at ",
+                  api::FormatRfc3339(obs.now + absl::Minutes(5)), "): not found")));
 
   obs.waiting_since = first.waiting_since;
   obs.now += absl::Minutes(5) - absl::Seconds(1);
-  EXPECT_EQ(Classify(obs).phase, Phase::kPending);
+  const Outcome later = Classify(obs);
+  EXPECT_EQ(later.phase, Phase::kPending);
+  EXPECT_EQ(later.message, first.message) << "a waiting pod must not rewrite its status";
   obs.now += absl::Seconds(1);
   const Outcome failed = Classify(obs);
   EXPECT_EQ(failed.phase, Phase::kFailed);
