@@ -196,6 +196,11 @@ void Controller::ProcessOne(const std::string& key) {
     if (threw) {
       log_.Error("reconcile threw an exception; retrying with backoff",
                  {{"key", key}, {"exception", thrown}, {"requeues", queue_.NumRequeues(key)}});
+    } else if (absl::IsAborted(result.status())) {
+      // A write met a newer version (409 Conflict): the retry reads it. Not
+      // an error anyone must act on.
+      log_.Info("reconcile met a newer version; retrying",
+                {{"key", key}, {"error", result.status()}, {"requeues", queue_.NumRequeues(key)}});
     } else {
       log_.Error("reconcile failed; retrying with backoff",
                  {{"key", key}, {"error", result.status()}, {"requeues", queue_.NumRequeues(key)}});

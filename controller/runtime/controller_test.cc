@@ -15,6 +15,7 @@ using absl::Milliseconds;
 using absl::Seconds;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(RequestTest, KeyRoundTrip) {
   EXPECT_EQ((Request{"ns", "a"}.Key()), "ns/a");
@@ -169,6 +170,25 @@ TEST_F(ControllerTest, ErrorsRequeueWithExponentialBackoffThenSucceed) {
   EXPECT_EQ(Sample("weir_workqueue_retries_total{name=\"test\"}"), 3);
   EXPECT_THAT(sink_->Text(), HasSubstr("msg=\"reconcile failed; retrying with backoff\" "
                                        "controller=test key=ns/a error=\"UNAVAILABLE: api down\""));
+  EXPECT_TRUE(c->Stop(Seconds(1)));
+}
+
+// A 409 is retried like any error, but it is not one a person must act on.
+TEST_F(ControllerTest, AConflictIsRetriedAndLoggedAsInfo) {
+  reconciler_.Script("ns/a", {[](const Request&) -> absl::StatusOr<Result> {
+                       return absl::AbortedError("the object has been modified");
+                     }});
+  auto c = Make(1);
+  c->Start();
+  c->Enqueue({"ns", "a"});
+  reconciler_.AwaitCalls(1);
+  AwaitIdle(1);
+  clock_.Advance(Milliseconds(5));
+  reconciler_.AwaitCalls(2);
+  AwaitIdle(1);
+  EXPECT_THAT(sink_->Text(),
+              HasSubstr("level=info msg=\"reconcile met a newer version; retrying\""));
+  EXPECT_THAT(sink_->Text(), Not(HasSubstr("level=error")));
   EXPECT_TRUE(c->Stop(Seconds(1)));
 }
 
