@@ -186,8 +186,19 @@ void Controller::ProcessOne(const std::string& key) {
     metrics_->duration->Observe(absl::ToDoubleSeconds(took));
   }
 
-  if (threw || !result.ok()) {
+  // A write that met a newer version (409 Conflict) is retried once the
+  // cache has the newer version, which its watch event brings (and which
+  // re-adds the key at once); this is the fallback. It does not grow the
+  // key's backoff: a burst of conflicts from a lagging cache would otherwise
+  // leave the key waiting for minutes (found by the fault suite).
+  const bool conflict = !threw && absl::IsAborted(result.status());
+  if (conflict) {
+    queue_.Forget(key);
+    queue_.AddAfter(key, kConflictRetry);
+  } else if (threw || !result.ok()) {
     queue_.AddRateLimited(key);
+  }
+  if (threw || !result.ok()) {
     if (metrics_ != nullptr) {
       metrics_->error->Inc();
       metrics_->errors->Inc();
@@ -196,11 +207,10 @@ void Controller::ProcessOne(const std::string& key) {
     if (threw) {
       log_.Error("reconcile threw an exception; retrying with backoff",
                  {{"key", key}, {"exception", thrown}, {"requeues", queue_.NumRequeues(key)}});
-    } else if (absl::IsAborted(result.status())) {
-      // A write met a newer version (409 Conflict): the retry reads it. Not
-      // an error anyone must act on.
+    } else if (conflict) {
+      // Not an error anyone must act on.
       log_.Info("reconcile met a newer version; retrying",
-                {{"key", key}, {"error", result.status()}, {"requeues", queue_.NumRequeues(key)}});
+                {{"key", key}, {"error", result.status()}, {"after", kConflictRetry}});
     } else {
       log_.Error("reconcile failed; retrying with backoff",
                  {{"key", key}, {"error", result.status()}, {"requeues", queue_.NumRequeues(key)}});

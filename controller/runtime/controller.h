@@ -59,6 +59,10 @@ struct Request {
   bool operator==(const Request& o) const = default;
 };
 
+// When a reconcile whose write met a newer version (409 Conflict) is tried
+// again if no event brings the key back sooner.
+inline constexpr absl::Duration kConflictRetry = absl::Milliseconds(500);
+
 struct Result {
   // Process again after the rate limiter's backoff.
   bool requeue = false;

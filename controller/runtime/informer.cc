@@ -22,6 +22,8 @@ StoreOptions Informer::MakeStoreOptions(const InformerOptions& options) {
 Informer::Informer(kube::Client* client, InformerOptions options)
     : clock_(options.reflector.clock != nullptr ? options.reflector.clock : &RealClock::Get()),
       logger_(options.reflector.logger.With({{"resource", options.reflector.resource.ToString()}})),
+      metrics_(options.reflector.metrics),
+      resource_name_(options.reflector.resource.ToString()),
       store_(MakeStoreOptions(options)),
       reflector_(client, this, std::move(options.reflector)) {}
 
@@ -73,12 +75,22 @@ void Informer::Deliver(const Delta& delta) {
   for (const std::shared_ptr<ResourceEventHandler>& h : handlers_) Call(*h, delta);
 }
 
+void Informer::Counted() const {
+  if (metrics_ != nullptr) metrics_->OnCached(resource_name_, store_.size());
+}
+
 void Informer::Replace(std::vector<json> objects) {
   {
     absl::MutexLock l(&dispatch_mu_);
+    // Counted before handlers hear of it, as in Apply (the store is
+    // replaced by the first delivery).
+    bool counted = false;
     store_.ReplacePrepared(std::move(objects),
-                           [this](const Delta& delta)
-                               ABSL_NO_THREAD_SAFETY_ANALYSIS { Deliver(delta); });
+                           [&](const Delta& delta) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                             if (!std::exchange(counted, true)) Counted();
+                             Deliver(delta);
+                           });
+    if (!counted) Counted();
   }
   absl::MutexLock l(&sync_mu_);
   synced_ = true;
@@ -87,12 +99,17 @@ void Informer::Replace(std::vector<json> objects) {
 void Informer::Apply(kube::EventType type, json object) {
   absl::MutexLock l(&dispatch_mu_);
   if (type == kube::EventType::kDeleted) {
-    Deliver(store_.Remove(std::move(object)));
+    const Delta removed = store_.Remove(std::move(object));
+    Counted();
+    Deliver(removed);
     return;
   }
   // ADDED of a cached object (e.g. replayed after a resume) is an update,
   // MODIFIED of an unknown one an add; duplicates produce nothing.
-  if (std::optional<Delta> delta = store_.Upsert(std::move(object))) Deliver(*delta);
+  if (std::optional<Delta> delta = store_.Upsert(std::move(object))) {
+    if (delta->type == Delta::Type::kAdded) Counted();
+    Deliver(*delta);
+  }
 }
 
 // ---- InformerFactory -------------------------------------------------------

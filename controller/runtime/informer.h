@@ -120,10 +120,14 @@ class Informer final : private ReflectorSink {
   void Apply(kube::EventType type, nlohmann::json object) override;
 
   void Deliver(const Delta& delta) ABSL_EXCLUSIVE_LOCKS_REQUIRED(dispatch_mu_);
+  // Reports the cache's size to the metrics.
+  void Counted() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(dispatch_mu_);
   void Call(ResourceEventHandler& handler, const Delta& delta) const;
 
   Clock* const clock_;
   const Logger logger_;
+  ReflectorMetrics* const metrics_;  // may be null
+  const std::string resource_name_;
   Store store_;
   // Serializes store writes with handler calls, so handlers see changes in
   // store order and a new handler's replay is consistent.

@@ -17,6 +17,7 @@ namespace {
 
 using nlohmann::json;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
 // Collects the names of added objects.
@@ -116,6 +117,34 @@ TEST(InformerTest, PodsAreTransformedAndIndexed) {
   EXPECT_EQ(informer.store().ByOwner("job-uid").size(), 1u);
   EXPECT_EQ(informer.store().ByLabel("weir.dev/batch-uid", "u1").size(), 1u);
   EXPECT_EQ(informer.store().ByIndex("node", "").size(), 1u);
+}
+
+// weir caches only its own children (controller_main's selector): the cache,
+// and weir_informer_objects, do not grow with other workloads.
+TEST(InformerTest, ASelectorKeepsOthersObjectsOutAndTheGaugeCountsTheCache) {
+  FakeClock clock;
+  FakeClient client(&clock);
+  const kube::ResourceRef pods = kube::resources::Pods();
+  ASSERT_TRUE(client.Create(pods, "ns", Named("mine", {{"weir.dev/managed-by", "weir"}})).ok());
+  ASSERT_TRUE(client.Create(pods, "ns", Named("theirs")).ok());
+  MetricsRegistry registry;
+  std::unique_ptr<ReflectorMetrics> metrics = NewReflectorMetrics(registry);
+  InformerOptions options = Options(pods, &clock);
+  options.reflector.label_selector = "weir.dev/managed-by=weir";
+  options.reflector.metrics = metrics.get();
+  Informer informer(&client, options);
+  auto names = std::make_shared<Names>();
+  informer.AddEventHandler(names);
+  informer.Start();
+  EXPECT_THAT(names->WaitFor(1), ElementsAre("+mine"));
+  EXPECT_THAT(registry.Render(), HasSubstr("weir_informer_objects{resource=\"pods\"} 1\n"));
+
+  ASSERT_TRUE(client.Create(pods, "ns", Named("theirs-2")).ok());
+  ASSERT_TRUE(client.Create(pods, "ns", Named("mine-2", {{"weir.dev/managed-by", "weir"}})).ok());
+  ASSERT_TRUE(client.Delete(pods, "ns", "mine").ok());
+  EXPECT_THAT(names->WaitFor(3), ElementsAre("+mine", "+mine-2", "-mine"));
+  EXPECT_THAT(registry.Render(), HasSubstr("weir_informer_objects{resource=\"pods\"} 1\n"));
+  informer.Stop();
 }
 
 TEST(InformerTest, KeepFullObjectsSkipsTheTransform) {

@@ -26,7 +26,9 @@ class RegistryReflectorMetrics final : public ReflectorMetrics {
                                       {"resource", "reason"})),
         lists_(registry.AddCounter("weir_reflector_lists_total",
                                    "Lists made by reflectors, by resource and result.",
-                                   {"resource", "result"})) {}
+                                   {"resource", "result"})),
+        cached_(registry.AddGauge("weir_informer_objects",
+                                  "Objects in the informer's cache, by resource.", {"resource"})) {}
 
   void OnWatchRestart(const std::string& resource, absl::string_view reason) override {
     restarts_.WithLabelValues({resource, std::string(reason)}).Inc();
@@ -34,10 +36,14 @@ class RegistryReflectorMetrics final : public ReflectorMetrics {
   void OnList(const std::string& resource, bool ok) override {
     lists_.WithLabelValues({resource, ok ? "ok" : "error"}).Inc();
   }
+  void OnCached(const std::string& resource, size_t n) override {
+    cached_.WithLabelValues({resource}).Set(static_cast<double>(n));
+  }
 
  private:
   CounterFamily& restarts_;
   CounterFamily& lists_;
+  GaugeFamily& cached_;
 };
 
 }  // namespace

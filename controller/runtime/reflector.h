@@ -75,10 +75,13 @@ class ReflectorMetrics {
   virtual void OnWatchRestart(const std::string& resource, absl::string_view reason) = 0;
   // A list finished (ok or not).
   virtual void OnList(const std::string& resource, bool ok) = 0;
+  // The informer's cache of `resource` now holds `n` objects.
+  virtual void OnCached(const std::string& resource, size_t n) = 0;
 };
 
-// ReflectorMetrics on a registry: weir_watch_restarts_total{resource,reason}
-// and weir_reflector_lists_total{resource,result}.
+// ReflectorMetrics on a registry: weir_watch_restarts_total{resource,reason},
+// weir_reflector_lists_total{resource,result} and
+// weir_informer_objects{resource}.
 std::unique_ptr<ReflectorMetrics> NewReflectorMetrics(MetricsRegistry& registry);
 
 struct ReflectorOptions {

@@ -72,6 +72,7 @@ class RecordingMetrics final : public ReflectorMetrics {
     absl::MutexLock l(&mu_);
     lists_.push_back(absl::StrCat(resource, ":", ok ? "ok" : "error"));
   }
+  void OnCached(const std::string&, size_t) override {}
   std::vector<std::string> restarts() {
     absl::MutexLock l(&mu_);
     return restarts_;
