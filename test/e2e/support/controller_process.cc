@@ -11,8 +11,10 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -120,6 +122,20 @@ absl::StatusOr<std::string> ControllerProcess::HttpGet(const std::string& path) 
   std::string content = body == std::string::npos ? "" : response.substr(body + 4);
   if (code != "200") return absl::UnavailableError(absl::StrCat("HTTP ", code, ": ", content));
   return content;
+}
+
+std::vector<std::string> ControllerProcess::SanitizerReports() const {
+  std::vector<std::string> reports;
+  std::ifstream log(log_path_);
+  for (std::string line; std::getline(log, line);) {
+    if (absl::StrContains(line, "WARNING: ThreadSanitizer:") ||
+        absl::StrContains(line, "ERROR: AddressSanitizer:") ||
+        absl::StrContains(line, "ERROR: LeakSanitizer:") ||
+        absl::StrContains(line, ": runtime error: ")) {
+      reports.push_back(line);
+    }
+  }
+  return reports;
 }
 
 absl::Status ControllerProcess::WaitReady(absl::Duration timeout) {
