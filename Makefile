@@ -42,18 +42,19 @@ fuzz-smoke: deps
 	@JOBS=$(JOBS) hack/fuzz.sh smoke
 
 # Sanitizers (hack/sanitize.sh), each in its own build directory. tsan: the
-# unit tests of controller/runtime, reconcile and kube, then the controller
-# e2e tests, under ThreadSanitizer (build-tsan). test runs tsan-unit and
-# asan-e2e: the controller e2e tests under ASan + UBSan (build-asan).
-tsan: deps tools
+# unit tests of controller/runtime, reconcile and kube under ThreadSanitizer
+# (build-tsan), then the controller e2e tests with build-tsan's controller.
+# test runs tsan-unit and asan-e2e: the controller e2e tests with an ASan +
+# UBSan controller (build-asan).
+tsan: build tools
 	@JOBS=$(JOBS) hack/sanitize.sh tsan-unit
-	@JOBS=$(JOBS) hack/sanitize.sh tsan-e2e
+	@JOBS=$(JOBS) hack/sanitize.sh tsan-e2e $(BUILD_DIR)
 
 tsan-unit: deps
 	@JOBS=$(JOBS) hack/sanitize.sh tsan-unit
 
-asan-e2e: deps tools
-	@JOBS=$(JOBS) hack/sanitize.sh asan-e2e
+asan-e2e: build tools
+	@JOBS=$(JOBS) hack/sanitize.sh asan-e2e $(BUILD_DIR)
 
 # Every scenario of test/faults/faults_test.cc at every crash point and under
 # 20 seeded fault schedules (make test runs a fixed sample: WEIR_FAULTS=ci).

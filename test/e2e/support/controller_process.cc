@@ -51,7 +51,11 @@ ControllerProcess::ControllerProcess(std::vector<std::string> extra_flags, std::
                                      std::string binary)
     : extra_flags_(std::move(extra_flags)),
       log_path_(std::move(log_path)),
-      binary_(binary.empty() ? WEIR_CONTROLLER_BINARY : std::move(binary)) {
+      binary_(std::move(binary)) {
+  if (binary_.empty()) {
+    const char* env = std::getenv("WEIR_CONTROLLER_BINARY");
+    binary_ = env != nullptr ? env : WEIR_CONTROLLER_BINARY;
+  }
   if (log_path_.empty()) {
     log_path_ =
         absl::StrCat("/tmp/weir-controller-e2e-", getpid(), "-", FreeLoopbackPort(), ".log");
