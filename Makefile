@@ -6,7 +6,8 @@ BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps tools build unit e2e test faults run bench lint format fuzz fuzz-smoke cluster-up cluster-down clean
+.PHONY: all deps tools build unit e2e test faults run bench lint format fuzz fuzz-smoke tsan \
+        tsan-unit asan-e2e cluster-up cluster-down clean
 
 all: build
 
@@ -30,7 +31,7 @@ unit: build
 e2e: build tools
 	@hack/e2e.sh $(BUILD_DIR)
 
-test: lint tools unit fuzz-smoke e2e
+test: lint tools unit tsan-unit fuzz-smoke e2e asan-e2e
 
 # libFuzzer targets (test/fuzz) in build-fuzz: at least 10^6 executions each;
 # fuzz-smoke (part of test) replays the corpora and fuzzes each for 3 s.
@@ -39,6 +40,21 @@ fuzz: deps
 
 fuzz-smoke: deps
 	@JOBS=$(JOBS) hack/fuzz.sh smoke
+
+# Sanitizers (hack/sanitize.sh), each in its own build directory. tsan: the
+# unit tests of controller/runtime, reconcile and kube under ThreadSanitizer
+# (build-tsan), then the controller e2e tests with build-tsan's controller.
+# test runs tsan-unit and asan-e2e: the controller e2e tests with an ASan +
+# UBSan controller (build-asan).
+tsan: build tools
+	@JOBS=$(JOBS) hack/sanitize.sh tsan-unit
+	@JOBS=$(JOBS) hack/sanitize.sh tsan-e2e $(BUILD_DIR)
+
+tsan-unit: deps
+	@JOBS=$(JOBS) hack/sanitize.sh tsan-unit
+
+asan-e2e: build tools
+	@JOBS=$(JOBS) hack/sanitize.sh asan-e2e $(BUILD_DIR)
 
 # Every scenario of test/faults/faults_test.cc at every crash point and under
 # 20 seeded fault schedules (make test runs a fixed sample: WEIR_FAULTS=ci).
@@ -64,4 +80,4 @@ cluster-down:
 	@hack/cluster.sh down
 
 clean:
-	rm -rf $(BUILD_DIR) build-fuzz
+	rm -rf $(BUILD_DIR) build-fuzz build-tsan build-asan

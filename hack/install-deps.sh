@@ -18,9 +18,14 @@ cluster_packages=(libseccomp-dev busybox-static containernetworking-plugins jq)
 # built with clang and libFuzzer in their own build directory (llvm-16 for
 # llvm-symbolizer: crash reports with file and line).
 fuzz_packages=(clang-16 libclang-rt-16-dev libfuzzer-16-dev llvm-16)
+# The sanitizer builds (hack/sanitize.sh: make tsan, make test's tsan-unit and
+# asan-e2e) use gcc's runtimes, which g++ pulls in on amd64; named so that they
+# stay. The TSan build also compiles Debian's source of libabsl-dev, which
+# hack/sanitize.sh fetches with apt-get source.
+sanitizer_packages=(libtsan2 libasan8 libubsan1)
 
 missing=()
-for p in "${packages[@]}" "${cluster_packages[@]}" "${fuzz_packages[@]}"; do
+for p in "${packages[@]}" "${cluster_packages[@]}" "${fuzz_packages[@]}" "${sanitizer_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0

@@ -183,9 +183,12 @@ class HttpWatchStream final : public WatchStream {
       if (canceled_) return End(MakeStatus(Reason::kCanceled, "watch canceled"));
       std::string line;
       try {
-        concurrency::streams::container_buffer<std::string> buf;
+        // A buffer of the body's own character type: read_line would
+        // reinterpret a char buffer as an unsigned char one (UBSan: "not an
+        // object of type basic_streambuf").
+        concurrency::streams::container_buffer<std::vector<uint8_t>> buf;
         body_.read_line(buf).get();
-        line = std::move(buf.collection());
+        line.assign(buf.collection().begin(), buf.collection().end());
         if (line.empty() && body_.is_eof()) {
           if (canceled_) return End(MakeStatus(Reason::kCanceled, "watch canceled"));
           return End(absl::OkStatus());

@@ -26,9 +26,10 @@ void ControllerFixture::SetUp() {
 
 void ControllerFixture::TearDown() {
   if (oracle_ != nullptr) FinishOracle();
-  if (HasFailure() && controller_.has_value()) {
-    std::fprintf(stderr, "controller log: %s\n", controller_->log_path().c_str());
-  }
+  if (!controller_.has_value()) return;
+  controller_->Stop();
+  ExpectNoSanitizerReports();
+  if (HasFailure()) std::fprintf(stderr, "controller log: %s\n", controller_->log_path().c_str());
 }
 
 void ControllerFixture::RestartController(bool crash) {
@@ -38,6 +39,7 @@ void ControllerFixture::RestartController(bool crash) {
     } else {
       controller_->Stop();
     }
+    ExpectNoSanitizerReports();
   }
   std::vector<std::string> flags = {absl::StrCat("--namespace=", ns_->name()),
                                     "--batch-idle-timeout=1h"};
@@ -46,6 +48,12 @@ void ControllerFixture::RestartController(bool crash) {
   ASSERT_TRUE(controller_->Start().ok());
   absl::Status ready = controller_->WaitReady(absl::Seconds(30));
   ASSERT_TRUE(ready.ok()) << ready;
+}
+
+void ControllerFixture::ExpectNoSanitizerReports() {
+  for (const std::string& report : controller_->SanitizerReports()) {
+    ADD_FAILURE() << "weir-controller (" << controller_->log_path() << "): " << report;
+  }
 }
 
 oracle::Stats ControllerFixture::FinishOracle() {

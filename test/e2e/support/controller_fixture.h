@@ -42,6 +42,8 @@ class ControllerFixture : public ::testing::Test {
   const Kubectl& kubectl() const { return *kubectl_; }
   ControllerProcess& controller() { return *controller_; }
   // Stops (SIGKILL when `crash`) and starts a fresh controller process.
+  // A sanitizer report in a stopped controller's log fails the test (as in
+  // TearDown).
   void RestartController(bool crash);
 
   // Waits until the controller has stopped writing owners, judges every
@@ -75,6 +77,9 @@ class ControllerFixture : public ::testing::Test {
   void ReplaceKubectl(Kubectl kubectl) { kubectl_.emplace(std::move(kubectl)); }
 
  private:
+  // Fails the test on each sanitizer report in the controller's log.
+  void ExpectNoSanitizerReports();
+
   std::vector<std::string> flags_;
   bool oracle_on_;
   std::optional<Kubectl> kubectl_;

@@ -11,8 +11,10 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -49,7 +51,11 @@ ControllerProcess::ControllerProcess(std::vector<std::string> extra_flags, std::
                                      std::string binary)
     : extra_flags_(std::move(extra_flags)),
       log_path_(std::move(log_path)),
-      binary_(binary.empty() ? WEIR_CONTROLLER_BINARY : std::move(binary)) {
+      binary_(std::move(binary)) {
+  if (binary_.empty()) {
+    const char* env = std::getenv("WEIR_CONTROLLER_BINARY");
+    binary_ = env != nullptr ? env : WEIR_CONTROLLER_BINARY;
+  }
   if (log_path_.empty()) {
     log_path_ =
         absl::StrCat("/tmp/weir-controller-e2e-", getpid(), "-", FreeLoopbackPort(), ".log");
@@ -120,6 +126,20 @@ absl::StatusOr<std::string> ControllerProcess::HttpGet(const std::string& path) 
   std::string content = body == std::string::npos ? "" : response.substr(body + 4);
   if (code != "200") return absl::UnavailableError(absl::StrCat("HTTP ", code, ": ", content));
   return content;
+}
+
+std::vector<std::string> ControllerProcess::SanitizerReports() const {
+  std::vector<std::string> reports;
+  std::ifstream log(log_path_);
+  for (std::string line; std::getline(log, line);) {
+    if (absl::StrContains(line, "WARNING: ThreadSanitizer:") ||
+        absl::StrContains(line, "ERROR: AddressSanitizer:") ||
+        absl::StrContains(line, "ERROR: LeakSanitizer:") ||
+        absl::StrContains(line, ": runtime error: ")) {
+      reports.push_back(line);
+    }
+  }
+  return reports;
 }
 
 absl::Status ControllerProcess::WaitReady(absl::Duration timeout) {

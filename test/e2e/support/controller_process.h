@@ -20,8 +20,9 @@ class ControllerProcess {
  public:
   // `extra_flags` are appended to the defaults (--kubeconfig, the bind
   // addresses, --log-format=json). Output goes to `log_path`. `binary`: the
-  // program to run, weir-controller if empty (the fault-injection suite runs
-  // weir-controller-faults).
+  // program to run (the fault-injection suite runs weir-controller-faults);
+  // if empty, $WEIR_CONTROLLER_BINARY (hack/sanitize.sh: a sanitizer build's)
+  // or else this build's weir-controller.
   explicit ControllerProcess(std::vector<std::string> extra_flags = {}, std::string log_path = "",
                              std::string binary = "");
   ~ControllerProcess();
@@ -43,6 +44,9 @@ class ControllerProcess {
   const std::string& log_path() const { return log_path_; }
   // GET http://127.0.0.1:<health port><path>; the body, or an error.
   absl::StatusOr<std::string> HttpGet(const std::string& path) const;
+  // The first line of each sanitizer report (TSan, ASan, LeakSanitizer,
+  // UBSan) in the log, for sanitizer builds (hack/sanitize.sh).
+  std::vector<std::string> SanitizerReports() const;
 
  private:
   std::vector<std::string> extra_flags_;
