@@ -410,6 +410,25 @@ class FlowPlanner {
     return s;
   }
 
+  // Whether every dependency of `u` that this plan ends Canceled or Skipped
+  // has that end stored already. Such an end is weir's decision, not a pod's
+  // exit, and a step's Job is created before the status is written (design
+  // §5): if the write is lost, a step "canceled" before its pod started may
+  // still run and succeed, and a dependent started on its cancel would have
+  // run on a condition that never held (found by the model checker,
+  // test/model/). The status write's watch event brings the next reconcile,
+  // which starts the dependent. Ends read from pods stay the same when
+  // planned again, so they start dependents at once.
+  bool DependenciesRecorded(const Unit& u) const {
+    for (const api::DependsOn& d : u.spec->depends_on) {
+      for (const Unit& dep : units_) {
+        if (dep.spec->name != d.step || lifecycle::IsTerminal(dep.recorded_phase)) continue;
+        if (dep.phase == Phase::kCanceled || dep.phase == Phase::kSkipped) return false;
+      }
+    }
+    return true;
+  }
+
   // Applies PlanFlow's decisions to the units; true if any is new.
   bool Apply(const flow::Plan& plan) {
     bool changed = false;
@@ -429,7 +448,7 @@ class FlowPlanner {
     }
     for (flow::StepIndex i : plan.start) {
       Unit& u = units_[i];
-      if (u.may_start) continue;
+      if (u.may_start || !DependenciesRecorded(u)) continue;
       u.may_start = true;
       changed = true;
     }

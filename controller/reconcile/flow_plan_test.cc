@@ -510,6 +510,23 @@ TEST_F(FlowPlanTest, ACanceledStepThatNeverStartedLetsItsCanceledHandlerRun) {
   EXPECT_EQ(p.status->progress, "3/3");
 }
 
+// Found by the model checker (test/model/): a is canceled while its pod is
+// still Pending, so the plan ends it Canceled, which lets b (on a Canceled)
+// start. Creating b in that same plan, before a's end is stored, let b run
+// on a cancel that a lost status write undid: a's pod started and succeeded.
+TEST_F(FlowPlanTest, AStepStartsOnADependencysCancelOnlyOnceTheCancelIsStored) {
+  object_ = FlowObject({{"steps", json::array({Step("a"), Step("b", {{"a", "Canceled"}})})}});
+  Apply(Plan());
+  ASSERT_NE(LatestJob("a"), nullptr);
+  object_["spec"]["steps"][0]["cancel"] = true;
+  FlowPlan p = Plan();
+  EXPECT_EQ(StepOf(p, "a").phase, "Canceled");
+  EXPECT_THAT(Created(p), IsEmpty()) << "b waits until a's Canceled is stored";
+  Apply(p);
+  p = Plan();
+  EXPECT_THAT(Created(p), ElementsAre("b"));
+}
+
 TEST_F(FlowPlanTest, SuspendStartsNothingUntilCleared) {
   object_["spec"]["suspend"] = true;
   FlowPlan p = Plan();
