@@ -176,7 +176,8 @@ absl::Status ReconcileBatch(World& world, const World::View& view, kube::Client&
     if (!created.ok()) return created.status();
     if (!created->exists) {
       return writes.WriteStatus(object, api::BatchStatusToJson(reconcile::StatusAfterCreateRefused(
-                                            in.batch, created->refused_message, world.now())));
+                                            in.batch, plan.status.value_or(in.batch.status),
+                                            created->refused_message, world.now())));
     }
   }
   reconcile::Convergence c;
