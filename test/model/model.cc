@@ -446,6 +446,8 @@ std::vector<Move> UserMoves(const State& s, const Scenario& scenario, const Boun
       apply = [](State& n) {
         json o = *n.world.view().owner;
         o["metadata"]["deletionTimestamp"] = api::FormatRfc3339(n.world.now());
+        // The API server bumps the generation when it sets deletionTimestamp.
+        o["metadata"]["generation"] = o["metadata"].value("generation", 1) + 1;
         n.world.Store(n.world.is_flow() ? oracle::Kind::kJobFlow : oracle::Kind::kBatch,
                       std::move(o));
       };
@@ -727,19 +729,15 @@ class Search {
     if (history.Summary().jobs_in_cancel_window > 0) {
       return "invariant 2: a Job was created after its owner or step was asked to stop";
     }
-    if (!end.empty()) return "liveness: " + end + settle_trace_;
+    if (!end.empty()) return "liveness: " + end;
     return "";
   }
 
   // Runs the quiet world from `s` to a fixed point; "" if it reaches one
   // and the end is right.
   std::string Settle(State& s) {
-    settle_trace_.clear();
-    std::vector<std::string> steps;
-    const auto fail = [&](const std::string& why) {
-      settle_trace_ = "\n  then, with no users or faults:\n    " + absl::StrJoin(steps, "\n    ");
-      return why;
-    };
+    std::vector<std::string>& steps = settle_steps_;
+    steps.clear();
     if (s.world.view().owner.has_value() &&
         At((*s.world.view().owner)["spec"], "suspend") == true) {
       json o = *s.world.view().owner;
@@ -764,17 +762,22 @@ class Search {
         s.world.set_now(*r.wake_at);
         continue;
       }
-      std::string why = JudgeEnd(s.world);
-      return why.empty() ? "" : fail(why);
+      return JudgeEnd(s.world);
     }
-    return fail(absl::StrCat("no fixed point after ", kSettleRounds, " rounds"));
+    return absl::StrCat("no fixed point after ", kSettleRounds, " rounds");
   }
 
+  // The numbered trace: the path, then the quiet world's run from its end.
   void Fail(const std::string& why) {
-    std::string out = absl::StrCat("violation in ", scenario_.name, ": ", why, "\ntrace (",
-                                   trace_.size(), " moves):\n");
-    for (size_t i = 0; i < trace_.size(); ++i)
+    std::string out =
+        absl::StrCat("violation in ", scenario_.name, ": ", why, "\ntrace (", trace_.size(),
+                     " moves, then ", settle_steps_.size(), " with no users or faults):\n");
+    for (size_t i = 0; i < trace_.size(); ++i) {
       absl::StrAppend(&out, "  ", i + 1, ". ", trace_[i], "\n");
+    }
+    for (size_t i = 0; i < settle_steps_.size(); ++i) {
+      absl::StrAppend(&out, "  ", trace_.size() + i + 1, ". (quiet) ", settle_steps_[i], "\n");
+    }
     result_.violation = out;
   }
 
@@ -783,7 +786,7 @@ class Search {
   Result result_;
   absl::flat_hash_set<size_t> seen_;
   std::vector<std::string> trace_;
-  std::string settle_trace_;
+  std::vector<std::string> settle_steps_;  // of the latest Settle
 };
 
 }  // namespace

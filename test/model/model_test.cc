@@ -78,9 +78,9 @@ TEST(ModelTest, BatchWithRetriesAndOOMRetries) {
   s.templates = {Template("t")};
   s.user_actions = {"cancel", "delete", "edit-template"};
   Bounds ci;
-  ci.max_depth = 24;
+  ci.max_depth = 8;
   Bounds full;
-  full.max_depth = 40;
+  full.max_depth = 10;
   full.max_user_actions = 2;
   Expect(s, Pick(ci, full));
 }
@@ -113,10 +113,10 @@ TEST(ModelTest, StopFlowOneAtATime) {
   s.templates = {Template("t")};
   s.user_actions = {"cancel-step:b", "cancel", "suspend", "resume"};
   Bounds ci;
-  ci.max_depth = 22;
+  ci.max_depth = 9;
   ci.outcomes = {"Succeeded", "Error"};
   Bounds full = ci;
-  full.max_depth = 40;
+  full.max_depth = 11;
   full.max_user_actions = 2;
   full.outcomes = {"Succeeded", "Error", "OOMKilled", "PodDeleted"};
   Expect(s, Pick(ci, full));
@@ -136,10 +136,10 @@ TEST(ModelTest, ContinueOthersInParallel) {
   s.templates = {Template("t")};
   s.user_actions = {"cancel-step:a", "delete", "edit-template"};
   Bounds ci;
-  ci.max_depth = 22;
+  ci.max_depth = 9;
   ci.outcomes = {"Succeeded", "Error"};
   Bounds full = ci;
-  full.max_depth = 40;
+  full.max_depth = 11;
   full.max_user_actions = 2;
   full.outcomes = {"Succeeded", "Error", "Evicted", "ImagePull"};
   Expect(s, Pick(ci, full));

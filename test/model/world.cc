@@ -302,6 +302,7 @@ absl::StatusOr<json> ModelClient::Delete(const kube::ResourceRef& ref, absl::str
     json owner = *v.owner;
     if (!Deleting(owner)) {
       owner["metadata"]["deletionTimestamp"] = deleted_at;
+      owner["metadata"]["generation"] = owner["metadata"].value("generation", 1) + 1;
       world_->Store(KindOf(ref), std::move(owner));
     }
   }
