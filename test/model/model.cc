@@ -138,6 +138,20 @@ absl::StatusOr<std::invoke_result_t<PlanFn, const Input&>> PlanWithLiveChecks(
   return absl::UnavailableError("the Jobs could not be verified");
 }
 
+// The writes a BatchPlan or FlowPlan asks for after its creates.
+template <typename Plan>
+reconcile::Convergence ConvergenceOf(const Plan& plan, std::optional<json> status,
+                                     bool delete_owner) {
+  reconcile::Convergence c;
+  c.delete_jobs = plan.delete_jobs;
+  c.release_pods = plan.release_pods;
+  c.confirm_released = plan.confirm_released;
+  c.status = std::move(status);
+  c.remove_finalizer = plan.remove_finalizer;
+  c.delete_owner = delete_owner;
+  return c;
+}
+
 // BatchReconciler::Reconcile (batch_reconciler.cc) over `view`.
 absl::Status ReconcileBatch(World& world, const World::View& view, kube::Client& client,
                             std::optional<absl::Time>& wake_at) {
@@ -180,14 +194,12 @@ absl::Status ReconcileBatch(World& world, const World::View& view, kube::Client&
                                             created->refused_message, world.now())));
     }
   }
-  reconcile::Convergence c;
-  c.delete_jobs = plan.delete_jobs;
-  c.release_pods = plan.release_pods;
-  c.confirm_released = plan.confirm_released;
-  if (plan.status.has_value()) c.status = api::BatchStatusToJson(*plan.status);
-  c.remove_finalizer = plan.remove_finalizer;
-  c.delete_owner = plan.delete_batch;
-  return writes.Converge(object, children, c, world.now(), [] {}).status();
+  std::optional<json> status;
+  if (plan.status.has_value()) status = api::BatchStatusToJson(*plan.status);
+  return writes
+      .Converge(object, children, ConvergenceOf(plan, status, plan.delete_batch), world.now(),
+                [] {})
+      .status();
 }
 
 // FlowReconciler::Reconcile (flow_reconciler.cc) over `view`.
@@ -234,16 +246,11 @@ absl::Status ReconcileFlow(World& world, const World::View& view, kube::Client& 
           created->refused_message, world.now());
     }
   }
-  reconcile::Convergence c;
-  c.delete_jobs = plan.delete_jobs;
-  c.release_pods = plan.release_pods;
-  c.confirm_released = plan.confirm_released;
-  if (plan.status.has_value()) c.status = api::JobFlowStatusToJson(*plan.status);
-  c.remove_finalizer = plan.remove_finalizer;
-  c.delete_owner = plan.delete_flow;
+  std::optional<json> status;
+  if (plan.status.has_value()) status = api::JobFlowStatusToJson(*plan.status);
   return writes
-      .Converge(object, reconcile::ChildOwner::FlowStep("model", meta.name, meta.uid, "", ""), c,
-                world.now(), [] {})
+      .Converge(object, reconcile::ChildOwner::FlowStep("model", meta.name, meta.uid, "", ""),
+                ConvergenceOf(plan, status, plan.delete_flow), world.now(), [] {})
       .status();
 }
 

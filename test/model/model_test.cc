@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "gtest/gtest.h"
@@ -103,6 +105,19 @@ json Flow(json steps, const std::string& on_failure, int parallelism) {
             {"idleTimeoutSeconds", 60}}}};
 }
 
+// Flows: the CI sample has 2 or 3 steps and exit 0 or 1; the full bounds
+// 4 steps, two users' actions, and `full_outcomes`.
+Bounds FlowBounds(std::vector<std::string> full_outcomes) {
+  Bounds ci;
+  ci.max_depth = 9;
+  ci.outcomes = {"Succeeded", "Error"};
+  Bounds full = ci;
+  full.max_depth = 11;
+  full.max_user_actions = 2;
+  full.outcomes = std::move(full_outcomes);
+  return Pick(ci, full);
+}
+
 // StopFlow, one step at a time: Succeeded, Failed and Completed conditions.
 TEST(ModelTest, StopFlowOneAtATime) {
   Scenario s;
@@ -112,14 +127,7 @@ TEST(ModelTest, StopFlowOneAtATime) {
   s.owner = Flow(steps, "StopFlow", 1);
   s.templates = {Template("t")};
   s.user_actions = {"cancel-step:b", "cancel", "suspend", "resume"};
-  Bounds ci;
-  ci.max_depth = 9;
-  ci.outcomes = {"Succeeded", "Error"};
-  Bounds full = ci;
-  full.max_depth = 11;
-  full.max_user_actions = 2;
-  full.outcomes = {"Succeeded", "Error", "OOMKilled", "PodDeleted"};
-  Expect(s, Pick(ci, full));
+  Expect(s, FlowBounds({"Succeeded", "Error", "OOMKilled", "PodDeleted"}));
 }
 
 // ContinueOthers, in parallel: the Canceled condition, per-step cancel and
@@ -135,14 +143,7 @@ TEST(ModelTest, ContinueOthersInParallel) {
   s.owner = Flow(steps, "ContinueOthers", 0);
   s.templates = {Template("t")};
   s.user_actions = {"cancel-step:a", "delete", "edit-template"};
-  Bounds ci;
-  ci.max_depth = 9;
-  ci.outcomes = {"Succeeded", "Error"};
-  Bounds full = ci;
-  full.max_depth = 11;
-  full.max_user_actions = 2;
-  full.outcomes = {"Succeeded", "Error", "Evicted", "ImagePull"};
-  Expect(s, Pick(ci, full));
+  Expect(s, FlowBounds({"Succeeded", "Error", "Evicted", "ImagePull"}));
 }
 
 }  // namespace
