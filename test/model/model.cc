@@ -340,6 +340,7 @@ std::vector<Move> WorldMoves(const State& s, const Bounds& bounds, bool settle) 
   for (const auto& [name, job] : v.jobs) {
     const bool has_pod = std::any_of(v.pods.begin(), v.pods.end(),
                                      [&](const auto& p) { return JobOfPod(p.second) == name; });
+    // One pod per Job (backoffLimit 0), none once it ended or was refused.
     if (has_pod || Deleting(job) || s.world.facts().contains(name)) continue;
     moves.push_back({"job controller creates the pod of " + name, [name](State& n) {
                        n.world.Store(oracle::Kind::kPod,
@@ -492,9 +493,9 @@ std::string ExpectedReason(const std::string& fact) {
   return fact;  // Error, OOMKilled, Evicted, PodDeleted
 }
 
-// A unit's (Batch's or step's) final phase against its last attempt.
-// `stop` is "" or why the unit may have been stopped; `before` the unit's
-// phase when the user asked, if it already was terminal then.
+// A unit's (Batch's or step's) final phase against what the world did to
+// its last attempt. `stop_asked`: a user or the flow may have stopped it;
+// `before`: the unit's phase when the user asked, if terminal then.
 std::string JudgeUnit(const std::string& what, const json& unit, const World& world,
                       bool stop_asked, const std::string& before) {
   const std::string phase = unit.value("phase", "");

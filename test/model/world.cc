@@ -178,9 +178,8 @@ absl::StatusOr<json> ModelClient::Get(const kube::ResourceRef& ref, absl::string
                                       absl::string_view name, const kube::GetOptions&) {
   World::View& v = world_->mutable_view();
   const std::string n(name);
-  if (ref.resource == "jobtemplates" && v.templates.contains(n)) return v.templates.at(n);
+  // weir reads the owner and Jobs live (LiveOwner, VerifyJobs, adoption).
   if (ref.resource == "jobs" && v.jobs.contains(n)) return v.jobs.at(n);
-  if (ref.resource == "pods" && v.pods.contains(n)) return v.pods.at(n);
   if ((ref.resource == "batches" || ref.resource == "jobflows") && v.owner.has_value() &&
       NameOf(*v.owner) == n) {
     return *v.owner;
