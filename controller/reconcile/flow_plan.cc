@@ -410,20 +410,21 @@ class FlowPlanner {
     return s;
   }
 
-  // Whether every dependency of `u` that this plan ends Canceled or Skipped
-  // has that end stored already. Such an end is weir's decision, not a pod's
-  // exit, and a step's Job is created before the status is written (design
-  // §5): if the write is lost, a step "canceled" before its pod started may
-  // still run and succeed, and a dependent started on its cancel would have
-  // run on a condition that never held (found by the model checker,
-  // test/model/). The status write's watch event brings the next reconcile,
-  // which starts the dependent. Ends read from pods stay the same when
-  // planned again, so they start dependents at once.
+  // Whether every dependency of `u` has its end stored, unless it is
+  // Succeeded. A step's Job is created before the status is written (design
+  // §5), and an end only planned can still change if that write is lost: a
+  // step canceled before its pod started may still run and succeed, and with
+  // a cancel pending, an ended attempt that is not Succeeded is recorded
+  // Canceled (§4.2). A dependent started on such an end would run on a
+  // condition that never held (both found by the model checker,
+  // test/model/). Succeeded stands whatever comes (finished work stands).
+  // The status write's watch event brings the next reconcile, which starts
+  // the dependent.
   bool DependenciesRecorded(const Unit& u) const {
     for (const api::DependsOn& d : u.spec->depends_on) {
       for (const Unit& dep : units_) {
         if (dep.spec->name != d.step || lifecycle::IsTerminal(dep.recorded_phase)) continue;
-        if (dep.phase == Phase::kCanceled || dep.phase == Phase::kSkipped) return false;
+        if (dep.phase != Phase::kSucceeded) return false;
       }
     }
     return true;
