@@ -11,8 +11,11 @@
 //   - the controller: a reconcile from the current state, or from the state
 //     before the last move (a cache that lags), with any one of its write
 //     calls failing without effect (500, 409), or stored but reported as a
-//     timeout (which is also a crash at that point: the controller keeps no
-//     state of its own beyond its caches), or a Job create refused (422).
+//     timeout (which is also a crash at that point), or a Job create
+//     refused (422). Every reconcile starts as after a crash: besides its
+//     caches, the controller's only memory is the final states of deleted
+//     pods (RecentlyDeleted), which the model never gives it; the pods'
+//     finalizer keeps them instead.
 // A reconcile is PlanBatch / PlanJobFlow (the real planners, which use the
 // real classifier and retry policy) followed by the real OwnerWrites against
 // the model's API server (world.h), in the reconcilers' order.
