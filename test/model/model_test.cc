@@ -112,7 +112,7 @@ Bounds FlowBounds(std::vector<std::string> full_outcomes) {
   ci.max_depth = 9;
   ci.outcomes = {"Succeeded", "Error"};
   Bounds full = ci;
-  full.max_depth = 11;
+  full.max_depth = 10;
   full.max_user_actions = 2;
   full.outcomes = std::move(full_outcomes);
   return Pick(ci, full);
