@@ -6,8 +6,8 @@ BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps tools build unit e2e test faults run bench lint format fuzz fuzz-smoke tsan \
-        tsan-unit asan-e2e cluster-up cluster-down clean
+.PHONY: all deps tools build unit e2e test faults model run bench lint format fuzz fuzz-smoke \
+        tsan tsan-unit asan-e2e cluster-up cluster-down clean
 
 all: build
 
@@ -60,6 +60,12 @@ asan-e2e: build tools
 # 20 seeded fault schedules (make test runs a fixed sample: WEIR_FAULTS=ci).
 faults: build tools
 	@WEIR_FAULTS=full hack/e2e.sh $(BUILD_DIR) FaultsTest
+
+# The model checker (test/model) at its full bounds; make unit runs its CI
+# sample. Builds only its own test and what it links.
+model: deps $(BUILD_DIR)/build.ninja
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target model_test
+	@WEIR_MODEL=full $(BUILD_DIR)/tests/model_test
 
 run: build tools
 	@hack/run.sh

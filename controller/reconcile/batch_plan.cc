@@ -269,13 +269,23 @@ class BatchPlanner {
 
 BatchPlan PlanBatch(const BatchInput& input) { return BatchPlanner(input).Run(); }
 
-api::BatchStatus StatusAfterCreateRefused(const api::Batch& batch, absl::string_view message,
-                                          absl::Time now) {
-  api::BatchStatus status = batch.status;
+api::BatchStatus StatusAfterCreateRefused(const api::Batch& batch, const api::BatchStatus& planned,
+                                          absl::string_view message, absl::Time now) {
+  api::BatchStatus status = planned;
   const int64_t generation = batch.metadata.generation;
   const std::string text = absl::StrCat("the API server refused the attempt's Job: ", message);
   api::SetCondition(status.conditions, api::kConditionValid, api::kConditionFalse,
                     kReasonJobRejected, text, generation, now);
+  for (api::AttemptStatus& a : status.attempts) {
+    const absl::StatusOr<Phase> recorded = lifecycle::ParsePhase(a.phase);
+    if (a.attempt != status.attempt || (recorded.ok() && lifecycle::IsTerminal(*recorded))) {
+      continue;
+    }
+    a.phase = std::string(lifecycle::PhaseName(Phase::kFailed));
+    a.termination_reason = kReasonJobRejected;
+    a.message = text;
+    a.completion_time = now;
+  }
   Phase phase = RecordedPhase(status);
   if (lifecycle::CheckTransition(phase, Phase::kFailed).ok()) {
     status.phase = std::string(lifecycle::PhaseName(Phase::kFailed));

@@ -100,9 +100,13 @@ struct BatchPlan {
 
 BatchPlan PlanBatch(const BatchInput& input);
 
-// The status after the API server refused to create the attempt's Job: the
-// Batch ends Failed with Valid=False and the server's message.
-api::BatchStatus StatusAfterCreateRefused(const api::Batch& batch, absl::string_view message,
-                                          absl::Time now);
+// The status to write after the API server refused to create the Job of
+// attempt `planned.attempt` (planned in `planned`, the plan's status or the
+// stored one): that attempt's record and the Batch end Failed with
+// Valid=False and the server's message. Starting from the plan's status
+// keeps what the plan recorded before the create, e.g. the end of the
+// attempt this one retries.
+api::BatchStatus StatusAfterCreateRefused(const api::Batch& batch, const api::BatchStatus& planned,
+                                          absl::string_view message, absl::Time now);
 
 }  // namespace weir::reconcile

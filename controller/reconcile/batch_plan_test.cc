@@ -375,13 +375,42 @@ TEST_F(BatchPlanTest, ForeignChildrenAreNotOurs) {
 TEST_F(BatchPlanTest, CreateRefusedFailsWithTheServersMessage) {
   api::Batch batch = api::ParseBatch(object_);
   api::BatchStatus s = StatusAfterCreateRefused(
-      batch, "spec.template.spec.containers[0].image: Required value", kT0);
+      batch, batch.status, "spec.template.spec.containers[0].image: Required value", kT0);
   EXPECT_EQ(s.phase, "Failed");
   EXPECT_EQ(s.termination_reason, "JobRejected");
   EXPECT_THAT(s.message, HasSubstr("Required value"));
   const api::Condition* valid = api::FindCondition(s.conditions, "Valid");
   ASSERT_NE(valid, nullptr);
   EXPECT_EQ(valid->status, "False");
+}
+
+// Found by the model checker (test/model/): the plan that records attempt
+// 1's end also creates attempt 2's Job, before its status is written. When
+// the API server refused that Job, the Failed status was built from the
+// stored status, so attempt 1's end was lost; its record stayed Running,
+// its pod's finalizer was never released and the Batch never released its
+// resources.
+TEST_F(BatchPlanTest, CreateRefusedOnARetryKeepsTheEndOfTheAttemptBefore) {
+  json spec = InlineSpec();
+  spec["retry"] = {{"limit", 1}, {"backoffSeconds", 0}};
+  object_ = BatchObject(spec);
+  Apply(Plan());
+  AddPod(1, "Running", {{"running", {{"startedAt", api::FormatRfc3339(in_.now)}}}});
+  Apply(Plan());
+  pods_.clear();
+  AddPod(1, "Failed", Terminated(1, "Error"));
+  BatchPlan p = Plan();
+  ASSERT_TRUE(p.create_job.has_value()) << "the retry";
+  ASSERT_TRUE(p.status.has_value());
+  api::BatchStatus s =
+      StatusAfterCreateRefused(api::ParseBatch(object_), *p.status, "Invalid value", kT0);
+  ASSERT_EQ(s.attempts.size(), 2u);
+  EXPECT_EQ(s.attempts[0].phase, "Failed");
+  EXPECT_EQ(s.attempts[0].termination_reason, "Error");
+  EXPECT_EQ(s.attempts[1].phase, "Failed");
+  EXPECT_EQ(s.attempts[1].termination_reason, "JobRejected");
+  EXPECT_EQ(s.phase, "Failed");
+  EXPECT_EQ(s.termination_reason, "JobRejected");
 }
 
 TEST_F(BatchPlanTest, GarbageObjectsNeverCrash) {

@@ -67,7 +67,8 @@ absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Reques
   }
 
   if (plan.create_job.has_value()) {
-    absl::StatusOr<bool> created = CreateJob(object, batch, *plan.create_job);
+    absl::StatusOr<bool> created =
+        CreateJob(object, batch, plan.status.value_or(batch.status), *plan.create_job);
     if (!created.ok()) return created.status();
     if (!*created) return runtime::Result{};  // the next event decides
   }
@@ -86,7 +87,7 @@ absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Reques
 }
 
 absl::StatusOr<bool> BatchReconciler::CreateJob(const json& object, const api::Batch& batch,
-                                                const json& job) {
+                                                const api::BatchStatus& planned, const json& job) {
   const api::ObjectMeta& meta = batch.metadata;
   absl::StatusOr<std::optional<json>> live = writes_.LiveOwner(meta);
   if (!live.ok()) return live.status();
@@ -104,7 +105,7 @@ absl::StatusOr<bool> BatchReconciler::CreateJob(const json& object, const api::B
   if (!created.ok()) return created.status();
   if (created->exists) return true;
   api::BatchStatus failed =
-      StatusAfterCreateRefused(batch, created->refused_message, deps_.clock->Now());
+      StatusAfterCreateRefused(batch, planned, created->refused_message, deps_.clock->Now());
   if (absl::Status s = writes_.WriteStatus(object, api::BatchStatusToJson(failed)); !s.ok()) {
     return s;
   }

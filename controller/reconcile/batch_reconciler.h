@@ -50,9 +50,10 @@ class BatchReconciler final : public runtime::Reconciler {
  private:
   absl::StatusOr<BatchPlan> PlanFromCache(const api::Batch& batch);
   // Step 2 of the order above. Returns false when the Job was not created
-  // (canceled, deleted, or refused: the status then says why).
+  // (canceled, deleted, or refused: the status, `planned` with the refusal,
+  // then says why).
   absl::StatusOr<bool> CreateJob(const nlohmann::json& object, const api::Batch& batch,
-                                 const nlohmann::json& job);
+                                 const api::BatchStatus& planned, const nlohmann::json& job);
   void Record(const nlohmann::json& object, const BatchPlan& plan);
 
   ReconcilerDeps deps_;

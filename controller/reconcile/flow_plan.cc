@@ -410,6 +410,26 @@ class FlowPlanner {
     return s;
   }
 
+  // Whether every dependency of `u` has its end stored, unless it is
+  // Succeeded. A step's Job is created before the status is written (design
+  // §5), and an end only planned can still change if that write is lost: a
+  // step canceled before its pod started may still run and succeed, and with
+  // a cancel pending, an ended attempt that is not Succeeded is recorded
+  // Canceled (§4.2). A dependent started on such an end would run on a
+  // condition that never held (both found by the model checker,
+  // test/model/). Succeeded stands whatever comes (finished work stands).
+  // The status write's watch event brings the next reconcile, which starts
+  // the dependent.
+  bool DependenciesRecorded(const Unit& u) const {
+    for (const api::DependsOn& d : u.spec->depends_on) {
+      for (const Unit& dep : units_) {
+        if (dep.spec->name != d.step || lifecycle::IsTerminal(dep.recorded_phase)) continue;
+        if (dep.phase != Phase::kSucceeded) return false;
+      }
+    }
+    return true;
+  }
+
   // Applies PlanFlow's decisions to the units; true if any is new.
   bool Apply(const flow::Plan& plan) {
     bool changed = false;
@@ -429,7 +449,7 @@ class FlowPlanner {
     }
     for (flow::StepIndex i : plan.start) {
       Unit& u = units_[i];
-      if (u.may_start) continue;
+      if (u.may_start || !DependenciesRecorded(u)) continue;
       u.may_start = true;
       changed = true;
     }

@@ -345,10 +345,15 @@ TEST_F(FlowPlanTest, ConditionsDecideWhichStepsRunAndSkippedStepsSayWhy) {
       Succeed("a");
     }
     FlowPlan p = Plan();
-    EXPECT_THAT(Created(p), UnorderedElementsAre(c.second_wave[0], c.second_wave[1]));
     EXPECT_EQ(StepOf(p, c.skipped).phase, "Skipped");
     EXPECT_EQ(StepOf(p, c.skipped).message, c.skip_message);
     EXPECT_TRUE(HasEvent(p, "StepSkipped"));
+    if (c.a_fails) {
+      EXPECT_THAT(Created(p), IsEmpty()) << "a's Failed is stored first";
+      Apply(p);
+      p = Plan();
+    }
+    EXPECT_THAT(Created(p), UnorderedElementsAre(c.second_wave[0], c.second_wave[1]));
     Apply(p);
     for (const std::string& s : c.second_wave) Succeed(s);
     p = Plan();
@@ -532,13 +537,49 @@ TEST_F(FlowPlanTest, ACanceledStepThatNeverStartedLetsItsCanceledHandlerRun) {
   FlowPlan p = Plan();
   EXPECT_EQ(StepOf(p, "b").phase, "Canceled");
   EXPECT_THAT(StepOf(p, "b").attempts, IsEmpty());
-  EXPECT_THAT(Created(p), UnorderedElementsAre("a", "on-cancel"));
+  EXPECT_THAT(Created(p), ElementsAre("a")) << "on-cancel waits until b's Canceled is stored";
+  Apply(p);
+  p = Plan();
+  EXPECT_THAT(Created(p), ElementsAre("on-cancel"));
   Apply(p);
   Succeed("a");
   Succeed("on-cancel");
   p = Plan();
   EXPECT_EQ(p.status->phase, "Succeeded");
   EXPECT_EQ(p.status->progress, "3/3");
+}
+
+// Found by the model checker (test/model/): a is canceled while its pod is
+// still Pending, so the plan ends it Canceled, which lets b (on a Canceled)
+// start. Creating b in that same plan, before a's end is stored, let b run
+// on a cancel that a lost status write undid: a's pod started and succeeded.
+TEST_F(FlowPlanTest, AStepStartsOnADependencysCancelOnlyOnceTheCancelIsStored) {
+  object_ = FlowObject({{"steps", json::array({Step("a"), Step("b", {{"a", "Canceled"}})})}});
+  Apply(Plan());
+  ASSERT_NE(LatestJob("a"), nullptr);
+  object_["spec"]["steps"][0]["cancel"] = true;
+  FlowPlan p = Plan();
+  EXPECT_EQ(StepOf(p, "a").phase, "Canceled");
+  EXPECT_THAT(Created(p), IsEmpty()) << "b waits until a's Canceled is stored";
+  Apply(p);
+  p = Plan();
+  EXPECT_THAT(Created(p), ElementsAre("b"));
+}
+
+// Found by the model checker (test/model/, full bounds): a fails and the
+// plan ends it Failed, which lets cleanup (on a Failed) start. Created in
+// that plan, before a's end was stored, cleanup ran although a lost status
+// write and a flow cancel then recorded a otherwise (design §4.2).
+TEST_F(FlowPlanTest, AStepStartsOnADependencysFailureOnlyOnceTheFailureIsStored) {
+  object_ = FlowObject({{"steps", json::array({Step("a"), Step("cleanup", {{"a", "Failed"}})})}});
+  Apply(Plan());
+  Fail("a");
+  FlowPlan p = Plan();
+  EXPECT_EQ(StepOf(p, "a").phase, "Failed");
+  EXPECT_THAT(Created(p), IsEmpty());
+  Apply(p);
+  p = Plan();
+  EXPECT_THAT(Created(p), ElementsAre("cleanup"));
 }
 
 TEST_F(FlowPlanTest, SuspendStartsNothingUntilCleared) {
