@@ -383,15 +383,15 @@ class PodClassifier {
     const bool main_running = main_.is_running() && !pod_.terminal();
 
     if (obs_.cancel_requested) {
-      // Only a pod that can no longer run shows how the cancel ended: one
-      // that looks pending in a lagging cache may be running by now.
-      if (!main_running && (pod_.terminal() || pod_.deletion.has_value())) {
+      if (!main_running) {
+        // Only a pod that can no longer run shows how the cancel ended: one
+        // that looks pending in a lagging cache may be running by now.
+        if (!pod_.terminal() && !pod_.deletion.has_value()) {
+          return StillGoing(Phase::kPending, "",
+                            absl::StrCat("stopping: weir asked pod ", pod_.name, " to go"));
+        }
         return Canceled(main_, absl::StrCat("canceled before container \"", main_.name, "\" ",
                                             main_.is_running() ? "finished" : "started"));
-      }
-      if (!main_running) {
-        return StillGoing(Phase::kPending, "",
-                          absl::StrCat("stopping: weir asked pod ", pod_.name, " to go"));
       }
       if (StuckTerminating()) {
         return Canceled(

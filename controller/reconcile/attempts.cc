@@ -239,10 +239,10 @@ class Planner {
     // A pod is asked to stop only once Canceling is stored: a
     // controller that dies between the Job's delete and that write would
     // otherwise come back to a pod that ended 143 for no recorded reason.
-    const bool stop_once_recorded =
+    const bool canceling_unstored =
         !outcome.ended() && !outcome.look_again_at.has_value() && in_.phase != Phase::kCanceling;
     if (in_.cancel && job != nullptr && !(*job)["metadata"].contains("deletionTimestamp") &&
-        !stop_once_recorded) {
+        !canceling_unstored) {
       plan_.delete_jobs.push_back(record.job);
     }
     if (outcome.ended()) {

@@ -186,19 +186,19 @@ void Controller::ProcessOne(const std::string& key) {
     metrics_->duration->Observe(absl::ToDoubleSeconds(took));
   }
 
-  // A write that met a newer version (409 Conflict) is retried once the
-  // cache has the newer version, which its watch event brings (and which
-  // re-adds the key at once); this is the fallback. It does not grow the
-  // key's backoff: a burst of conflicts from a lagging cache would otherwise
-  // leave the key waiting for minutes (found by the fault suite).
-  const bool conflict = !threw && absl::IsAborted(result.status());
-  if (conflict) {
-    queue_.Forget(key);
-    queue_.AddAfter(key, kConflictRetry);
-  } else if (threw || !result.ok()) {
-    queue_.AddRateLimited(key);
-  }
   if (threw || !result.ok()) {
+    // A write that met a newer version (409 Conflict) is retried once the
+    // cache has the newer version, which its watch event brings (and which
+    // re-adds the key at once); this is the fallback. It does not grow the
+    // key's backoff: a burst of conflicts from a lagging cache would otherwise
+    // leave the key waiting for minutes (found by the fault suite).
+    const bool conflict = !threw && absl::IsAborted(result.status());
+    if (conflict) {
+      queue_.Forget(key);
+      queue_.AddAfter(key, kConflictRetry);
+    } else {
+      queue_.AddRateLimited(key);
+    }
     if (metrics_ != nullptr) {
       metrics_->error->Inc();
       metrics_->errors->Inc();
