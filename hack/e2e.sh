@@ -3,6 +3,8 @@
 # the control plane up if it is not running and, in that case, takes it down
 # again afterwards, whether the tests pass or not.
 #   hack/e2e.sh [BUILD_DIR [REGEX]]   REGEX: only the e2e tests it matches
+#   E2E_JOBS: tests run at once (default 2; the fault sweep mostly waits, so
+#   `make faults` runs more).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 build_dir=${1:-build}
@@ -25,8 +27,8 @@ install_weir
 # run on a control plane that has aged past etcd compactions, as the informer
 # tests need (a watch from resourceVersion 1 must be too old).
 if [[ -n $only ]]; then
-  ctest --test-dir "$WEIR_ROOT/$build_dir" -L e2e -R "$only" -j 2 --output-on-failure
+  ctest --test-dir "$WEIR_ROOT/$build_dir" -L e2e -R "$only" -j "${E2E_JOBS:-2}" --output-on-failure
   exit
 fi
 ctest --test-dir "$WEIR_ROOT/$build_dir" -L e2e -R '^node_test$' --output-on-failure
-ctest --test-dir "$WEIR_ROOT/$build_dir" -L e2e -E '^node_test$' -j 2 --output-on-failure
+ctest --test-dir "$WEIR_ROOT/$build_dir" -L e2e -E '^node_test$' -j "${E2E_JOBS:-2}" --output-on-failure
