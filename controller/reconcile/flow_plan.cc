@@ -1,11 +1,13 @@
 #include "reconcile/flow_plan.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "api/conditions.h"
 #include "api/jobspec.h"
 #include "api/meta.h"
@@ -26,6 +28,9 @@ constexpr char kReasonInvalidTemplate[] = "InvalidTemplate";
 constexpr char kReasonInvalidPatch[] = "InvalidPatch";
 constexpr char kReasonTemplateChanged[] = "TemplateChanged";
 constexpr char kReasonJobRejected[] = "JobRejected";
+constexpr char kReasonStartedStepRemoved[] = "StartedStepRemoved";
+constexpr char kReasonStartedStepRetemplated[] = "StartedStepRetemplated";
+constexpr char kConditionStartedStepsChanged[] = "StartedStepsChanged";
 
 // The prefixes of flow::PlanFlow's cancel messages, one per cause.
 constexpr char kStepCancelPrefix[] = "canceled on request";
@@ -65,6 +70,9 @@ std::string NameOf(const json& object) {
 struct Unit {
   flow::StepIndex index = 0;
   const api::FlowStep* spec = nullptr;
+  // The template the step's Jobs carry: the spec's, or the one it started
+  // with if the spec changed it since (then the step is canceled).
+  std::string template_name;
   ChildOwner owner;
   api::StepStatus recorded;
   Phase recorded_phase = Phase::kPending;
@@ -499,8 +507,11 @@ class FlowPlanner {
     flow::Plan plan;
     for (int round = 0;; ++round) {
       for (Unit& u : units_) RunUnit(u);
-      for (const Unit& u : units_) {
-        if (u.verify_job.has_value()) plan_.verify_jobs.push_back(*u.verify_job);
+      for (Unit& u : removed_) RunUnit(u);
+      for (const std::vector<Unit>* units : {&units_, &removed_}) {
+        for (const Unit& u : *units) {
+          if (u.verify_job.has_value()) plan_.verify_jobs.push_back(*u.verify_job);
+        }
       }
       if (!plan_.verify_jobs.empty()) return;
       for (size_t i = 0; i < units_.size(); ++i) states[i] = StateOf(units_[i]);
@@ -527,34 +538,63 @@ class FlowPlanner {
       Unit& u = units_[i];
       u.index = static_cast<flow::StepIndex>(i);
       u.spec = &step;
-      u.owner = ChildOwner::FlowStep(meta_.namespace_name, meta_.name, meta_.uid, step.name,
-                                     step.template_name);
-      if (const api::StepStatus* s = api::FindStepStatus(in_.flow.status, step.name)) {
-        u.recorded = *s;
-      }
-      u.recorded.name = step.name;
-      u.recorded.template_name = step.template_name;
-      u.recorded_phase = ParsedOr(u.recorded.phase, Phase::kPending);
-      if (u.recorded_phase == Phase::kCanceling) {
-        // Canceling ends only in Canceled; keep the cause the message names.
-        u.cancel = true;
-        u.cancel_message = u.recorded.message.substr(0, u.recorded.message.find("; "));
+      const std::string started_with = StartedTemplate(step.name);
+      InitUnit(u, started_with.empty() ? step.template_name : started_with);
+      if (!started_with.empty() && started_with != step.template_name) {
+        // The template of a started step was changed (the schema refuses
+        // this; an older CRD may not): the step as it ran is canceled and
+        // kept; the new template does not run under its name.
+        const std::string note =
+            absl::StrCat("step ", step.name, "'s template was changed from ", started_with, " to ",
+                         step.template_name, " after the step started");
+        Cancel(u, absl::StrCat("canceled: ", note));
+        changed_.push_back({kReasonStartedStepRetemplated, note});
       }
       by_name.emplace(step.name, i);
     }
-    for (const json* job : all_jobs_) {
-      auto it = by_name.find(Label(*job, kLabelStep));
-      if (it != by_name.end() && IsChildOf(*job, units_[it->second].owner)) {
-        units_[it->second].jobs.push_back(job);
+    // Started steps the spec no longer has (removed or renamed; the schema
+    // refuses this, an older CRD may not): canceled, their Jobs deleted and
+    // their records kept, after the spec's steps.
+    std::vector<std::string> gone;
+    auto note_gone = [&](const std::string& name) {
+      if (!name.empty() && !by_name.contains(name) &&
+          std::find(gone.begin(), gone.end(), name) == gone.end()) {
+        gone.push_back(name);
       }
+    };
+    for (const api::StepStatus& s : in_.flow.status.steps) {
+      if (!s.attempts.empty()) note_gone(s.name);
+    }
+    for (const json* job : all_jobs_) note_gone(Label(*job, kLabelStep));
+    for (const std::string& name : gone) {
+      api::FlowStep& step = removed_specs_.emplace_back();
+      step.name = name;
+      step.template_name = StartedTemplate(name);
+      Unit& u = removed_.emplace_back();
+      u.index = static_cast<flow::StepIndex>(units_.size() + removed_.size() - 1);
+      u.spec = &step;
+      InitUnit(u, step.template_name);
+      const std::string note =
+          absl::StrCat("step ", name, " was removed from the spec after it started");
+      Cancel(u, absl::StrCat("canceled: ", note));
+      changed_.push_back({kReasonStartedStepRemoved, note});
+      by_name.emplace(name, u.index);
+    }
+    auto unit_of = [&](const json& child) -> Unit* {
+      auto it = by_name.find(Label(child, kLabelStep));
+      if (it == by_name.end()) return nullptr;
+      return it->second < units_.size() ? &units_[it->second]
+                                        : &removed_[it->second - units_.size()];
+    };
+    for (const json* job : all_jobs_) {
+      Unit* u = unit_of(*job);
+      if (u != nullptr && IsChildOf(*job, u->owner)) u->jobs.push_back(job);
     }
     for (const json* pod : all_pods_) {
-      auto it = by_name.find(Label(*pod, kLabelStep));
-      if (it != by_name.end()) units_[it->second].pods.push_back(pod);
+      if (Unit* u = unit_of(*pod)) u->pods.push_back(pod);
     }
     for (const json* pod : all_deleted_pods_) {
-      auto it = by_name.find(Label(*pod, kLabelStep));
-      if (it != by_name.end()) units_[it->second].deleted_pods.push_back(pod);
+      if (Unit* u = unit_of(*pod)) u->deleted_pods.push_back(pod);
     }
     for (Unit& u : units_) {
       // A started step's retry waits while the flow is suspended.
@@ -563,39 +603,52 @@ class FlowPlanner {
     }
   }
 
+  // The template step `name` started with: its record's if it has attempts,
+  // else the template label of a Job of it in the cache (a lost status
+  // write); "" if it has not started.
+  std::string StartedTemplate(absl::string_view name) const {
+    const api::StepStatus* s = api::FindStepStatus(in_.flow.status, name);
+    if (s != nullptr && !s->attempts.empty() && !s->template_name.empty()) {
+      return s->template_name;
+    }
+    for (const json* job : all_jobs_) {
+      if (Label(*job, kLabelStep) == name) return Label(*job, kLabelTemplate);
+    }
+    return "";
+  }
+
+  // The unit's record and owner, for Jobs labelled with `template_name`.
+  void InitUnit(Unit& u, const std::string& template_name) {
+    u.template_name = template_name;
+    u.owner = ChildOwner::FlowStep(meta_.namespace_name, meta_.name, meta_.uid, u.spec->name,
+                                   template_name);
+    if (const api::StepStatus* s = api::FindStepStatus(in_.flow.status, u.spec->name)) {
+      u.recorded = *s;
+    }
+    u.recorded.name = u.spec->name;
+    u.recorded.template_name = template_name;
+    u.recorded_phase = ParsedOr(u.recorded.phase, Phase::kPending);
+    if (u.recorded_phase == Phase::kCanceling) {
+      // Canceling ends only in Canceled; keep the cause the message names.
+      u.cancel = true;
+      u.cancel_message = u.recorded.message.substr(0, u.recorded.message.find("; "));
+    }
+  }
+
+  static void Cancel(Unit& u, std::string message) {
+    u.cancel = true;
+    u.cancel_message = std::move(message);
+  }
+
   // Writes the steps' outcome and the flow's phase into the plan and status.
   void Emit(const flow::Plan& plan) {
     std::vector<api::StepStatus> steps;
-    steps.reserve(units_.size());
-    for (Unit& u : units_) {
-      api::StepStatus s;
-      s.name = u.spec->name;
-      s.template_name = u.spec->template_name;
-      s.template_resource_version = u.template_rv;
-      s.phase = std::string(lifecycle::PhaseName(u.phase));
-      s.message = u.message;
-      s.attempts = u.attempts;
-      steps.push_back(std::move(s));
-
-      Phase from = u.recorded_phase;
-      for (Phase to : u.path) {
-        plan_.step_transitions.push_back({u.spec->name, from, to});
-        plan_.events.push_back(
-            {IsWarning(to) ? "Warning" : "Normal", absl::StrCat("Step", lifecycle::PhaseName(to)),
-             absl::StrCat("step ", u.spec->name, ": ",
-                          u.message.empty() ? lifecycle::PhaseName(to) : u.message)});
-        from = to;
-      }
-      if (u.refused.has_value()) plan_.refused.push_back(*u.refused);
-      if (u.create_attempt.has_value()) {
-        plan_.create_jobs.push_back(
-            {u.spec->name, *u.create_attempt,
-             BuildChildJob(u.owner, *u.create_attempt, *u.job_spec, "", u.memory)});
-      }
-      for (std::string& name : u.delete_jobs) plan_.delete_jobs.push_back(std::move(name));
-      // A retry held by suspend is due already; the spec change that
-      // resumes the flow brings the next look, not a busy requeue.
-      if (u.wake_at.has_value() && (u.may_start || *u.wake_at > in_.now)) Wake(*u.wake_at);
+    steps.reserve(units_.size() + removed_.size());
+    for (Unit& u : units_) EmitUnit(u, steps);
+    const Unit* stopping = nullptr;  // a removed step still running
+    for (Unit& u : removed_) {
+      EmitUnit(u, steps);
+      if (stopping == nullptr && !lifecycle::IsTerminal(u.phase)) stopping = &u;
     }
     status_.steps = std::move(steps);
 
@@ -607,13 +660,66 @@ class FlowPlanner {
       }
     }
     status_.progress = absl::StrCat(plan.counts.done(), "/", plan.counts.total);
-    if (lifecycle::IsTerminal(plan.phase)) outcome_ = plan.reason;
-    MoveFlowTo(plan.phase, plan.message);
+    Phase to = plan.phase;
+    std::string message = plan.message;
+    if (lifecycle::IsTerminal(to) && stopping != nullptr) {
+      // Never terminal while a Job of the flow may still run.
+      to = to == Phase::kCanceled ? Phase::kCanceling : Phase::kRunning;
+      message = absl::StrCat(message, "; waiting for step ", stopping->spec->name,
+                             ", removed from the spec, to stop");
+    }
+    if (lifecycle::IsTerminal(to)) outcome_ = plan.reason;
+    MoveFlowTo(to, message);
     const bool running = phase_ == Phase::kRunning;
     api::SetCondition(status_.conditions, api::kConditionRunning,
                       running ? api::kConditionTrue : api::kConditionFalse,
-                      plan.reason.empty() ? lifecycle::PhaseName(phase_) : plan.reason,
-                      plan.message, meta_.generation, in_.now);
+                      plan.reason.empty() ? lifecycle::PhaseName(phase_) : plan.reason, message,
+                      meta_.generation, in_.now);
+    if (!changed_.empty()) {
+      std::vector<std::string> notes;
+      for (const auto& [reason, note] : changed_) notes.push_back(note);
+      const bool one_reason = std::all_of(changed_.begin(), changed_.end(), [&](const auto& c) {
+        return c.first == changed_.front().first;
+      });
+      api::SetCondition(status_.conditions, kConditionStartedStepsChanged, api::kConditionTrue,
+                        one_reason ? changed_.front().first : kConditionStartedStepsChanged,
+                        absl::StrCat(absl::StrJoin(notes, "; "),
+                                     ". Such a step is canceled, its Jobs deleted and its "
+                                     "record kept"),
+                        meta_.generation, in_.now);
+    }
+  }
+
+  // Unit `u`'s status record, Events, Job to create and Jobs to delete.
+  void EmitUnit(Unit& u, std::vector<api::StepStatus>& steps) {
+    api::StepStatus s;
+    s.name = u.spec->name;
+    s.template_name = u.template_name;
+    s.template_resource_version = u.template_rv;
+    s.phase = std::string(lifecycle::PhaseName(u.phase));
+    s.message = u.message;
+    s.attempts = u.attempts;
+    steps.push_back(std::move(s));
+
+    Phase from = u.recorded_phase;
+    for (Phase to : u.path) {
+      plan_.step_transitions.push_back({u.spec->name, from, to});
+      plan_.events.push_back(
+          {IsWarning(to) ? "Warning" : "Normal", absl::StrCat("Step", lifecycle::PhaseName(to)),
+           absl::StrCat("step ", u.spec->name, ": ",
+                        u.message.empty() ? lifecycle::PhaseName(to) : u.message)});
+      from = to;
+    }
+    if (u.refused.has_value()) plan_.refused.push_back(*u.refused);
+    if (u.create_attempt.has_value()) {
+      plan_.create_jobs.push_back(
+          {u.spec->name, *u.create_attempt,
+           BuildChildJob(u.owner, *u.create_attempt, *u.job_spec, "", u.memory)});
+    }
+    for (std::string& name : u.delete_jobs) plan_.delete_jobs.push_back(std::move(name));
+    // A retry held by suspend is due already; the spec change that
+    // resumes the flow brings the next look, not a busy requeue.
+    if (u.wake_at.has_value() && (u.may_start || *u.wake_at > in_.now)) Wake(*u.wake_at);
   }
 
   void Finished(bool finished_before) {
@@ -667,6 +773,11 @@ class FlowPlanner {
   std::vector<const json*> all_pods_;
   std::vector<const json*> all_deleted_pods_;
   std::vector<Unit> units_;
+  // Started steps the spec no longer has, and their made-up specs.
+  std::vector<Unit> removed_;
+  std::deque<api::FlowStep> removed_specs_;
+  // Edits to started steps carried out by canceling them: (reason, note).
+  std::vector<std::pair<std::string, std::string>> changed_;
   FlowPlan plan_;
 };
 

@@ -396,6 +396,113 @@ TEST_F(FlowPlanTest, CancelingOneStepKeepsTheFlowSucceeded) {
   EXPECT_EQ(p.status->progress, "3/3");
 }
 
+// Issue 18: step a (running) was replaced by x in the spec, b now after x.
+// The schema refuses this; an older CRD or a cluster without CEL lets it
+// through. a is canceled, its Job deleted and its record kept, and the flow
+// is not Succeeded while a's pod runs.
+TEST_F(FlowPlanTest, AStartedStepRemovedFromTheSpecIsCanceledAndKept) {
+  object_ = FlowObject({{"steps", json::array({Step("a"), Step("b", {{"a", "Succeeded"}})})}});
+  Apply(Plan());
+  Running("a");
+  Apply(Plan());
+  const std::string a_job = LatestJob("a")->at("metadata").at("name");
+  object_["spec"]["steps"] = json::array({Step("x"), Step("b", {{"x", "Succeeded"}})});
+  object_["metadata"]["generation"] = 2;
+
+  FlowPlan p = Plan();
+  EXPECT_THAT(Created(p), ElementsAre("x"));
+  ASSERT_EQ(p.status->steps.size(), 3u) << "the spec's steps, then the removed one";
+  EXPECT_EQ(p.status->steps[2].name, "a");
+  EXPECT_EQ(StepOf(p, "a").phase, "Canceling");
+  EXPECT_EQ(StepOf(p, "a").template_name, "etl");
+  ASSERT_EQ(StepOf(p, "a").attempts.size(), 1u);
+  EXPECT_THAT(StepOf(p, "a").message, HasSubstr("removed from the spec after it started"));
+  EXPECT_THAT(p.delete_jobs, IsEmpty()) << "not before Canceling is stored";
+  ASSERT_NE(Cond(p, "StartedStepsChanged"), nullptr);
+  EXPECT_EQ(Cond(p, "StartedStepsChanged")->status, "True");
+  EXPECT_EQ(Cond(p, "StartedStepsChanged")->reason, "StartedStepRemoved");
+  EXPECT_THAT(Cond(p, "StartedStepsChanged")->message, HasSubstr("step a was removed"));
+  EXPECT_TRUE(HasEvent(p, "StepCanceling"));
+  Apply(p);
+  EXPECT_THAT(Plan().delete_jobs, ElementsAre(a_job));
+
+  Succeed("x");
+  Apply(Plan());
+  Succeed("b");
+  p = Plan();
+  EXPECT_EQ(StepOf(p, "b").phase, "Succeeded");
+  EXPECT_EQ(p.status->phase, "Running") << "a's pod still runs";
+  EXPECT_THAT(p.status->message, HasSubstr("waiting for step a"));
+  EXPECT_EQ(p.status->progress, "2/2");
+  Apply(p);
+
+  SetPod("a", "Failed", Terminated(143, "Error", in_.now));  // stopped as asked
+  p = Plan();
+  EXPECT_EQ(StepOf(p, "a").phase, "Canceled");
+  EXPECT_EQ(StepOf(p, "a").attempts[0].exit_code, 143);
+  EXPECT_EQ(p.status->phase, "Succeeded");
+  Apply(p);
+  p = Settle();
+  EXPECT_FALSE(p.status.has_value()) << "settled";
+  ASSERT_NE(api::FindStepStatus(api::ParseJobFlow(object_).status, "a"), nullptr)
+      << "the record is kept";
+}
+
+// The template of started step a was changed: a is canceled as it ran (the
+// record keeps the template it ran), nothing of the new template runs under
+// its name, and its dependents follow a Canceled.
+TEST_F(FlowPlanTest, AStartedStepWhoseTemplateChangedIsCanceledNotRerun) {
+  in_.templates.emplace("other", FlowTemplate{absl::StatusOr<json>(EtlJobSpec("alpine")), "200"});
+  object_ = FlowObject({{"steps", json::array({Step("a"), Step("b", {{"a", "Succeeded"}})})}});
+  Apply(Plan());
+  Running("a");
+  Apply(Plan());
+  object_["spec"]["steps"][0]["template"] = "other";
+  object_["metadata"]["generation"] = 2;
+
+  FlowPlan p = Plan();
+  EXPECT_THAT(Created(p), IsEmpty());
+  EXPECT_EQ(StepOf(p, "a").phase, "Canceling");
+  EXPECT_EQ(StepOf(p, "a").template_name, "etl");
+  EXPECT_EQ(Cond(p, "StartedStepsChanged")->reason, "StartedStepRetemplated");
+  EXPECT_THAT(Cond(p, "StartedStepsChanged")->message,
+              HasSubstr("template was changed from etl to other"));
+  Apply(p);
+  EXPECT_THAT(Plan().delete_jobs, ElementsAre(LatestJob("a")->at("metadata").at("name")));
+
+  SetPod("a", "Failed", Terminated(143, "Error", in_.now));
+  p = Plan();
+  EXPECT_EQ(StepOf(p, "a").phase, "Canceled");
+  EXPECT_EQ(StepOf(p, "b").phase, "Skipped");
+  EXPECT_THAT(Created(p), IsEmpty());
+  EXPECT_EQ(p.status->phase, "Succeeded");
+  EXPECT_EQ(jobs_.size(), 1u);
+}
+
+// Steps that never started may be removed or re-templated freely; a step
+// whose Job exists but whose record was lost counts as started.
+TEST_F(FlowPlanTest, OnlyStartedStepsAreKeptWhenTheSpecDropsThem) {
+  Apply(Plan());  // a started; b, c, d pending
+  object_["spec"]["steps"] = json::array({Step("a"), Step("b", {{"a", "Succeeded"}})});
+  object_["metadata"]["generation"] = 2;
+  FlowPlan p = Plan();
+  ASSERT_TRUE(p.status.has_value());
+  EXPECT_EQ(p.status->steps.size(), 2u) << "c and d had not started: gone";
+  EXPECT_EQ(Cond(p, "StartedStepsChanged"), nullptr);
+
+  FlowPlan status_lost;  // a Job for e, with no record of it
+  object_["spec"]["steps"].push_back(Step("e"));
+  status_lost.create_jobs = PlanOf(object_).create_jobs;
+  ASSERT_THAT(Created(status_lost), ElementsAre("e"));
+  Apply(status_lost);
+  object_["spec"]["steps"].erase(2);
+  object_["metadata"]["generation"] = 3;
+  p = Plan();
+  ASSERT_NE(p.status, std::nullopt);
+  EXPECT_EQ(StepOf(p, "e").phase, "Canceling");
+  ASSERT_EQ(StepOf(p, "e").attempts.size(), 1u) << "adopted from its Job";
+}
+
 TEST_F(FlowPlanTest, FlowCancelEndsCanceledAndReleasesJobs) {
   Apply(Plan());
   Running("a");

@@ -19,7 +19,10 @@
 #   rule;
 # - a JobFlow of the schema's maximum size (300 steps with 32 dependencies
 #   each) is accepted, and refused if one dependency names no step: the CEL
-#   rules stay within the API server's per-call cost limit.
+#   rules stay within the API server's per-call cost limit;
+# - edits while a flow runs: a started step cannot be removed, renamed or
+#   re-templated, a finished flow's steps cannot change, everything else can
+#   (also at the largest size: 300 started steps, 300 removed records).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cases=$root/test/scripts/testdata/crd-invalid
@@ -119,7 +122,7 @@ out=$("$kubectl" create --dry-run=server -n "$ns" -f "$work/readme.yaml" 2>&1) |
 # --- invalid objects, and the largest JobFlow the schema allows ---------------------------------
 # In one Python process: it runs kubectl only, not a dozen tools per case.
 n=$(python3 - "$kubectl" "$ns" "$cases" <<'PY'
-import glob, json, os, re, subprocess, sys
+import glob, json, os, re, subprocess, sys, tempfile
 kubectl, ns, cases = sys.argv[1:]
 failures = []
 
@@ -183,6 +186,65 @@ if r.returncode != 0:
 steps[-1]["dependsOn"][-1]["step"] = "no-such-step"
 refused("the largest JobFlow, its last dependency on no step", ["create", "--dry-run=server", "-f", "-"],
         flow("largest-bad", steps), "spec.steps", "every dependsOn[].step must name a step of this flow")
+
+# Edits while a flow runs (README "Edits while running"): a step that has
+# started (its status record lists an attempt) keeps its name and template;
+# a finished flow keeps its steps; everything else may change. The status is
+# set through the status subresource, as weir writes it.
+def run(*args, data=None):
+  return subprocess.run([kubectl, *args, "-n", ns], input=data, capture_output=True, text=True)
+def accepted(name, *args, data=None):
+  r = run(*args, data=data)
+  if r.returncode != 0: failures.append(f"{name}: refused: {r.stderr}")
+def set_status(name, status):
+  with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+    json.dump({"status": status}, f)
+    f.flush()
+    accepted(f"status of {name}", "patch", "jobflows.weir.dev", name, "--subresource=status",
+             "--type=merge", "--patch-file", f.name)
+def record(step, started=True, template="etl"):
+  r = {"name": step, "template": template, "phase": "Running" if started else "Pending"}
+  if started: r["attempts"] = [{"attempt": 1, "job": f"{step}-1"}]
+  return r
+def steps_patch(steps):
+  return ["--type=json", "-p", json.dumps([{"op": "replace", "path": "/spec/steps", "value": steps}])]
+started = "a step that has started (its status lists an attempt) cannot be removed"
+a, b = {"name": "a", "template": "etl"}, {"name": "b", "template": "etl", "dependsOn": [{"step": "a"}]}
+accepted("create edits", "create", "-f", "-", data=flow("edits", [a, b]))
+set_status("edits", {"phase": "Running", "steps": [record("a"), record("b", started=False)]})
+patch = ["patch", "jobflows.weir.dev", "edits"]
+x = {"name": "x", "template": "etl"}
+for what, steps in [("remove started a", [x, dict(b, dependsOn=[{"step": "x"}])]),
+                    ("rename started a", [dict(a, name="a2"), dict(b, dependsOn=[{"step": "a2"}])]),
+                    ("re-template started a", [dict(a, template="other"), b])]:
+  refused(f"edits: {what}", [*patch, *steps_patch(steps)], None, "spec.steps", started)
+for what, steps in [("re-template b, not started", [a, dict(b, template="other")]),
+                    ("add step c", [a, dict(b, template="other"), x]),
+                    ("cancel started a, patch and retry it", [dict(a, cancel=True, patch={"activeDeadlineSeconds": 60},
+                                                                   retry={"limit": 2}), dict(b, template="other"), x]),
+                    ("remove b and x, not started", [dict(a, cancel=True)])]:
+  accepted(f"edits: {what}", *patch, *steps_patch(steps))
+# weir keeps the record of a started step the spec lost (an older CRD let the
+# edit through): its status writes are not refused for it.
+set_status("edits", {"steps": [record("a"), record("gone")]})
+accepted("edits: parallelism with a removed step's record", *patch, "--type=merge", "-p",
+         '{"spec":{"parallelism":2}}')
+set_status("edits", {"phase": "Succeeded"})
+refused("edits: add a step to a finished flow", [*patch, *steps_patch([dict(a, cancel=True), x])], None,
+        "spec.steps", "the steps of a finished flow cannot be changed (it ended Succeeded")
+accepted("edits: ttl of a finished flow", *patch, "--type=merge", "-p", '{"spec":{"ttlSecondsAfterFinished":60}}')
+
+# The same rules at the largest size: 300 started steps and 300 records of
+# removed ones, within the per-call cost limit.
+big = [{"name": n, "template": "etl"} for n in names]
+accepted("create the largest running flow", "create", "-f", "-", data=flow("largest-running", big))
+set_status("largest-running", {"phase": "Running", "steps": [record(n) for n in names] +
+                               [record(f"{i:03d}-" + "r" * 59) for i in range(300)]})
+accepted("the largest running flow: parallelism", "patch", "jobflows.weir.dev", "largest-running",
+         "--type=merge", "-p", '{"spec":{"parallelism":3}}')
+refused("the largest running flow: its last step renamed",
+        ["patch", "jobflows.weir.dev", "largest-running",
+         *steps_patch(big[:-1] + [dict(big[-1], name="renamed")])], None, "spec.steps", started)
 
 for f in failures: print("FAIL:", f, file=sys.stderr)
 print(len(files))
