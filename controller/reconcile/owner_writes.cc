@@ -27,6 +27,25 @@ kube::DeleteOptions Foreground() {
   return options;
 }
 
+// How long to wait before listing the children again while some are left:
+// half the time waited so far (since the owner's deletion, or its end),
+// between 1 s and 30 s. Their deletion events wake the owner sooner; this
+// only bounds the live LISTs when something holds a child back.
+absl::Duration ChildrenWaitBackoff(const json& object, absl::Time now) {
+  auto time_at = [](const json& parent, const char* key) -> std::optional<absl::Time> {
+    auto it = parent.find(key);
+    if (it == parent.end() || !it->is_string()) return std::nullopt;
+    return api::ParseRfc3339(it->get<std::string>());
+  };
+  std::optional<absl::Time> since = time_at(Meta(object), "deletionTimestamp");
+  auto status = object.find("status");
+  if (!since.has_value() && status != object.end() && status->is_object()) {
+    since = time_at(*status, "completionTime");
+  }
+  const absl::Duration half = since.has_value() ? (now - *since) / 2 : absl::ZeroDuration();
+  return std::clamp(half, kChildrenWaitMin, kChildrenWaitMax);
+}
+
 }  // namespace
 
 OwnerWrites::OwnerWrites(kube::Client* client, kube::ResourceRef owner_ref, std::string kind)
@@ -195,7 +214,7 @@ absl::StatusOr<runtime::Result> OwnerWrites::Converge(const json& object,
   if (c.confirm_released) {
     absl::StatusOr<bool> gone = ChildrenGone(children);
     if (!gone.ok()) return gone.status();
-    if (!*gone) return runtime::Result{.requeue_after = absl::Seconds(1)};
+    if (!*gone) return runtime::Result{.requeue_after = ChildrenWaitBackoff(object, now)};
   }
   if (c.status.has_value()) {
     if (absl::Status s = WriteStatus(object, *c.status); !s.ok()) return s;
@@ -204,7 +223,7 @@ absl::StatusOr<runtime::Result> OwnerWrites::Converge(const json& object,
   if (c.remove_finalizer) {
     absl::StatusOr<bool> gone = ChildrenGone(children);
     if (!gone.ok()) return gone.status();
-    if (!*gone) return runtime::Result{.requeue_after = absl::Seconds(1)};
+    if (!*gone) return runtime::Result{.requeue_after = ChildrenWaitBackoff(object, now)};
     if (!c.status.has_value()) record();  // e.g. "already <phase>" Events
     if (absl::Status s = SetFinalizer(object, false); !s.ok()) return s;
     return runtime::Result{};

@@ -59,6 +59,12 @@ struct ReconcilerDeps {
 // plan again" before a reconcile gives up and retries later.
 inline constexpr int kVerifyRounds = 4;
 
+// While children are left that must be gone (before ResourcesReleased or the
+// finalizer's removal), the owner lists them live again after half the time
+// it has waited, within these bounds (issue 14: no LIST every second forever).
+inline constexpr absl::Duration kChildrenWaitMin = absl::Seconds(1);
+inline constexpr absl::Duration kChildrenWaitMax = absl::Seconds(30);
+
 // What became of a child Job we asked the API server to create.
 struct CreatedJob {
   // True if the Job exists now as the owner's child (created, or adopted

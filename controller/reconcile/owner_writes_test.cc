@@ -166,13 +166,49 @@ TEST_F(OwnerWritesTest, AReleasedStatusWaitsForALiveListWithNoChild) {
   absl::StatusOr<runtime::Result> r =
       writes_.Converge(Stored(), whole, c, absl::UnixEpoch(), [] {});
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->requeue_after, absl::Seconds(1));
+  EXPECT_EQ(r->requeue_after, kChildrenWaitMin);
   EXPECT_FALSE(Stored().contains("status")) << "written while a pod was left";
 
   ASSERT_TRUE(client_.Delete(kube::resources::Pods(), "ns", "late").ok());
   r = writes_.Converge(Stored(), whole, c, absl::UnixEpoch(), [] {});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(Stored()["status"]["phase"], "Canceled");
+}
+
+// While a child is held back, the live LISTs come further apart: half the
+// time waited since the owner's deletion (or its end), from 1 s to 30 s.
+TEST_F(OwnerWritesTest, WaitingForChildrenBacksOff) {
+  json flow = CreateFlow();
+  const ChildOwner whole = ChildOwner::FlowStep("ns", "f", flow["metadata"]["uid"], "", "");
+  json pod = {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", "held"}, {"namespace", "ns"}, {"labels", ChildLabels(StepOwner(flow, "a"), 1)}}}};
+  ASSERT_TRUE(client_.Create(kube::resources::Pods(), "ns", pod).ok());
+  const absl::Time deleted = absl::FromUnixSeconds(1'800'000'000);
+  json object = Stored();
+  object["metadata"]["deletionTimestamp"] = api::FormatRfc3339(deleted);
+  Convergence c;
+  c.remove_finalizer = true;
+  for (const auto& [waited, next] : std::vector<std::pair<absl::Duration, absl::Duration>>{
+           {absl::ZeroDuration(), absl::Seconds(1)},
+           {absl::Seconds(1), absl::Seconds(1)},
+           {absl::Seconds(10), absl::Seconds(5)},
+           {absl::Seconds(40), absl::Seconds(20)},
+           {absl::Hours(2), absl::Seconds(30)}}) {
+    absl::StatusOr<runtime::Result> r = writes_.Converge(object, whole, c, deleted + waited, [] {});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->requeue_after, next) << "after " << waited;
+  }
+  object["metadata"].erase("deletionTimestamp");
+  object["status"]["completionTime"] = api::FormatRfc3339(deleted);
+  c.remove_finalizer = false;
+  c.confirm_released = true;
+  absl::StatusOr<runtime::Result> r =
+      writes_.Converge(object, whole, c, deleted + absl::Seconds(12), [] {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->requeue_after, absl::Seconds(6)) << "counted from the end when not deleting";
 }
 
 json PodWithFinalizers(const std::string& name, json labels, json finalizers) {

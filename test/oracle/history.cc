@@ -171,17 +171,23 @@ bool OwnerStopAsked(const json& owner) {
 }
 
 // Whether the owner version asks to stop this unit (a Batch, or one step).
+// A user who removed a step from the spec, or gave it another template than
+// the one its record says it ran, asked to stop it too (issue 18).
 bool UnitStopAsked(const json& owner, Kind kind, const std::string& step) {
   if (OwnerStopAsked(owner)) return true;
   if (kind == Kind::kBatch) return false;
   const json& steps = At(owner, {"spec", "steps"});
   if (!steps.is_array()) return false;
-  for (const json& s : steps) {
-    if (s.is_object() && s.value("name", "") == step && s.value("cancel", false) == true) {
-      return true;
-    }
+  std::string ran;  // the template the step's record names
+  const json& records = At(owner, {"status", "steps"});
+  for (const json& r : records.is_array() ? records : json::array()) {
+    if (r.is_object() && r.value("name", "") == step) ran = r.value("template", "");
   }
-  return false;
+  for (const json& s : steps) {
+    if (!s.is_object() || s.value("name", "") != step) continue;
+    return s.value("cancel", false) == true || (!ran.empty() && s.value("template", "") != ran);
+  }
+  return true;
 }
 
 // Whether a flow version explains a step canceled by the flow itself:
@@ -335,6 +341,7 @@ class Checker {
     for (const std::string& uid : index_.uids()) {
       if (!IsOwner(index_.kind(uid))) continue;
       CheckOwnerStatus(uid);
+      CheckNothingRunsOnceEnded(uid);
       CheckNothingOrphaned(uid);
     }
     CheckNoLateJob();
@@ -720,6 +727,60 @@ class Checker {
 
   // Invariant 5: once the owner is deleted, or records ResourcesReleased,
   // none of its Jobs or pods exists any more.
+  // Whether `pod` (version `object`) shows its main container terminated:
+  // the owner's outcome rests on it alone (sidecars may still be stopping).
+  bool MainEnded(const json& owner, const std::string& pod, const json& object) const {
+    const std::string job = index_.job_of_pod(pod);
+    const json& job_object =
+        job.empty() || index_.versions(job).empty() ? json() : index_.versions(job).front()->object;
+    std::string main = MainContainer(owner, job_object);
+    if (main.empty()) {
+      const json& containers = At(object, {"spec", "containers"});
+      if (containers.is_array() && !containers.empty()) main = Str(containers[0], {"name"});
+    }
+    const json& statuses = At(object, {"status", "containerStatuses"});
+    for (const json& c : statuses.is_array() ? statuses : json::array()) {
+      if (Str(c, {"name"}) == main && At(c, {"state", "terminated"}).is_object()) return true;
+    }
+    return false;
+  }
+
+  // Invariant 3: an owner's terminal phase says nothing of it runs. At the
+  // owner's first terminal version every pod of it has ended (its main
+  // container at least), is gone or is being deleted (a pod created later is
+  // invariant 2's matter).
+  void CheckNothingRunsOnceEnded(const std::string& owner) {
+    const Version* ended = nullptr;
+    for (const Version* v : index_.versions(owner)) {
+      if (v->type != "DELETED" && IsTerminal(PhaseField(At(v->object, {"status"})))) {
+        ended = v;
+        break;
+      }
+    }
+    if (ended == nullptr) return;
+    for (const std::string& child : index_.children(owner)) {
+      if (index_.kind(child) != Kind::kPod) continue;
+      const Version* then = nullptr;
+      for (const Version* v : index_.versions(child)) {
+        if (v->resource_version > ended->resource_version) break;
+        then = v;
+      }
+      if (then == nullptr || then->type == "DELETED" || Deleting(then->object)) continue;
+      const std::string phase = At(then->object, {"status", "phase"}).is_string()
+                                    ? At(then->object, {"status", "phase"}).get<std::string>()
+                                    : "";
+      if (phase == "Succeeded" || phase == "Failed" ||
+          MainEnded(ended->object, child, then->object)) {
+        continue;
+      }
+      Report(3,
+             absl::StrCat(Who(owner), " is ", PhaseField(At(ended->object, {"status"})),
+                          " in version #", ended->number, " while ", Who(child), " is ",
+                          phase.empty() ? "not ended" : phase, " (version #", then->number, ")"),
+             {owner, child});
+    }
+  }
+
   void CheckNothingOrphaned(const std::string& owner) {
     ++stats_.owners;
     std::optional<const Version*> end;

@@ -376,5 +376,68 @@ TEST(OracleTest, AStepCanceledWithoutACancelBreaksInvariant3) {
   EXPECT_THAT(violations[0].what, HasSubstr("step a in version #2 is Canceled"));
 }
 
+// Issue 18: removing a started step from the spec, or giving it another
+// template than the one it ran, asks to stop it.
+TEST(OracleTest, AStepTheSpecLostOrRetemplatedMayEndCanceled) {
+  for (const char* edit : {"removed", "retemplated"}) {
+    SCOPED_TRACE(edit);
+    Script s;
+    json before = Flow(false, "Running");
+    before["status"]["steps"][0]["template"] = "t";
+    s.Event(Kind::kJobFlow, "ADDED", before);
+    json after = before;
+    after["metadata"]["generation"] = 2;
+    if (std::string(edit) == "removed") {
+      after["spec"]["steps"][0]["name"] = "x";
+    } else {
+      after["spec"]["steps"][0]["template"] = "t2";
+    }
+    s.Event(Kind::kJobFlow, "MODIFIED", after);
+    after["status"]["steps"][0]["phase"] = "Canceled";
+    s.Event(Kind::kJobFlow, "MODIFIED", after);
+    EXPECT_TRUE(s.history().Check().empty()) << s.history().Report(s.history().Check());
+  }
+}
+
+// An owner that reads terminal while a pod of it still runs (issue 18: a
+// step the spec lost went on running under a Succeeded flow) breaks
+// invariant 3; a pod already being deleted does not.
+TEST(OracleTest, APodRunningWhenItsOwnerEndedBreaksInvariant3) {
+  for (const bool deleting : {false, true}) {
+    SCOPED_TRACE(deleting ? "pod being deleted" : "pod running");
+    Script s;
+    s.Event(Kind::kBatch, "ADDED", Batch(1));
+    s.Event(Kind::kJob, "ADDED", Job());
+    json pod = Pod({{"running", json::object()}});
+    pod["status"]["phase"] = "Running";
+    s.Event(Kind::kPod, "ADDED", pod);
+    s.Event(Kind::kBatch, "MODIFIED",
+            Batch(1, {{"phase", "Running"}, {"attempts", {Attempt("Running")}}}));
+    s.Event(
+        Kind::kBatch, "MODIFIED",
+        Batch(2, {{"phase", "Running"}, {"attempts", {Attempt("Running")}}}, {{"cancel", true}}));
+    if (deleting) {
+      pod["metadata"]["deletionTimestamp"] = "2026-12-06T00:00:00Z";
+      s.Event(Kind::kPod, "MODIFIED", pod);
+    }
+    s.Event(Kind::kBatch, "MODIFIED",
+            Batch(2,
+                  {{"phase", "Canceled"},
+                   {"terminationReason", "Canceled"},
+                   {"job", "b-1-x"},
+                   {"attempts", {Attempt("Canceled")}}},
+                  {{"cancel", true}}));
+    const std::vector<Violation> violations = s.history().Check();
+    if (deleting) {
+      EXPECT_TRUE(violations.empty()) << s.history().Report(violations);
+      continue;
+    }
+    ASSERT_THAT(Invariants(violations), ::testing::ElementsAre(3))
+        << s.history().Report(violations);
+    EXPECT_THAT(violations[0].what,
+                HasSubstr("is Canceled in version #6 while Pod b-1-x-pod is Running"));
+  }
+}
+
 }  // namespace
 }  // namespace weir::oracle
