@@ -50,9 +50,12 @@ absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Reques
     absl::Status released =
         writes_.ReleaseOrphanPods(*deps_.pods, request.ns, kLabelBatch, request.name);
     if (!released.ok()) return released;
+    writes_.Forget(request.Key());
     return runtime::Result{};
   }
   const json& object = *cached;
+  // Our last write replaced this version: its event brings the next look.
+  if (writes_.Superseded(object)) return runtime::Result{};
   const api::Batch batch = api::ParseBatch(object);
   absl::StatusOr<BatchPlan> planned = PlanFromCache(batch);
   if (!planned.ok()) return planned.status();

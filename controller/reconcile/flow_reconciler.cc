@@ -73,9 +73,12 @@ absl::StatusOr<runtime::Result> FlowReconciler::Reconcile(const runtime::Request
     absl::Status released =
         writes_.ReleaseOrphanPods(*deps_.pods, request.ns, kLabelFlow, request.name);
     if (!released.ok()) return released;
+    writes_.Forget(request.Key());
     return runtime::Result{};
   }
   const json& object = *cached;
+  // Our last write replaced this version: its event brings the next look.
+  if (writes_.Superseded(object)) return runtime::Result{};
   const api::JobFlow flow = api::ParseJobFlow(object);
   absl::StatusOr<FlowPlan> planned = PlanFromCache(flow);
   if (!planned.ok()) return planned.status();

@@ -72,6 +72,7 @@ absl::Status OwnerWrites::SetFinalizer(const json& object, bool present) const {
   absl::StatusOr<json> patched =
       client_->MergePatch(owner_ref_, meta.value("namespace", ""), meta.value("name", ""), patch);
   if (!patched.ok() && !(kube::IsNotFound(patched.status()) && !present)) return patched.status();
+  if (patched.ok()) Replaced(object);
   return absl::OkStatus();
 }
 
@@ -84,7 +85,39 @@ absl::Status OwnerWrites::WriteStatus(const json& object, json status) const {
                  {"namespace", meta.value("namespace", "")},
                  {"resourceVersion", meta.value("resourceVersion", "")}}},
                {"status", std::move(status)}};
-  return client_->UpdateStatus(owner_ref_, meta.value("namespace", ""), body).status();
+  absl::StatusOr<json> written =
+      client_->UpdateStatus(owner_ref_, meta.value("namespace", ""), body);
+  if (!written.ok()) return written.status();
+  Replaced(object);
+  return absl::OkStatus();
+}
+
+namespace {
+std::string KeyOf(const json& meta) {
+  return absl::StrCat(meta.value("namespace", ""), "/", meta.value("name", ""));
+}
+}  // namespace
+
+void OwnerWrites::Replaced(const json& object) const {
+  const json& meta = Meta(object);
+  absl::MutexLock lock(&mu_);
+  replaced_[KeyOf(meta)] = meta.value("resourceVersion", "");
+}
+
+bool OwnerWrites::Superseded(const json& object) const {
+  const json& meta = Meta(object);
+  const std::string key = KeyOf(meta);
+  absl::MutexLock lock(&mu_);
+  auto it = replaced_.find(key);
+  if (it == replaced_.end()) return false;
+  if (it->second == meta.value("resourceVersion", "")) return true;
+  replaced_.erase(it);
+  return false;
+}
+
+void OwnerWrites::Forget(const std::string& key) const {
+  absl::MutexLock lock(&mu_);
+  replaced_.erase(key);
 }
 
 absl::StatusOr<std::optional<json>> OwnerWrites::LiveOwner(const api::ObjectMeta& meta) const {

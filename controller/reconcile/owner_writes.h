@@ -20,11 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "api/meta.h"
 #include "base/clock.h"
@@ -144,6 +146,14 @@ class OwnerWrites {
   // Deletes the owner itself (its TTL has passed), conditional on its uid.
   absl::Status DeleteOwner(const api::ObjectMeta& meta) const;
 
+  // True if the cached `object` is the very version a write of ours (status
+  // or finalizer) replaced: the cache has not seen that write yet, and a plan
+  // from it would be refused with a Conflict. The write's own watch event
+  // brings the next reconcile. Forgets the owner once the cache has moved on.
+  bool Superseded(const nlohmann::json& object) const;
+  // The owner `key` (namespace/name) is gone: forgets it.
+  void Forget(const std::string& key) const;
+
   // Carries out `c` on the cached `object`, whose children `children`
   // selects: deletes the Jobs, releases the pods, writes the status (one
   // that says ResourcesReleased only once a live list finds no child),
@@ -155,9 +165,15 @@ class OwnerWrites {
                                            absl::FunctionRef<void()> record) const;
 
  private:
+  // Remembers that our write replaced `object`'s version.
+  void Replaced(const nlohmann::json& object) const;
+
   kube::Client* client_;
   kube::ResourceRef owner_ref_;
   std::string kind_;
+  mutable absl::Mutex mu_;
+  // namespace/name -> the resourceVersion our latest write replaced.
+  mutable absl::flat_hash_map<std::string, std::string> replaced_ ABSL_GUARDED_BY(mu_);
 };
 
 // Plans an owner from the caches: fills `in`'s children (jobs, pods and the

@@ -211,6 +211,28 @@ TEST_F(OwnerWritesTest, WaitingForChildrenBacksOff) {
   EXPECT_EQ(r->requeue_after, absl::Seconds(6)) << "counted from the end when not deleting";
 }
 
+// A reconcile from the version our own write replaced would be refused with
+// a Conflict (issue 14: 0 refused writes at steady state): that version reads
+// as superseded until the cache shows a newer one. A refused write marks
+// nothing.
+TEST_F(OwnerWritesTest, TheVersionOurWriteReplacedIsSuperseded) {
+  CreateFlow({{"finalizers", json::array({kFinalizer})}});
+  const json before = Stored();
+  EXPECT_FALSE(writes_.Superseded(before));
+  ASSERT_TRUE(writes_.WriteStatus(before, {{"phase", "Running"}}).ok());
+  EXPECT_TRUE(writes_.Superseded(before)) << "the cache still shows the replaced version";
+  const json after = Stored();
+  EXPECT_FALSE(writes_.Superseded(after));
+  EXPECT_FALSE(writes_.Superseded(before)) << "forgotten once the cache moved on";
+
+  EXPECT_FALSE(writes_.WriteStatus(before, {{"phase", "Failed"}}).ok()) << "stale: a Conflict";
+  EXPECT_FALSE(writes_.Superseded(before));
+  ASSERT_TRUE(writes_.SetFinalizer(after, false).ok());
+  EXPECT_TRUE(writes_.Superseded(after)) << "a finalizer write too";
+  writes_.Forget("ns/f");
+  EXPECT_FALSE(writes_.Superseded(after));
+}
+
 json PodWithFinalizers(const std::string& name, json labels, json finalizers) {
   return {{"apiVersion", "v1"},
           {"kind", "Pod"},
