@@ -109,8 +109,9 @@ absl::StatusOr<bool> BatchReconciler::CreateJob(const json& object, const api::B
   if (created->exists) return true;
   api::BatchStatus failed =
       StatusAfterCreateRefused(batch, planned, created->refused_message, deps_.clock->Now());
-  if (absl::Status s = writes_.WriteStatus(object, api::BatchStatusToJson(failed)); !s.ok()) {
-    return s;
+  if (absl::StatusOr<json> w = writes_.WriteStatus(object, api::BatchStatusToJson(failed));
+      !w.ok()) {
+    return w.status();
   }
   deps_.recorder->Warning(runtime::ObjectReference::From(object), "JobRejected", failed.message);
   recorder_.Outcome("Failed", "JobRejected");

@@ -76,7 +76,7 @@ absl::Status OwnerWrites::SetFinalizer(const json& object, bool present) const {
   return absl::OkStatus();
 }
 
-absl::Status OwnerWrites::WriteStatus(const json& object, json status) const {
+absl::StatusOr<json> OwnerWrites::WriteStatus(const json& object, json status) const {
   const json& meta = Meta(object);
   json body = {{"apiVersion", object.value("apiVersion", kApiVersion)},
                {"kind", kind_},
@@ -89,7 +89,7 @@ absl::Status OwnerWrites::WriteStatus(const json& object, json status) const {
       client_->UpdateStatus(owner_ref_, meta.value("namespace", ""), body);
   if (!written.ok()) return written.status();
   Replaced(object);
-  return absl::OkStatus();
+  return written;
 }
 
 namespace {
@@ -101,7 +101,7 @@ std::string KeyOf(const json& meta) {
 void OwnerWrites::Replaced(const json& object) const {
   const json& meta = Meta(object);
   absl::MutexLock lock(&mu_);
-  replaced_[KeyOf(meta)] = meta.value("resourceVersion", "");
+  replaced_[KeyOf(meta)].push_back(meta.value("resourceVersion", ""));
 }
 
 bool OwnerWrites::Superseded(const json& object) const {
@@ -110,7 +110,11 @@ bool OwnerWrites::Superseded(const json& object) const {
   absl::MutexLock lock(&mu_);
   auto it = replaced_.find(key);
   if (it == replaced_.end()) return false;
-  if (it->second == meta.value("resourceVersion", "")) return true;
+  const std::vector<std::string>& versions = it->second;
+  if (std::find(versions.begin(), versions.end(), meta.value("resourceVersion", "")) !=
+      versions.end()) {
+    return true;
+  }
   replaced_.erase(it);
   return false;
 }
@@ -249,8 +253,13 @@ absl::StatusOr<runtime::Result> OwnerWrites::Converge(const json& object,
     if (!gone.ok()) return gone.status();
     if (!*gone) return runtime::Result{.requeue_after = ChildrenWaitBackoff(object, now)};
   }
+  // The owner as last written: a finalizer removal after a status write
+  // names the status write's resourceVersion, not the cache's (a Conflict).
+  std::optional<json> written;
   if (c.status.has_value()) {
-    if (absl::Status s = WriteStatus(object, *c.status); !s.ok()) return s;
+    absl::StatusOr<json> w = WriteStatus(object, *c.status);
+    if (!w.ok()) return w.status();
+    written = *std::move(w);
     record();
   }
   if (c.remove_finalizer) {
@@ -258,7 +267,7 @@ absl::StatusOr<runtime::Result> OwnerWrites::Converge(const json& object,
     if (!gone.ok()) return gone.status();
     if (!*gone) return runtime::Result{.requeue_after = ChildrenWaitBackoff(object, now)};
     if (!c.status.has_value()) record();  // e.g. "already <phase>" Events
-    if (absl::Status s = SetFinalizer(object, false); !s.ok()) return s;
+    if (absl::Status s = SetFinalizer(written.value_or(object), false); !s.ok()) return s;
     return runtime::Result{};
   }
   if (c.delete_owner) {

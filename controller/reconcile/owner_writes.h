@@ -102,8 +102,10 @@ class OwnerWrites {
   absl::Status SetFinalizer(const nlohmann::json& object, bool present) const;
 
   // Replaces the status of the cached `object` with `status` (the body's
-  // "status"), conditional on the cached resourceVersion.
-  absl::Status WriteStatus(const nlohmann::json& object, nlohmann::json status) const;
+  // "status"), conditional on the cached resourceVersion. Returns the object
+  // as written (its new resourceVersion is what a further write must name).
+  absl::StatusOr<nlohmann::json> WriteStatus(const nlohmann::json& object,
+                                             nlohmann::json status) const;
 
   // The owner as the API server holds it now, or nullopt if it is gone,
   // replaced by a new object of the same name, or being deleted.
@@ -172,8 +174,9 @@ class OwnerWrites {
   kube::ResourceRef owner_ref_;
   std::string kind_;
   mutable absl::Mutex mu_;
-  // namespace/name -> the resourceVersion our latest write replaced.
-  mutable absl::flat_hash_map<std::string, std::string> replaced_ ABSL_GUARDED_BY(mu_);
+  // namespace/name -> the resourceVersions our writes replaced since the
+  // cache last showed a version of someone else's.
+  mutable absl::flat_hash_map<std::string, std::vector<std::string>> replaced_ ABSL_GUARDED_BY(mu_);
 };
 
 // Plans an owner from the caches: fills `in`'s children (jobs, pods and the

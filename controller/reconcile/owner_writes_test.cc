@@ -69,7 +69,7 @@ TEST_F(OwnerWritesTest, StatusFromAStaleCopyIsRefused) {
   json flow = CreateFlow();
   ASSERT_TRUE(writes_.WriteStatus(flow, {{"phase", "Running"}}).ok());
   EXPECT_EQ(Stored()["status"]["phase"], "Running");
-  absl::Status s = writes_.WriteStatus(flow, {{"phase", "Failed"}});
+  absl::Status s = writes_.WriteStatus(flow, {{"phase", "Failed"}}).status();
   EXPECT_TRUE(kube::IsConflict(s)) << s;
   EXPECT_EQ(Stored()["status"]["phase"], "Running");
 }
@@ -231,6 +231,24 @@ TEST_F(OwnerWritesTest, TheVersionOurWriteReplacedIsSuperseded) {
   EXPECT_TRUE(writes_.Superseded(after)) << "a finalizer write too";
   writes_.Forget("ns/f");
   EXPECT_FALSE(writes_.Superseded(after));
+}
+
+// A deleted owner's last status and the finalizer's removal go in one look:
+// the removal names the status write's resourceVersion, so it is not refused
+// as a Conflict (it named the cache's before, which the status write had
+// just replaced).
+TEST_F(OwnerWritesTest, TheLastStatusAndTheFinalizersRemovalGoTogether) {
+  CreateFlow({{"finalizers", json::array({kFinalizer})}});
+  const json object = Stored();
+  const ChildOwner whole = ChildOwner::FlowStep("ns", "f", object["metadata"]["uid"], "", "");
+  Convergence c;
+  c.status = json{{"phase", "Canceled"}};
+  c.remove_finalizer = true;
+  absl::StatusOr<runtime::Result> r = writes_.Converge(object, whole, c, absl::UnixEpoch(), [] {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Stored()["status"]["phase"], "Canceled");
+  EXPECT_EQ(Stored()["metadata"].value("finalizers", json::array()), json::array())
+      << Stored().dump();
 }
 
 json PodWithFinalizers(const std::string& name, json labels, json finalizers) {

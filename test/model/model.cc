@@ -189,9 +189,11 @@ absl::Status ReconcileBatch(World& world, const World::View& view, kube::Client&
         writes.CreateJob(children, *plan.create_job, **owner);
     if (!created.ok()) return created.status();
     if (!created->exists) {
-      return writes.WriteStatus(object, api::BatchStatusToJson(reconcile::StatusAfterCreateRefused(
-                                            in.batch, plan.status.value_or(in.batch.status),
-                                            created->refused_message, world.now())));
+      return writes
+          .WriteStatus(object, api::BatchStatusToJson(reconcile::StatusAfterCreateRefused(
+                                   in.batch, plan.status.value_or(in.batch.status),
+                                   created->refused_message, world.now())))
+          .status();
     }
   }
   std::optional<json> status;
