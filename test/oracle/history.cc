@@ -725,30 +725,31 @@ class Checker {
     }
   }
 
-  // Invariant 5: once the owner is deleted, or records ResourcesReleased,
-  // none of its Jobs or pods exists any more.
-  // Whether `pod` (version `object`) shows its main container terminated:
-  // the owner's outcome rests on it alone (sidecars may still be stopping).
-  bool MainEnded(const json& owner, const std::string& pod, const json& object) const {
+  // The main container's state in `pod`'s version `object` (null if none).
+  const json& MainState(const json& owner, const std::string& pod, const json& object) const {
+    static const json* none = new json();
     const std::string job = index_.job_of_pod(pod);
-    const json& job_object =
-        job.empty() || index_.versions(job).empty() ? json() : index_.versions(job).front()->object;
-    std::string main = MainContainer(owner, job_object);
+    std::string main = job.empty() || index_.versions(job).empty()
+                           ? Str(owner, {"spec", "mainContainer"})
+                           : MainContainer(owner, index_.versions(job).front()->object);
     if (main.empty()) {
       const json& containers = At(object, {"spec", "containers"});
       if (containers.is_array() && !containers.empty()) main = Str(containers[0], {"name"});
     }
     const json& statuses = At(object, {"status", "containerStatuses"});
-    for (const json& c : statuses.is_array() ? statuses : json::array()) {
-      if (Str(c, {"name"}) == main && At(c, {"state", "terminated"}).is_object()) return true;
+    if (!statuses.is_array()) return *none;
+    for (const json& c : statuses) {
+      if (Str(c, {"name"}) == main) return At(c, {"state"});
     }
-    return false;
+    return *none;
   }
 
   // Invariant 3: an owner's terminal phase says nothing of it runs. At the
-  // owner's first terminal version every pod of it has ended (its main
-  // container at least), is gone or is being deleted (a pod created later is
-  // invariant 2's matter).
+  // owner's first terminal version no pod of it runs (phase Running, or its
+  // main container running) unless its main container has ended (the outcome
+  // rests on it alone; sidecars may still be stopping) or the pod is being
+  // deleted. A pod still pending (an image it cannot pull) has not run; one
+  // created later is invariant 2's matter.
   void CheckNothingRunsOnceEnded(const std::string& owner) {
     const Version* ended = nullptr;
     for (const Version* v : index_.versions(owner)) {
@@ -766,21 +767,20 @@ class Checker {
         then = v;
       }
       if (then == nullptr || then->type == "DELETED" || Deleting(then->object)) continue;
-      const std::string phase = At(then->object, {"status", "phase"}).is_string()
-                                    ? At(then->object, {"status", "phase"}).get<std::string>()
-                                    : "";
-      if (phase == "Succeeded" || phase == "Failed" ||
-          MainEnded(ended->object, child, then->object)) {
-        continue;
-      }
+      const std::string phase = Str(then->object, {"status", "phase"});
+      const json& main = MainState(ended->object, child, then->object);
+      if (At(main, {"terminated"}).is_object()) continue;
+      if (phase != "Running" && !At(main, {"running"}).is_object()) continue;
       Report(3,
              absl::StrCat(Who(owner), " is ", PhaseField(At(ended->object, {"status"})),
                           " in version #", ended->number, " while ", Who(child), " is ",
-                          phase.empty() ? "not ended" : phase, " (version #", then->number, ")"),
+                          phase.empty() ? "running" : phase, " (version #", then->number, ")"),
              {owner, child});
     }
   }
 
+  // Invariant 5: once the owner is deleted, or records ResourcesReleased,
+  // none of its Jobs or pods exists any more.
   void CheckNothingOrphaned(const std::string& owner) {
     ++stats_.owners;
     std::optional<const Version*> end;

@@ -401,22 +401,24 @@ TEST(OracleTest, AStepTheSpecLostOrRetemplatedMayEndCanceled) {
 
 // An owner that reads terminal while a pod of it still runs (issue 18: a
 // step the spec lost went on running under a Succeeded flow) breaks
-// invariant 3; a pod already being deleted does not.
+// invariant 3; a pod already being deleted, or one that never started (an
+// image it cannot pull), does not.
 TEST(OracleTest, APodRunningWhenItsOwnerEndedBreaksInvariant3) {
-  for (const bool deleting : {false, true}) {
-    SCOPED_TRACE(deleting ? "pod being deleted" : "pod running");
+  for (const std::string pod_is : {"running", "being deleted", "pending"}) {
+    SCOPED_TRACE(pod_is);
     Script s;
     s.Event(Kind::kBatch, "ADDED", Batch(1));
     s.Event(Kind::kJob, "ADDED", Job());
-    json pod = Pod({{"running", json::object()}});
-    pod["status"]["phase"] = "Running";
+    json pod = pod_is == "pending" ? Pod({{"waiting", {{"reason", "ImagePullBackOff"}}}})
+                                   : Pod({{"running", json::object()}});
+    pod["status"]["phase"] = pod_is == "pending" ? "Pending" : "Running";
     s.Event(Kind::kPod, "ADDED", pod);
     s.Event(Kind::kBatch, "MODIFIED",
             Batch(1, {{"phase", "Running"}, {"attempts", {Attempt("Running")}}}));
     s.Event(
         Kind::kBatch, "MODIFIED",
         Batch(2, {{"phase", "Running"}, {"attempts", {Attempt("Running")}}}, {{"cancel", true}}));
-    if (deleting) {
+    if (pod_is == "being deleted") {
       pod["metadata"]["deletionTimestamp"] = "2026-12-06T00:00:00Z";
       s.Event(Kind::kPod, "MODIFIED", pod);
     }
@@ -428,7 +430,7 @@ TEST(OracleTest, APodRunningWhenItsOwnerEndedBreaksInvariant3) {
                    {"attempts", {Attempt("Canceled")}}},
                   {{"cancel", true}}));
     const std::vector<Violation> violations = s.history().Check();
-    if (deleting) {
+    if (pod_is != "running") {
       EXPECT_TRUE(violations.empty()) << s.history().Report(violations);
       continue;
     }

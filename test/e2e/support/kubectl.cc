@@ -124,10 +124,18 @@ BackgroundKubectl::~BackgroundKubectl() {
   unlink(err_path_.c_str());
 }
 
+bool BackgroundKubectl::EndedCleanly() {
+  if (!early_status_.has_value() && pid_ > 0) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) early_status_ = status;
+  }
+  return early_status_.has_value() && WIFEXITED(*early_status_) && WEXITSTATUS(*early_status_) == 0;
+}
+
 absl::StatusOr<std::string> BackgroundKubectl::Stop() {
   if (pid_ <= 0) return absl::FailedPreconditionError("already stopped");
-  int status = 0;
-  const bool exited_early = waitpid(pid_, &status, WNOHANG) == pid_;
+  int status = early_status_.value_or(0);
+  const bool exited_early = early_status_.has_value() || waitpid(pid_, &status, WNOHANG) == pid_;
   if (!exited_early) {
     kill(pid_, SIGTERM);
     while (waitpid(pid_, &status, 0) < 0) {

@@ -75,9 +75,13 @@ class BackgroundKubectl {
   absl::StatusOr<std::string> Stop();
   // What it has printed so far, while it runs.
   std::string OutputSoFar() const;
+  // True if it has ended on its own with exit status 0 (reaping it; Stop()
+  // then still reports the early end). False while it runs, or if it failed.
+  bool EndedCleanly();
 
  private:
   pid_t pid_;
+  std::optional<int> early_status_;  // wait status, once reaped by EndedCleanly
   std::string out_path_;
   std::string err_path_;
 };

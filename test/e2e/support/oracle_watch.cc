@@ -30,6 +30,9 @@ std::string Path(Kind kind, const std::string& ns) {
   return "";
 }
 
+// Resumptions of one watch before its end is reported as a hole.
+constexpr int kMaxResumes = 20;
+
 bool IsOwner(Kind kind) { return kind == Kind::kBatch || kind == Kind::kJobFlow; }
 
 // Parses a watch stream (the API server writes one JSON event per line) into
@@ -52,6 +55,26 @@ absl::StatusOr<std::set<std::string>> Feed(Kind kind, const std::string& stream,
   return uids;
 }
 
+// The watch URL of collection `path` from resourceVersion `rv`.
+std::vector<std::string> WatchArgs(const std::string& path, const std::string& rv) {
+  return {"get", "--raw",
+          absl::StrCat(path, "?watch=1&allowWatchBookmarks=false&resourceVersion=", rv)};
+}
+
+// The resourceVersion of the last event in a watch's output ("" if none).
+std::string LastResourceVersion(const std::string& output) {
+  std::vector<absl::string_view> lines = absl::StrSplit(output, '\n', absl::SkipWhitespace());
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    const json event = json::parse(*it, nullptr, /*allow_exceptions=*/false);
+    const std::string rv =
+        event.is_object()
+            ? event.value(json::json_pointer("/object/metadata/resourceVersion"), std::string())
+            : "";
+    if (!rv.empty()) return rv;
+  }
+  return "";
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OracleWatch>> OracleWatch::Start(const Kubectl& kubectl,
@@ -69,19 +92,56 @@ absl::StatusOr<std::unique_ptr<OracleWatch>> OracleWatch::Start(const Kubectl& k
   if (rv.empty()) return absl::InternalError("the pod list has no resourceVersion");
   std::vector<Stream> streams;
   for (Kind kind : {Kind::kBatch, Kind::kJobFlow, Kind::kJob, Kind::kPod}) {
-    absl::StatusOr<std::unique_ptr<BackgroundKubectl>> watch = kubectl.Background(
-        {"get", "--raw",
-         absl::StrCat(Path(kind, ns), "?watch=1&allowWatchBookmarks=false&resourceVersion=", rv)});
+    absl::StatusOr<std::unique_ptr<BackgroundKubectl>> watch =
+        kubectl.Background(WatchArgs(Path(kind, ns), rv));
     if (!watch.ok()) return watch.status();
-    streams.push_back({kind, *std::move(watch)});
+    streams.push_back({kind, Path(kind, ns), *std::move(watch), "", 0});
   }
-  return std::unique_ptr<OracleWatch>(new OracleWatch(std::move(streams)));
+  return std::unique_ptr<OracleWatch>(new OracleWatch(kubectl, rv, std::move(streams)));
+}
+
+OracleWatch::OracleWatch(Kubectl kubectl, std::string from, std::vector<Stream> streams)
+    : kubectl_(std::move(kubectl)), from_(std::move(from)), streams_(std::move(streams)) {
+  tender_ = std::thread([this] { Tend(); });
+}
+
+OracleWatch::~OracleWatch() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (tender_.joinable()) tender_.join();
+}
+
+void OracleWatch::Tend() {
+  absl::MutexLock lock(&mu_);
+  while (!mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(100))) {
+    for (Stream& s : streams_) {
+      // A watch that keeps ending (its CRD replaced under it) is left ended:
+      // Finish reports it.
+      if (s.resumed >= kMaxResumes || !s.watch->EndedCleanly()) continue;
+      const std::string out = s.watch->OutputSoFar();
+      std::string rv = LastResourceVersion(out);
+      if (rv.empty()) rv = LastResourceVersion(s.ended);
+      if (rv.empty()) rv = from_;
+      absl::StatusOr<std::unique_ptr<BackgroundKubectl>> next =
+          kubectl_.Background(WatchArgs(s.path, rv));
+      if (!next.ok()) {
+        resume_error_.Update(next.status());
+        continue;  // Finish reports the ended watch
+      }
+      s.ended += out;
+      s.watch = *std::move(next);
+      ++s.resumed;
+    }
+  }
 }
 
 std::vector<size_t> OracleWatch::OwnerOutputSizes() const {
+  absl::MutexLock lock(&mu_);
   std::vector<size_t> sizes;
   for (const Stream& s : streams_) {
-    if (IsOwner(s.kind)) sizes.push_back(s.watch->OutputSoFar().size());
+    if (IsOwner(s.kind)) sizes.push_back(s.ended.size() + s.watch->OutputSoFar().size());
   }
   return sizes;
 }
@@ -102,20 +162,28 @@ absl::StatusOr<oracle::History> OracleWatch::Finish(absl::Duration quiet, absl::
   }
   const bool went_quiet = absl::Now() - last_write >= quiet;
 
+  absl::MutexLock lock(&mu_);
+  stop_ = true;  // Tend returns once it holds the lock again
   oracle::History history;
   std::set<std::string> still_written;
   size_t owner_stream = 0;
   for (Stream& s : streams_) {
-    absl::StatusOr<std::string> out = s.watch->Stop();
-    if (!out.ok()) {
-      return absl::DataLossError(absl::StrCat("the ", oracle::KindName(s.kind),
-                                              " watch failed: ", out.status().message()));
+    absl::StatusOr<std::string> last = s.watch->Stop();
+    if (!last.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "the ", oracle::KindName(s.kind), " watch failed: ", last.status().message(),
+          resume_error_.ok() ? "" : absl::StrCat(" (resuming it: ", resume_error_.message(), ")")));
     }
-    absl::StatusOr<std::set<std::string>> uids = Feed(s.kind, *out, &history);
+    if (s.resumed > 0) {
+      std::printf("oracle: the %s watch was resumed %d time(s)\n", oracle::KindName(s.kind),
+                  s.resumed);
+    }
+    const std::string out = s.ended + *last;
+    absl::StatusOr<std::set<std::string>> uids = Feed(s.kind, out, &history);
     if (!uids.ok()) return uids.status();
     if (IsOwner(s.kind) && !went_quiet) {
       absl::StatusOr<std::set<std::string>> recent =
-          Feed(s.kind, out->substr(std::min(at_last_write[owner_stream], out->size())), nullptr);
+          Feed(s.kind, out.substr(std::min(at_last_write[owner_stream], out.size())), nullptr);
       if (recent.ok()) still_written.insert(recent->begin(), recent->end());
     }
     owner_stream += IsOwner(s.kind);
