@@ -135,19 +135,17 @@ const char* DotFill(absl::string_view phase) {
   return "#e8e8e8";  // Pending, Skipped
 }
 
-// Strings YAML would read as something else (a bool, a number, null): quoted.
+// Strings a YAML reader could take for something else (a bool, null, a
+// number, a YAML 1.1 timestamp or base-60 number): quoted. Every string that
+// starts like a number is, which is more than needed ("64Mi") but never less.
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
   std::string lower = absl::AsciiStrToLower(s);
   for (const char* w : {"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"}) {
     if (lower == w) return true;
   }
-  double d = 0;
-  if (absl::SimpleAtod(s, &d)) return true;
-  if (lower == ".inf" || lower == "-.inf" || lower == ".nan") return true;
-  // Octal, hex and sexagesimal-looking numbers.
-  if (lower.starts_with("0x") || lower.starts_with("0o")) return true;
-  return false;
+  const char c = s[0];
+  return absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.';
 }
 
 void EmitYaml(YAML::Emitter& e, const nlohmann::json& v) {
@@ -333,7 +331,8 @@ std::string RenderFlow(const nlohmann::json& object, const RenderOptions& o) {
     if (n.cancel && !IsTerminalPhase(step_phase)) {
       details.push_back(absl::StrCat(detail_lead, "cancel requested"));
     }
-    std::string message = s == nullptr ? "" : s->message;
+    // A step that succeeded needs no words; any other says where it stands.
+    std::string message = s == nullptr || step_phase == "Succeeded" ? "" : s->message;
     if (message.empty() && a != nullptr && step_phase != "Succeeded") message = a->message;
     std::vector<std::string> lines = Lines(message);
     for (size_t k = 0; k < lines.size(); ++k) {

@@ -8,7 +8,8 @@
 //   every step with dependencies lists all of them with their conditions and
 //   whether each holds (✓), cannot hold any more (✗) or is still open (…).
 //   Per step: phase, current attempt, its reason, exit code, duration and Job;
-//   a skipped step says why, a failed one its message. A flow whose spec is
+//   a skipped step says why, any other step that has not succeeded its message
+//   (a failed step's exit, a running step's state). A flow whose spec is
 //   invalid is drawn from its status alone, as a flat list.
 // - RenderBatch: the header and one row per attempt with its memory limit
 //   and outcome (and the message of each attempt that did not succeed).

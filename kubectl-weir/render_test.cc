@@ -67,6 +67,7 @@ json Diamond() {
         {"steps",
          {{{"name", "extract"},
            {"phase", "Succeeded"},
+           {"message", "container \"main\" completed"},
            {"attempts",
             {Attempt(1, "etl-extract-1-0a1b2c3d", "Succeeded", 1, 13, 0, "Completed")}}},
           {{"name", "transform-a"},
@@ -424,6 +425,10 @@ TEST(OutputTest, YamlRoundTripsAndQuotesWhatWouldChangeType) {
   EXPECT_EQ(back, want) << text;
   EXPECT_THAT(text, HasSubstr("memoryFactor: 2.5\n"));
   EXPECT_THAT(text, HasSubstr("\"on\": \"yes\"\n"));
+  // YAML 1.1 readers (PyYAML) take an unquoted date-time for a timestamp.
+  EXPECT_THAT(text, HasSubstr("creationTimestamp: \"2026-12-06T06:00:00Z\"\n"));
+  EXPECT_THAT(text, HasSubstr("memoryLimit: \"32Mi\"\n"));
+  EXPECT_THAT(text, HasSubstr("name: train\n"));
   EXPECT_THAT(text, Not(HasSubstr("managedFields")));
 }
 
