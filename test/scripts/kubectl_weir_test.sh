@@ -36,7 +36,7 @@ fail() {
   exit 1
 }
 use_control_plane "${1:-}"
-plugin=${2:-$root/build/bin/kubectl-weir}
+plugin=$(realpath "${2:-$root/build/bin/kubectl-weir}")
 [[ -x $plugin ]] || fail "$plugin is not built; run 'make build'"
 kubectl=$WEIR_KUBECTL
 work=$(mktemp -d)
