@@ -328,6 +328,15 @@ std::string RenderFlow(const nlohmann::json& object, const RenderOptions& o) {
       }
       details.push_back(absl::StrCat(detail_lead, st.Dim("needs "), absl::StrJoin(parts, ", ")));
     }
+    // Earlier attempts, one line each: what ended them.
+    for (size_t k = 0; s != nullptr && k + 1 < s->attempts.size(); ++k) {
+      const api::AttemptStatus& e = s->attempts[k];
+      std::string line = absl::StrCat("attempt ", e.attempt, ": ", e.phase.empty() ? "-" : e.phase);
+      if (!e.termination_reason.empty()) absl::StrAppend(&line, " ", e.termination_reason);
+      if (e.exit_code.has_value()) absl::StrAppend(&line, ", exit ", *e.exit_code);
+      if (!e.memory_limit.empty()) absl::StrAppend(&line, ", memory ", e.memory_limit);
+      details.push_back(absl::StrCat(detail_lead, st.Dim(line)));
+    }
     if (n.cancel && !IsTerminalPhase(step_phase)) {
       details.push_back(absl::StrCat(detail_lead, "cancel requested"));
     }

@@ -7,7 +7,8 @@
 //   DAG as a tree. A step hangs under its first dependency (spec order);
 //   every step with dependencies lists all of them with their conditions and
 //   whether each holds (✓), cannot hold any more (✗) or is still open (…).
-//   Per step: phase, current attempt, its reason, exit code, duration and Job;
+//   Per step: phase, current attempt, its reason, exit code, duration and Job,
+//   and a line per earlier attempt (phase, reason, exit code, memory limit);
 //   a skipped step says why, any other step that has not succeeded its message
 //   (a failed step's exit, a running step's state). A flow whose spec is
 //   invalid is drawn from its status alone, as a flat list.

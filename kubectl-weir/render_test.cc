@@ -104,6 +104,7 @@ extract           Succeeded  1        Completed  0     12s       etl-extract-1-0
 │           needs load Completed …
 └─ transform-b    Running    2        -          -     1m50s     etl-transform-b-2-22222222
       needs extract Succeeded ✓
+      attempt 1: Killed OOMKilled, exit 137, memory 128Mi
 )");
 }
 
