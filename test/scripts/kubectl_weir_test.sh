@@ -65,7 +65,7 @@ cleanup() {
 trap cleanup EXIT
 
 kw() { "$kubectl" weir "$@"; }   # the plugin, found by kubectl on the PATH
-# run <var> <command...>: stdout in $out, stderr in $err, exit code in $rc.
+# run <command...>: its stdout in $out, its stderr in $err, its exit code in $rc.
 run() {
   rc=0
   "$@" >"$work/out" 2>"$work/err" || rc=$?
