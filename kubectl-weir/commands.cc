@@ -4,10 +4,12 @@
 #include <memory>
 #include <optional>
 #include <regex>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "api/batch.h"
 #include "api/jobflow.h"
 #include "kube/errors.h"
@@ -214,18 +216,63 @@ class Runner {
   }
 
   int Watch() {
-    std::string last;
-    absl::StatusOr<nlohmann::json> end =
-        Follow(absl::InfiniteFuture(), [&](const nlohmann::json& object) {
-          std::string text = Render(object);
-          if (text == last) return;
-          last = text;
-          if (io_.terminal) {
-            io_.out(absl::StrCat("\x1b[H\x1b[2J", text));  // home, clear screen
-          } else {
+    if (!io_.terminal) {
+      // Off a terminal: each new rendering once, after the one before.
+      std::string last;
+      absl::StatusOr<nlohmann::json> end =
+          Follow(absl::InfiniteFuture(), [&](const nlohmann::json& object) {
+            std::string text = Render(object);
+            if (text == last) return;
+            last = text;
             io_.out(absl::StrCat(text, "\n"));
+          });
+      if (!end.ok()) return Fail(end.status());
+      return 0;
+    }
+    // On a terminal: redrawn in place on every change, and every second
+    // between changes so that the durations of running steps move. The
+    // watch runs on a thread of its own; this one draws.
+    struct State {
+      std::optional<nlohmann::json> latest;
+      bool fresh = false, done = false;
+      absl::StatusOr<nlohmann::json> end = absl::UnknownError("not ended");
+    };
+    absl::Mutex mu;
+    State state;
+    std::thread follower([&] {
+      absl::StatusOr<nlohmann::json> end =
+          Follow(absl::InfiniteFuture(), [&](const nlohmann::json& object) {
+            absl::MutexLock l(&mu);
+            state.latest = object;
+            state.fresh = true;
+          });
+      absl::MutexLock l(&mu);
+      state.end = std::move(end);
+      state.done = true;
+    });
+    absl::StatusOr<nlohmann::json> end = absl::UnknownError("not ended");
+    {
+      std::string last;
+      absl::MutexLock l(&mu);
+      const auto woken = [](State* s) { return s->fresh || s->done; };
+      while (true) {
+        io_.clock->AwaitWithDeadline(mu, absl::Condition(+woken, &state),
+                                     io_.clock->Now() + absl::Seconds(1));
+        state.fresh = false;
+        if (state.latest.has_value()) {
+          std::string text = Render(*state.latest);
+          if (text != last) {
+            io_.out(absl::StrCat("\x1b[H\x1b[2J", text));  // home, clear screen
+            last = std::move(text);
           }
-        });
+        }
+        if (state.done) {
+          end = state.end;
+          break;
+        }
+      }
+    }
+    follower.join();
     if (!end.ok()) return Fail(end.status());
     return 0;
   }

@@ -16,7 +16,10 @@
 //   canceling another step. Field manager "kubectl-weir".
 // - watch and wait follow the object with a watch (field selector on its
 //   name) from the resourceVersion they read, re-reading it when the watch
-//   ends; they stop once the object is in a terminal phase.
+//   ends; they stop once the object is in a terminal phase. On a terminal,
+//   watch redraws in place on every change and every second on `clock`
+//   between changes (durations move); elsewhere it prints each new rendering
+//   once.
 #pragma once
 
 #include <functional>

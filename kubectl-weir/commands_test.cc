@@ -273,6 +273,37 @@ TEST_F(CommandsTest, WatchOnATerminalClearsTheScreen) {
   EXPECT_THAT(out(), StartsWith("\x1b[H\x1b[2JJobFlow:    f\n"));
 }
 
+TEST_F(CommandsTest, WatchOnATerminalRedrawsEverySecondWhileItRuns) {
+  FakeClock clock(absl::FromUnixSeconds(1796536800));
+  io_.clock = &clock;
+  io_.terminal = true;
+  json flow = Flow("f", "Running");
+  flow["status"]["startTime"] = "2026-12-06T06:00:00Z";
+  Create(kube::resources::JobFlows(), flow);
+  int rc = -1;
+  std::thread watcher([&] { rc = RunArgs({"watch", "flow", "f"}); });
+  client_.WaitForOpenWatches(1);
+  clock.WaitForWaiters(1);
+  EXPECT_THAT(out(), HasSubstr("Duration:   0s\n"));
+  clock.Advance(absl::Seconds(1));
+  clock.WaitForWaiters(1);
+  while (out().find("Duration:   1s\n") == std::string::npos) absl::SleepFor(absl::Milliseconds(5));
+  clock.Advance(absl::Seconds(1));
+  while (out().find("Duration:   2s\n") == std::string::npos) absl::SleepFor(absl::Milliseconds(5));
+  SetPhase(kube::resources::JobFlows(), "f", "Succeeded");
+  watcher.join();
+  EXPECT_EQ(rc, 0);
+  std::string text = out();
+  // Three redraws that moved the clock, the last one Succeeded; each starts by clearing.
+  size_t clears = 0;
+  for (size_t at = text.find("\x1b[H\x1b[2J"); at != std::string::npos;
+       at = text.find("\x1b[H\x1b[2J", at + 1)) {
+    ++clears;
+  }
+  EXPECT_EQ(clears, 4u) << text;
+  EXPECT_THAT(text.substr(text.rfind("\x1b[H\x1b[2J")), HasSubstr("Phase:      Succeeded"));
+}
+
 json Pod(const std::string& name, const json& labels, const std::string& created) {
   return {{"apiVersion", "v1"},
           {"kind", "Pod"},
