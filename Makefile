@@ -4,10 +4,11 @@
 
 BUILD_DIR ?= build
 CMAKE_FLAGS ?=
+PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps tools build unit e2e test faults model run bench lint format fuzz fuzz-smoke \
-        tsan tsan-unit asan-e2e cluster-up cluster-down clean
+.PHONY: all deps tools build install unit e2e test faults model run bench lint format fuzz \
+        fuzz-smoke tsan tsan-unit asan-e2e cluster-up cluster-down clean
 
 all: build
 
@@ -22,6 +23,13 @@ $(BUILD_DIR)/build.ninja: | deps
 
 build: deps $(BUILD_DIR)/build.ninja
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The kubectl plugin (README, "kubectl weir"): $(PREFIX)/bin/kubectl-weir. Builds
+# only what it links.
+install: deps $(BUILD_DIR)/build.ninja
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target kubectl-weir
+	@cmake --install $(BUILD_DIR) --prefix $(PREFIX) --component Unspecified >/dev/null
+	@echo "installed $(PREFIX)/bin/kubectl-weir; with $(PREFIX)/bin on the PATH: kubectl weir help"
 
 unit: build
 	@ctest --test-dir $(BUILD_DIR) -L unit -j $(JOBS) --output-on-failure

@@ -47,11 +47,18 @@ echo "The OOM example's attempts (memory limit -> outcome):"
 echo "What hello printed (kubectl logs):"
 "$KUBECTL" logs -l weir.dev/batch=hello --prefix | sed 's/^/  /'
 
+echo "The diamond flow, as kubectl weir draws it:"
+"$WEIR_ROOT/build/bin/kubectl-weir" get flow diamond | sed 's/^/  /' || true  # its Error: line shows
+
 step "ready. To use it from your shell:"
 "$cluster" env
+echo "export PATH=\"$WEIR_ROOT/build/bin:\$PATH\"  # kubectl weir (build/bin/kubectl-weir)"
 cat <<EOF
 
 Try (wb, wjf, wjt: weir's Batches, JobFlows, JobTemplates; weir: all three):
+  kubectl weir get flow diamond           # the DAG as a tree: phases, attempts, Jobs
+  kubectl weir get batch train            # each attempt's memory limit and outcome
+  kubectl weir watch flow diamond         # redraws until it ends
   kubectl get wb -w                       # Phase, Attempt, Reason, Age
   kubectl describe wb hello               # status, conditions, events
   kubectl get wjf diamond -o yaml         # each step's phase, attempts and Jobs

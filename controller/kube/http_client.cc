@@ -289,6 +289,7 @@ class HttpClient::Impl {
     Params params;
     const nlohmann::json* body = nullptr;
     std::string content_type = "application/json";
+    std::string accept = "application/json";
   };
 
   // Builds the HTTP message; the token is fetched per attempt.
@@ -300,7 +301,7 @@ class HttpClient::Impl {
       std::string target = r.path;
       if (!r.params.empty()) absl::StrAppend(&target, "?", internal::EncodeQuery(r.params));
       msg.set_request_uri(http::uri(target));
-      msg.headers().add("Accept", "application/json");
+      msg.headers().add("Accept", r.accept);
       msg.headers().add("User-Agent", user_agent_);
       if (!token->empty()) msg.headers().add("Authorization", absl::StrCat("Bearer ", *token));
       if (r.body != nullptr) {
@@ -393,6 +394,38 @@ class HttpClient::Impl {
       }
       return std::unique_ptr<WatchStream>(
           new HttpWatchStream(std::move(client), std::move(resp), std::move(cancel)));
+    } catch (...) {
+      if (code == 0) Observe(r.verb, ref, code, start);
+      return StatusFromException(std::current_exception(), false);
+    }
+  }
+
+  // One long response read as text, line by line, on a connection of its own.
+  absl::Status StreamText(const ResourceRef& ref, const Request& r, absl::Duration timeout,
+                          const std::function<bool(absl::string_view)>& sink) {
+    limiter_.Wait();
+    absl::StatusOr<http::http_request> msg = Message(r);
+    if (!msg.ok()) return msg.status();
+    const absl::Time start = clock_.Now();
+    int code = 0;
+    try {
+      httpc::http_client client(client_->base_uri(), ClientConfig(timeout));
+      http::http_response resp = client.request(*msg).get();
+      code = resp.status_code();
+      Observe(r.verb, ref, code, start);
+      if (code != 200) {
+        return StatusFromResponse(code, resp.extract_utf8string(true).get(), "");
+      }
+      concurrency::streams::istream body = resp.body();
+      while (true) {
+        // As in HttpWatchStream::Next: a buffer of the body's own type.
+        concurrency::streams::container_buffer<std::vector<uint8_t>> buf;
+        body.read_line(buf).get();
+        if (buf.collection().empty() && body.is_eof()) return absl::OkStatus();
+        std::string line(buf.collection().begin(), buf.collection().end());
+        line.push_back('\n');  // read_line drops it
+        if (!sink(line)) return absl::OkStatus();
+      }
     } catch (...) {
       if (code == 0) Observe(r.verb, ref, code, start);
       return StatusFromException(std::current_exception(), false);
@@ -550,6 +583,20 @@ absl::StatusOr<std::unique_ptr<WatchStream>> HttpClient::Watch(const ResourceRef
   if (!options.field_selector.empty())
     r.params.emplace_back("fieldSelector", options.field_selector);
   return impl_->Watch(ref, r, idle);
+}
+
+absl::Status HttpClient::StreamPodLog(absl::string_view ns, absl::string_view pod,
+                                      const PodLogOptions& options,
+                                      const std::function<bool(absl::string_view)>& sink) {
+  const ResourceRef ref = resources::Pods();
+  absl::StatusOr<std::string> path = internal::BuildPath(ref, ns, pod, "log", true);
+  if (!path.ok()) return path.status();
+  Impl::Request r{"get", http::methods::GET, *std::move(path), {}};
+  // The log is text; an error is a metav1.Status in JSON.
+  r.accept = "text/plain, application/json";
+  if (!options.container.empty()) r.params.emplace_back("container", options.container);
+  if (options.follow) r.params.emplace_back("follow", "true");
+  return impl_->StreamText(ref, r, options.timeout, sink);
 }
 
 }  // namespace weir::kube

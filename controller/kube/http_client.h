@@ -18,6 +18,7 @@
 // owns its own connection and may outlive the HttpClient that opened it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -29,6 +30,14 @@
 #include "kube/config.h"
 
 namespace weir::kube {
+
+struct PodLogOptions {
+  std::string container;  // "" = the pod's only container
+  bool follow = false;
+  // Without follow: how long the whole read may take. With follow: how long
+  // the stream may stay silent before it ends with a timeout.
+  absl::Duration timeout = absl::Seconds(30);
+};
 
 struct HttpClientOptions {
   Clock* clock = nullptr;               // null: RealClock::Get()
@@ -68,6 +77,17 @@ class HttpClient final : public Client {
                                         const DeleteOptions& options = {}) override;
   absl::StatusOr<std::unique_ptr<WatchStream>> Watch(const ResourceRef& ref, absl::string_view ns,
                                                      const WatchOptions& options = {}) override;
+
+  // GET /api/v1/namespaces/<ns>/pods/<pod>/log: the container's log as text,
+  // passed to `sink` line by line (each with its '\n', the last one perhaps
+  // without) as it arrives. With `follow` the request lasts until the
+  // container ends or `sink` returns false (then the result is OK). An error
+  // answer of the API server (no such pod or container, a kubelet it cannot
+  // reach) is returned as the typed status of errors.h with its message.
+  // Not part of kube::Client: only kubectl-weir reads logs.
+  absl::Status StreamPodLog(absl::string_view ns, absl::string_view pod,
+                            const PodLogOptions& options,
+                            const std::function<bool(absl::string_view)>& sink);
 
  private:
   class Impl;

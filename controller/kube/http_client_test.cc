@@ -555,6 +555,10 @@ class StreamingReply {
     buf_.putn_nocopy(reinterpret_cast<const uint8_t*>(line.data()), line.size()).wait();
     buf_.sync().wait();
   }
+  void SendText(const std::string& text) {
+    buf_.putn_nocopy(reinterpret_cast<const uint8_t*>(text.data()), text.size()).wait();
+    buf_.sync().wait();
+  }
   void Close() { buf_.close(std::ios_base::out).wait(); }
 
  private:
@@ -701,6 +705,64 @@ TEST_F(HttpClientTest, WatchErrorResponseIsReturned) {
   absl::StatusOr<std::unique_ptr<WatchStream>> w =
       client->Watch(resources::Pods(), "", FromVersion("1"));
   EXPECT_TRUE(kube::IsExpired(w.status())) << w.status();
+}
+
+TEST_F(HttpClientTest, PodLogStreamsLinesAsTheyArrive) {
+  StreamingReply reply;
+  server_.SetHandler([&](http::http_request req, const Seen&) { reply.Reply(req); });
+  auto client = NewClient();
+  absl::Notification first;
+  std::vector<std::string> lines;
+  std::thread reader([&] {
+    absl::Status s = client->StreamPodLog("ns", "p-1", {.container = "main", .follow = true},
+                                          [&](absl::string_view line) {
+                                            lines.emplace_back(line);
+                                            if (!first.HasBeenNotified()) first.Notify();
+                                            return true;
+                                          });
+    EXPECT_TRUE(s.ok()) << s;
+  });
+  reply.SendText("one\n");
+  // The first line arrives while the stream is still open (follow).
+  ASSERT_TRUE(first.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  reply.SendText("\ntwo\nthree");
+  reply.Close();
+  reader.join();
+  EXPECT_THAT(lines, ElementsAre("one\n", "\n", "two\n", "three\n"));
+  std::vector<Seen> seen = server_.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].path, "/api/v1/namespaces/ns/pods/p-1/log");
+  EXPECT_EQ(seen[0].query, "container=main&follow=true");
+  EXPECT_EQ(seen[0].headers["Accept"], "text/plain, application/json");
+  EXPECT_THAT(observer_.records(), ElementsAre("get pods 200"));
+}
+
+TEST_F(HttpClientTest, PodLogSinkCanStopAndErrorsAreTyped) {
+  StreamingReply reply;
+  server_.SetHandler([&](http::http_request req, const Seen& s) {
+    if (s.path.find("/pods/gone/") != std::string::npos) {
+      ReplyJson(req, 404, StatusJson(404, "NotFound", "pods \"gone\" not found"));
+    } else if (s.path.find("/pods/bad/") != std::string::npos) {
+      ReplyJson(req, 400, StatusJson(400, "BadRequest", "container x is not valid for pod bad"));
+    } else {
+      reply.Reply(req);
+    }
+  });
+  auto client = NewClient();
+  absl::Status s = client->StreamPodLog("ns", "gone", {}, [](absl::string_view) { return true; });
+  EXPECT_TRUE(kube::IsNotFound(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("pods \"gone\" not found"));
+  s = client->StreamPodLog("ns", "bad", {.container = "x"}, [](absl::string_view) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(s.message(), HasSubstr("container x is not valid"));
+  EXPECT_EQ(server_.seen()[1].query, "container=x");
+  reply.SendText("a\nb\n");
+  int n = 0;
+  s = client->StreamPodLog("ns", "ok", {.container = "", .follow = true},
+                           [&](absl::string_view) { return ++n < 1; });
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(n, 1);
+  reply.Close();
 }
 
 TEST(BuildPathTest, Paths) {

@@ -11,7 +11,9 @@
 #      WorkflowTemplate of the SAME names in the same namespace, weir's short
 #      names and `kubectl get weir` list weir's objects only, and the full
 #      names (jobflows.weir.dev, jobflows.flow.volcano.sh) each list their own;
-#   3. weir-controller runs a JobFlow (and a Batch) to Succeeded meanwhile and
+#   3. weir-controller runs a JobFlow (and a Batch) to Succeeded meanwhile, and
+#      `kubectl weir` (get, wait, suspend, resume) reaches that JobFlow, never
+#      Volcano's of the same name; weir
 #      never reads, writes or labels the other systems' objects: their
 #      resourceVersion, labels, annotations, finalizers, owners and field
 #      managers are unchanged, no Event is about them, no Job is owned by them,
@@ -23,7 +25,7 @@
 #   5. the other systems' CRDs are removed at the end (also on failure), and
 #      the test waits until the API server no longer serves their groups.
 # Changes cluster-wide CRDs: ctest runs it alone (RUN_SERIAL).
-# Usage: coexist_test.sh [path/to/weir-controller]
+# Usage: coexist_test.sh [path/to/weir-controller [path/to/kubectl-weir]]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/test/scripts/controller_lib.sh"
@@ -35,11 +37,17 @@ fail() {
   exit 1
 }
 use_control_plane "${1:-}"
+plugin=$(realpath "${2:-$root/build/bin/kubectl-weir}")
+[[ -x $plugin ]] || fail "$plugin is not built; run 'make build'"
 helm=$WEIR_HELM
 work=$(mktemp -d)
 # kubectl with a discovery cache of its own, so what it resolves is what the
 # API server serves now.
 k() { "$WEIR_KUBECTL" --cache-dir="$work/kube-cache" "$@"; }
+# kubectl weir, as a user runs it: kubectl finds kubectl-weir on the PATH.
+mkdir "$work/bin"
+ln -s "$plugin" "$work/bin/kubectl-weir"
+kw() { PATH="$work/bin:$PATH" "$WEIR_KUBECTL" weir "$@"; }
 started=$(date +%s)
 
 id=$$-$RANDOM
@@ -347,6 +355,29 @@ wait_for 60 "/readyz" curl -sf "http://127.0.0.1:$hport/readyz"
 phase_is() { [[ $(k get "$1" "$2" -n "$ns" -o jsonpath='{.status.phase}') == "$3" ]]; }
 wait_for 240 "weir's JobFlow pipeline to reach Succeeded" phase_is jobflows.weir.dev pipeline Succeeded
 wait_for 240 "weir's Batch nightly to reach Succeeded" phase_is batches.weir.dev nightly Succeeded
+# kubectl weir, beside Volcano's JobFlow "pipeline" in the same namespace, reads and writes
+# weir's only (its writes to the others would show in the fingerprint below).
+weir_uid=$(k get jobflows.weir.dev pipeline -n "$ns" -o jsonpath='{.metadata.uid}')
+for kind in flow jobflow jobflows wjf; do
+  got=$(kw get "$kind" pipeline -n "$ns" -o json | python3 -c '
+import json, sys
+o = json.load(sys.stdin); print(o["apiVersion"], o["kind"], o["metadata"]["uid"])') ||
+    fail "kubectl weir get $kind pipeline -o json failed"
+  [[ $got == "weir.dev/v1alpha1 JobFlow $weir_uid" ]] ||
+    fail "kubectl weir get $kind pipeline reached '$got', not weir's JobFlow $weir_uid"
+done
+tree=$(kw get flow pipeline -n "$ns") || fail "kubectl weir get flow pipeline failed"
+grep -Eq '^extract +Succeeded ' <<<"$tree" && grep -Eq '^└─ load +Succeeded ' <<<"$tree" ||
+  fail "kubectl weir get flow pipeline does not draw weir's steps extract and load:
+$tree"
+listed=$(kw get flows -n "$ns" | awk 'NR > 1 {print $1 " " $2}')
+[[ $listed == "pipeline Succeeded" ]] || fail "kubectl weir get flows lists '$listed'"
+kw wait flow/pipeline -n "$ns" --timeout 60s >/dev/null || fail "kubectl weir wait flow/pipeline did not exit 0"
+kw suspend flow/pipeline -n "$ns" >/dev/null && kw resume flow/pipeline -n "$ns" >/dev/null ||
+  fail "kubectl weir suspend/resume flow/pipeline failed"
+[[ $(k get jobflows.weir.dev pipeline -n "$ns" -o jsonpath='{.spec.suspend}') == false ]] ||
+  fail "kubectl weir resume did not reach weir's JobFlow"
+echo "kubectl weir get (flow, jobflow, jobflows, wjf), get flows, wait, suspend and resume reach weir's JobFlow pipeline only"
 # Let it finish what it does after the last phase (Events, status): until its request
 # counts stand still for 3 s.
 metrics() { curl -sf "http://127.0.0.1:$mport/metrics"; }
