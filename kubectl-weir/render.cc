@@ -100,6 +100,14 @@ void Field(std::string& out, absl::string_view label, absl::string_view value, c
                   std::string(label.size() < 11 ? 11 - label.size() : 1, ' '), value, "\n");
 }
 
+// The first lines of an owner: its kind and name, namespace and phase.
+void Heading(std::string& out, absl::string_view kind, const api::ObjectMeta& meta,
+             absl::string_view phase, const Style& st) {
+  Field(out, kind, meta.name, st);
+  Field(out, "Namespace", meta.namespace_name, st);
+  Field(out, "Phase", st.Phase(phase.empty() ? "Pending" : phase), st);
+}
+
 void MessageField(std::string& out, absl::string_view message, const Style& st) {
   std::vector<std::string> lines = Lines(message);
   if (lines.empty()) return;
@@ -243,10 +251,7 @@ std::string RenderFlow(const nlohmann::json& object, const RenderOptions& o) {
   const api::JobFlow flow = api::ParseJobFlow(object);
   const api::JobFlowStatus& status = flow.status;
   std::string out;
-  Field(out, "JobFlow", flow.metadata.name, st);
-  Field(out, "Namespace", flow.metadata.namespace_name, st);
-  const std::string phase = status.phase.empty() ? "Pending" : status.phase;
-  Field(out, "Phase", st.Phase(phase), st);
+  Heading(out, "JobFlow", flow.metadata, status.phase, st);
   if (!status.progress.empty()) Field(out, "Steps", absl::StrCat(status.progress, " done"), st);
   Field(out, "Started", TimeLine(status.start_time, o.now), st);
   if (status.completion_time.has_value()) {
@@ -257,7 +262,7 @@ std::string RenderFlow(const nlohmann::json& object, const RenderOptions& o) {
   }
   if (flow.spec.ok()) {
     if (flow.spec->suspend) Field(out, "Suspended", "yes (spec.suspend: no new step starts)", st);
-    if (flow.spec->cancel && !IsTerminalPhase(phase)) Field(out, "Cancel", "requested", st);
+    if (flow.spec->cancel && !IsTerminalPhase(status.phase)) Field(out, "Cancel", "requested", st);
   } else {
     Field(out, "Spec", st.Red(absl::StrCat("invalid: ", flow.spec.status().message())), st);
   }
@@ -383,10 +388,7 @@ std::string RenderBatch(const nlohmann::json& object, const RenderOptions& o) {
   const api::Batch batch = api::ParseBatch(object);
   const api::BatchStatus& status = batch.status;
   std::string out;
-  Field(out, "Batch", batch.metadata.name, st);
-  Field(out, "Namespace", batch.metadata.namespace_name, st);
-  const std::string phase = status.phase.empty() ? "Pending" : status.phase;
-  Field(out, "Phase", st.Phase(phase), st);
+  Heading(out, "Batch", batch.metadata, status.phase, st);
   if (!status.termination_reason.empty()) {
     Field(out, "Reason",
           absl::StrCat(
@@ -406,7 +408,7 @@ std::string RenderBatch(const nlohmann::json& object, const RenderOptions& o) {
           st);
     Field(out, "Template",
           batch.spec->template_name.empty() ? "(inline jobSpec)" : batch.spec->template_name, st);
-    if (batch.spec->cancel && !IsTerminalPhase(phase)) Field(out, "Cancel", "requested", st);
+    if (batch.spec->cancel && !IsTerminalPhase(status.phase)) Field(out, "Cancel", "requested", st);
   } else {
     Field(out, "Attempt", status.attempt > 0 ? absl::StrCat(status.attempt) : "-", st);
     Field(out, "Spec", st.Red(absl::StrCat("invalid: ", batch.spec.status().message())), st);
