@@ -748,8 +748,9 @@ class Checker {
   // owner's first terminal version no pod of it runs (phase Running, or its
   // main container running) unless its main container has ended (the outcome
   // rests on it alone; sidecars may still be stopping) or the pod is being
-  // deleted. A pod still pending (an image it cannot pull) has not run; one
-  // created later is invariant 2's matter.
+  // deleted. A pod still pending (an image it cannot pull) has not run, one
+  // whose node was lost (phase Unknown) cannot be known to; one created
+  // later is invariant 2's matter.
   void CheckNothingRunsOnceEnded(const std::string& owner) {
     const Version* ended = nullptr;
     for (const Version* v : index_.versions(owner)) {
@@ -770,6 +771,9 @@ class Checker {
       const std::string phase = Str(then->object, {"status", "phase"});
       const json& main = MainState(ended->object, child, then->object);
       if (At(main, {"terminated"}).is_object()) continue;
+      // Unknown: the node stopped reporting (its last container states are
+      // stale); weir's NodeLost timeout ends such an attempt on purpose.
+      if (phase == "Unknown") continue;
       if (phase != "Running" && !At(main, {"running"}).is_object()) continue;
       Report(3,
              absl::StrCat(Who(owner), " is ", PhaseField(At(ended->object, {"status"})),

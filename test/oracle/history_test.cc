@@ -401,17 +401,20 @@ TEST(OracleTest, AStepTheSpecLostOrRetemplatedMayEndCanceled) {
 
 // An owner that reads terminal while a pod of it still runs (issue 18: a
 // step the spec lost went on running under a Succeeded flow) breaks
-// invariant 3; a pod already being deleted, or one that never started (an
-// image it cannot pull), does not.
+// invariant 3; a pod already being deleted, one that never started (an
+// image it cannot pull), or one on a lost node (phase Unknown, its container
+// states stale: weir's NodeLost timeout) does not.
 TEST(OracleTest, APodRunningWhenItsOwnerEndedBreaksInvariant3) {
-  for (const std::string pod_is : {"running", "being deleted", "pending"}) {
+  for (const std::string pod_is : {"running", "being deleted", "pending", "on a lost node"}) {
     SCOPED_TRACE(pod_is);
     Script s;
     s.Event(Kind::kBatch, "ADDED", Batch(1));
     s.Event(Kind::kJob, "ADDED", Job());
     json pod = pod_is == "pending" ? Pod({{"waiting", {{"reason", "ImagePullBackOff"}}}})
                                    : Pod({{"running", json::object()}});
-    pod["status"]["phase"] = pod_is == "pending" ? "Pending" : "Running";
+    pod["status"]["phase"] = pod_is == "pending"          ? "Pending"
+                             : pod_is == "on a lost node" ? "Unknown"
+                                                          : "Running";
     s.Event(Kind::kPod, "ADDED", pod);
     s.Event(Kind::kBatch, "MODIFIED",
             Batch(1, {{"phase", "Running"}, {"attempts", {Attempt("Running")}}}));
