@@ -100,6 +100,14 @@ void Field(std::string& out, absl::string_view label, absl::string_view value, c
                   std::string(label.size() < 11 ? 11 - label.size() : 1, ' '), value, "\n");
 }
 
+// An owner's Started, Finished and Duration lines.
+void Times(std::string& out, std::optional<absl::Time> start, std::optional<absl::Time> end,
+           absl::Time now, const Style& st) {
+  Field(out, "Started", TimeLine(start, now), st);
+  if (end.has_value()) Field(out, "Finished", TimeLine(end, now), st);
+  if (start.has_value()) Field(out, "Duration", Span(start, end, now), st);
+}
+
 // The first lines of an owner: its kind and name, namespace and phase.
 void Heading(std::string& out, absl::string_view kind, const api::ObjectMeta& meta,
              absl::string_view phase, const Style& st) {
@@ -253,13 +261,7 @@ std::string RenderFlow(const nlohmann::json& object, const RenderOptions& o) {
   std::string out;
   Heading(out, "JobFlow", flow.metadata, status.phase, st);
   if (!status.progress.empty()) Field(out, "Steps", absl::StrCat(status.progress, " done"), st);
-  Field(out, "Started", TimeLine(status.start_time, o.now), st);
-  if (status.completion_time.has_value()) {
-    Field(out, "Finished", TimeLine(status.completion_time, o.now), st);
-  }
-  if (status.start_time.has_value()) {
-    Field(out, "Duration", Span(status.start_time, status.completion_time, o.now), st);
-  }
+  Times(out, status.start_time, status.completion_time, o.now, st);
   if (flow.spec.ok()) {
     if (flow.spec->suspend) Field(out, "Suspended", "yes (spec.suspend: no new step starts)", st);
     if (flow.spec->cancel && !IsTerminalPhase(status.phase)) Field(out, "Cancel", "requested", st);
@@ -413,13 +415,7 @@ std::string RenderBatch(const nlohmann::json& object, const RenderOptions& o) {
     Field(out, "Attempt", status.attempt > 0 ? absl::StrCat(status.attempt) : "-", st);
     Field(out, "Spec", st.Red(absl::StrCat("invalid: ", batch.spec.status().message())), st);
   }
-  Field(out, "Started", TimeLine(status.start_time, o.now), st);
-  if (status.completion_time.has_value()) {
-    Field(out, "Finished", TimeLine(status.completion_time, o.now), st);
-  }
-  if (status.start_time.has_value()) {
-    Field(out, "Duration", Span(status.start_time, status.completion_time, o.now), st);
-  }
+  Times(out, status.start_time, status.completion_time, o.now, st);
   if (status.resources_released_time.has_value()) {
     Field(out, "Released", TimeLine(status.resources_released_time, o.now), st);
   }
