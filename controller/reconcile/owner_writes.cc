@@ -92,27 +92,19 @@ absl::StatusOr<json> OwnerWrites::WriteStatus(const json& object, json status) c
   return written;
 }
 
-namespace {
-std::string KeyOf(const json& meta) {
-  return absl::StrCat(meta.value("namespace", ""), "/", meta.value("name", ""));
-}
-}  // namespace
-
 void OwnerWrites::Replaced(const json& object) const {
-  const json& meta = Meta(object);
   absl::MutexLock lock(&mu_);
-  replaced_[KeyOf(meta)].push_back(meta.value("resourceVersion", ""));
+  replaced_[runtime::ObjectKey(object)].push_back(runtime::ResourceVersionOf(object));
 }
 
 bool OwnerWrites::Superseded(const json& object) const {
-  const json& meta = Meta(object);
-  const std::string key = KeyOf(meta);
+  const std::string key = runtime::ObjectKey(object);
+  const std::string version = runtime::ResourceVersionOf(object);
   absl::MutexLock lock(&mu_);
   auto it = replaced_.find(key);
   if (it == replaced_.end()) return false;
   const std::vector<std::string>& versions = it->second;
-  if (std::find(versions.begin(), versions.end(), meta.value("resourceVersion", "")) !=
-      versions.end()) {
+  if (std::find(versions.begin(), versions.end(), version) != versions.end()) {
     return true;
   }
   replaced_.erase(it);
