@@ -29,17 +29,6 @@ class FlowTest : public ControllerFixture {
     return WaitForPhase("jobflows.weir.dev", name, phase, timeout);
   }
 
-  // The status of step `step` of `flow` (null if absent).
-  static json StepStatus(const json& flow, const std::string& step) {
-    if (!flow.is_object() || !flow.contains("status") || !flow["status"].is_object()) {
-      return json::object();
-    }
-    for (const json& s : flow["status"].value("steps", json::array())) {
-      if (s.value("name", "") == step) return s;
-    }
-    return json::object();
-  }
-
   json FlowJobs(const std::string& flow) { return List("jobs", "weir.dev/flow=" + flow); }
 
   // When the last container of the pods of `job` ended (InfiniteFuture if

@@ -118,6 +118,16 @@ std::string PhaseOf(const json& object) {
   return status != object.end() && status->is_object() ? status->value("phase", "") : "";
 }
 
+json StepStatus(const json& flow, const std::string& step) {
+  if (!flow.is_object() || !flow.contains("status") || !flow["status"].is_object()) {
+    return json::object();
+  }
+  for (const json& s : flow["status"].value("steps", json::array())) {
+    if (s.value("name", "") == step) return s;
+  }
+  return json::object();
+}
+
 absl::Time Timestamp(const json& rfc3339, absl::Time otherwise) {
   absl::Time t;
   std::string err;

@@ -65,6 +65,10 @@ nlohmann::json RealBatch(const std::string& ns, const std::string& name, const s
 // (or `object` is not an object).
 std::string PhaseOf(const nlohmann::json& object);
 
+// The status record of step `step` of JobFlow `flow`; an empty object if
+// the flow has none.
+nlohmann::json StepStatus(const nlohmann::json& flow, const std::string& step);
+
 // An RFC 3339 timestamp (e.g. a status time field); `otherwise` if it is not
 // one.
 absl::Time Timestamp(const nlohmann::json& rfc3339, absl::Time otherwise = absl::InfinitePast());
