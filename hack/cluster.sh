@@ -30,6 +30,16 @@ SERVICE_CIDR=10.96.0.0/16
 # shellcheck source=node.sh
 source "$WEIR_ROOT/hack/node.sh"
 
+# The Kubernetes release `up` started here (KUBERNETES_VERSION; hack/matrix.env).
+# Every other command acts on that one, so `down` stops what runs even when
+# the environment now asks for another release; `up` refuses to start another
+# release over a running one.
+VERSION_FILE=$CLUSTER_DIR/kubernetes-version
+requested_version=$KUBERNETES_VERSION
+if [[ -f $VERSION_FILE && $(<"$VERSION_FILE") != "$KUBERNETES_VERSION" ]]; then
+  select_kubernetes "$(<"$VERSION_FILE")"
+fi
+
 binary_of() {
   case $1 in
     etcd) echo "$ETCD" ;;
@@ -358,7 +368,21 @@ all_running() {
 
 # --- commands -----------------------------------------------------------------------
 
+any_running() {
+  local c
+  for c in "${COMPONENTS[@]}" "${NODE_COMPONENTS[@]}" weir-controller; do
+    live_pid "$c" >/dev/null && return 0
+  done
+  return 1
+}
+
 cmd_up() {
+  if [[ $KUBERNETES_VERSION != "$requested_version" ]]; then
+    if any_running; then
+      die "the control plane in $CLUSTER_DIR runs Kubernetes $KUBERNETES_VERSION, not $requested_version: take it down first ('hack/cluster.sh down') or use another WEIR_CLUSTER_DIR"
+    fi
+    select_kubernetes "$requested_version"
+  fi
   if [[ -f $CLUSTER_DIR/ports.env ]] && all_running; then
     source "$CLUSTER_DIR/ports.env"
     apiserver_ready || die "the control plane in $CLUSTER_DIR runs but is not ready; try 'hack/cluster.sh down' then 'up'"
@@ -374,6 +398,7 @@ cmd_up() {
   rm -rf "$CLUSTER_DIR/etcd" "$CLUSTER_DIR/apiserver-certs" "$LOGS" "$PIDS"
   choose_ports
   source "$CLUSTER_DIR/ports.env"
+  echo "$KUBERNETES_VERSION" >"$VERSION_FILE"
   gen_pki
   node_pki
   write_kubeconfig "$KUBECONFIG_ADMIN" admin
@@ -399,7 +424,7 @@ cmd_up() {
   # Pods cannot be created until the namespace's default ServiceAccount exists.
   wait_for "the default ServiceAccount" kube-controller-manager 60 \
     kubectl_admin get serviceaccount default -n default
-  log "control plane ready in $((SECONDS - start))s (logs: $LOGS)"
+  log "control plane (Kubernetes $KUBERNETES_VERSION) ready in $((SECONDS - start))s (logs: $LOGS)"
   print_env
 }
 
