@@ -69,6 +69,11 @@ class HttpClient final : public Client {
   absl::StatusOr<std::unique_ptr<WatchStream>> Watch(const ResourceRef& ref, absl::string_view ns,
                                                      const WatchOptions& options = {}) override;
 
+  // GETs an absolute path that names no resource ("/version", "/apis/batch/v1"
+  // discovery documents); not part of Client, for the start-up check
+  // (kube/server_check.h).
+  absl::StatusOr<nlohmann::json> GetPath(absl::string_view path);
+
  private:
   class Impl;
   explicit HttpClient(std::unique_ptr<Impl> impl);

@@ -113,7 +113,7 @@ wait_for 60 "the leader Lease in $ns" holder
 checked=$(grep 'API server checked' "$log") || fail "no 'API server checked' line in the controller's log (or it found something missing)"
 server_version=$("$kubectl" version -o json | python3 -c 'import json, sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')
 served=$(WEIR_ROOT=$root bash -c 'source "$WEIR_ROOT/hack/lib.sh"; KUBECTL=$0; admission_policy_api' "$kubectl")
-[[ $checked == *"kubernetes=$server_version "* ]] || fail "the start-up check names another release than $server_version: $checked"
+[[ $checked == *"$server_version"* ]] || fail "the start-up check names another release than $server_version: $checked"
 if [[ -n $served ]]; then
   [[ $checked == *"MutatingAdmissionPolicy served at $served"* ]] || fail "the start-up check does not name $served: $checked"
 else
