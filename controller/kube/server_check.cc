@@ -67,7 +67,8 @@ int ParseMinor(const nlohmann::json& version) {
     return major == 1 && minor >= 0 ? minor : -1;
   }
   // gitVersion "v1.34.4" or "v1.34.4-eks-1".
-  absl::string_view git = field("gitVersion");
+  const std::string git_version = field("gitVersion");
+  absl::string_view git = git_version;
   if (!absl::ConsumePrefix(&git, "v")) return -1;
   std::vector<std::string> parts = absl::StrSplit(git, absl::MaxSplits('.', 2));
   if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &major) ||
