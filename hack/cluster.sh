@@ -14,6 +14,9 @@
 #   hack/cluster.sh start-controller [FLAGS]   (re)start build/bin/weir-controller
 #   hack/cluster.sh stop-controller   stop the weir-controller start-controller started
 #
+# WEIR_APISERVER_ARGS: more kube-apiserver flags (space-separated), e.g. to turn
+# on a beta API: --runtime-config=admissionregistration.k8s.io/v1beta1=true
+# --feature-gates=MutatingAdmissionPolicy=true
 # State lives in $WEIR_CLUSTER_DIR (default: .cluster in the checkout):
 # certificates, kubeconfigs, etcd data, logs/<component>.log, pids/, ports.env.
 set -euo pipefail
@@ -228,7 +231,8 @@ start_apiserver() {
     --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
     --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
     --kubelet-certificate-authority="$PKI/ca.crt" \
-    --kubelet-preferred-address-types=Hostname,InternalIP
+    --kubelet-preferred-address-types=Hostname,InternalIP \
+    ${WEIR_APISERVER_ARGS:-}
 }
 
 start_controller_manager() {
