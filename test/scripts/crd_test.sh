@@ -137,7 +137,8 @@ failures = []
 
 def errors(stderr):
   """The API server's errors in kubectl's stderr as "<path>: <text>", without
-  the note that some rules were skipped because of the others."""
+  the note that some rules were skipped because of the others (1.33 quotes
+  its value, "null"; 1.34 on do not)."""
   items = []
   for line in stderr.splitlines():
     m = (re.match(r".* is invalid: (.+)$", line) or re.match(r"\* (.+)$", line) or
@@ -147,7 +148,7 @@ def errors(stderr):
       u = re.fullmatch(r'unknown field "([^"]+)"', item)
       items.append(f"{u.group(1)}: unknown field" if u else item)
   return [i for i in items
-          if not i.startswith("<nil>: Invalid value: null: some validation rules were not checked")]
+          if not re.match(r'<nil>: Invalid value: "?null"?: some validation rules were not checked', i)]
 
 def refused(name, args, data, field, error="", also=(), accepted=0):
   """kubectl <args> must create `accepted` objects, then be refused with one
