@@ -65,8 +65,8 @@ import sys, yaml
 d = next(d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "Deployment")
 for a in d["spec"]["template"]["spec"]["containers"][0]["args"]:
   if not a.startswith(("--metrics-bind-address=", "--health-bind-address=")): print(a)')
-printf '%s\n' "${chart_args[@]}" | grep -qx -- "--namespace=$wns" || fail "the Deployment does not watch $wns: ${chart_args[*]}"
-printf '%s\n' "${chart_args[@]}" | grep -qx -- "--leader-elect=true" || fail "2 replicas without --leader-elect=true: ${chart_args[*]}"
+printf '%s\n' "${chart_args[@]}" | grep -x -- "--namespace=$wns" >/dev/null || fail "the Deployment does not watch $wns: ${chart_args[*]}"
+printf '%s\n' "${chart_args[@]}" | grep -x -- "--leader-elect=true" >/dev/null || fail "2 replicas without --leader-elect=true: ${chart_args[*]}"
 
 # --- a kubeconfig with nothing but the ServiceAccount's token --------------------------
 token=$("$kubectl" create token "$fullname" -n "$ns" --duration=1h) || fail "kubectl create token"
