@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps tools build install unit e2e test faults model run bench lint format fuzz \
-        fuzz-smoke tsan tsan-unit asan-e2e cluster-up cluster-down clean
+        fuzz-smoke tsan tsan-unit asan-e2e matrix cluster-up cluster-down clean
 
 all: build
 
@@ -40,6 +40,12 @@ e2e: build tools
 	@hack/e2e.sh $(BUILD_DIR)
 
 test: lint tools unit tsan-unit fuzz-smoke e2e asan-e2e
+
+# An e2e subset on every supported Kubernetes release (hack/matrix.env), each
+# built and cached like the pinned one, on kwok only (hack/matrix.sh; not in
+# test or CI). One release of the whole suite: KUBERNETES_VERSION=v1.34.4 make e2e
+matrix: build
+	@hack/matrix.sh $(BUILD_DIR)
 
 # libFuzzer targets (test/fuzz) in build-fuzz: at least 10^6 executions each;
 # fuzz-smoke (part of test) replays the corpora and fuzzes each for 3 s.

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -12,11 +13,13 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/http_client.h"
+#include "kube/server_check.h"
 #include "reconcile/batch_reconciler.h"
 #include "reconcile/children.h"
 #include "reconcile/flow_reconciler.h"
@@ -90,6 +93,30 @@ std::shared_ptr<weir::runtime::EventHandlerFuncs> ChildHandler(
   return handler;
 }
 
+// Checks the API server's release and the APIs weir uses (kube/server_check.h)
+// and says in one line what it found: a warning naming what is missing, or
+// what is served. Never stops the start: an API may appear later (CRDs
+// applied after the controller), and the informers report what they cannot
+// list anyway.
+void LogServerCheck(weir::kube::HttpClient& client, const Logger& logger) {
+  weir::kube::ServerNeeds needs;
+  needs.leases = absl::GetFlag(FLAGS_leader_elect);
+  const weir::kube::ServerCheck check = weir::kube::CheckServer(
+      [&client](const std::string& path) { return client.GetPath(path); }, needs);
+  std::vector<std::string> notes = check.notes;
+  notes.push_back(weir::kube::AdmissionPolicySummary(check));
+  const std::string version = check.version.empty() ? "unknown" : check.version;
+  if (check.missing.empty()) {
+    logger.Info("API server checked",
+                {{"kubernetes", version}, {"notes", absl::StrJoin(notes, "; ")}});
+    return;
+  }
+  logger.Warning("the API server lacks what weir needs; weir runs on but may not work",
+                 {{"kubernetes", version},
+                  {"missing", absl::StrJoin(check.missing, "; ")},
+                  {"notes", absl::StrJoin(notes, "; ")}});
+}
+
 int Run(const weir::ClientDecorator& decorate) {
   Logger::Options log_options;
   if (!weir::runtime::ParseLogFormat(absl::GetFlag(FLAGS_log_format), &log_options.format) ||
@@ -121,6 +148,7 @@ int Run(const weir::ClientDecorator& decorate) {
       weir::kube::HttpClient::New(*config, client_options);
   if (!client.ok()) return fail("cannot create the Kubernetes client", client.status());
   weir::kube::Client* api = client->get();
+  LogServerCheck(**client, logger);
   std::unique_ptr<weir::kube::Client> decorated;
   if (decorate) {
     absl::StatusOr<std::unique_ptr<weir::kube::Client>> d = decorate(api);

@@ -7,14 +7,23 @@
 # is cheap when warm.
 #
 # Usage: hack/build-tools.sh [--check]   (--check: exit 1 if anything is missing)
+# KUBERNETES_VERSION=v1.X.Y: that release of the matrix (hack/matrix.env).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+
+# WEIR_REAL_NODE=0 (no real node: hack/node.sh) needs neither the node's
+# binaries nor its images, so they are neither checked nor built; that keeps
+# a matrix release (hack/matrix.env) to one Kubernetes build.
+want_node() { [[ ${WEIR_REAL_NODE:-1} != 0 ]]; }
 
 all_present() {
   local f
   for f in "$KUBE_APISERVER" "$KUBE_CONTROLLER_MANAGER" "$KUBE_SCHEDULER" \
-           "$KUBECTL" "$ETCD" "$KWOK" "$HELM" "$KUBELET" "$CONTAINERD" \
-           "$CONTAINERD_SHIM" "$CTR" "$RUNC"; do
+           "$KUBECTL" "$ETCD" "$KWOK" "$HELM"; do
+    [[ -x $f ]] || return 1
+  done
+  want_node || return 0
+  for f in "$KUBELET" "$CONTAINERD" "$CONTAINERD_SHIM" "$CTR" "$RUNC"; do
     [[ -x $f ]] || return 1
   done
   [[ -e $NODE_IMAGES ]]
@@ -31,7 +40,8 @@ go_version=$(go env GOVERSION | sed 's/^go//')
 version_ge "$go_version" "$GO_MIN_VERSION" ||
   die "Go $GO_MIN_VERSION or newer is needed to build Kubernetes $KUBERNETES_VERSION; found go$go_version. Install a newer Go and run again."
 
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+# GOFLAGS from the environment (e.g. -p=2 on a busy machine) is kept.
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-buildvcs=false${GOFLAGS:+ $GOFLAGS}"
 mkdir -p "$WEIR_CACHE_DIR"
 build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
@@ -50,8 +60,13 @@ build_kubernetes() {  # out name...
   # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them
   # with ./staging paths that do not exist outside its repository; point each
   # one at its published v0.Y.Z twin instead.
-  local staging
+  local staging need
   staging=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+  [[ -f $staging ]] || die "the module proxy has no k8s.io/kubernetes@$KUBERNETES_VERSION"
+  # Each release names the Go it needs in its go.mod (1.24 for 1.33, ...).
+  need=$(awk '$1 == "go" {print $2; exit}' "$staging")
+  version_ge "$go_version" "${need:-0}" ||
+    die "Kubernetes $KUBERNETES_VERSION needs Go $need or newer (its go.mod); found go$go_version"
   {
     echo "module weir.dev/hack/kubernetes"
     echo "go $GO_MIN_VERSION"
@@ -120,6 +135,11 @@ go_install kwok "$(kwok_bin_dir)" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=
 go_install helm "$(helm_bin_dir)" "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
   "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 build_kubernetes "$(k8s_bin_dir)" kube-apiserver kube-controller-manager kube-scheduler kubectl
+if ! want_node; then
+  all_present || die "some tools are missing after the build"
+  log "tools ready in $WEIR_CACHE_DIR (WEIR_REAL_NODE=0: the real node's are not needed)"
+  exit 0
+fi
 # The real node (hack/node.sh).
 build_kubernetes "$(kubelet_bin_dir)" kubelet
 cd_pkg=github.com/containerd/containerd/v2

@@ -14,6 +14,9 @@
 #   hack/cluster.sh start-controller [FLAGS]   (re)start build/bin/weir-controller
 #   hack/cluster.sh stop-controller   stop the weir-controller start-controller started
 #
+# WEIR_APISERVER_ARGS: more kube-apiserver flags (space-separated), e.g. to turn
+# on a beta API: --runtime-config=admissionregistration.k8s.io/v1beta1=true
+# --feature-gates=MutatingAdmissionPolicy=true
 # State lives in $WEIR_CLUSTER_DIR (default: .cluster in the checkout):
 # certificates, kubeconfigs, etcd data, logs/<component>.log, pids/, ports.env.
 set -euo pipefail
@@ -29,6 +32,16 @@ NODES=(kwok-node-0 kwok-node-1)
 SERVICE_CIDR=10.96.0.0/16
 # shellcheck source=node.sh
 source "$WEIR_ROOT/hack/node.sh"
+
+# The Kubernetes release `up` started here (KUBERNETES_VERSION; hack/matrix.env).
+# Every other command acts on that one, so `down` stops what runs even when
+# the environment now asks for another release; `up` refuses to start another
+# release over a running one.
+VERSION_FILE=$CLUSTER_DIR/kubernetes-version
+requested_version=$KUBERNETES_VERSION
+if [[ -f $VERSION_FILE && $(<"$VERSION_FILE") != "$KUBERNETES_VERSION" ]]; then
+  select_kubernetes "$(<"$VERSION_FILE")"
+fi
 
 binary_of() {
   case $1 in
@@ -218,7 +231,8 @@ start_apiserver() {
     --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
     --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
     --kubelet-certificate-authority="$PKI/ca.crt" \
-    --kubelet-preferred-address-types=Hostname,InternalIP
+    --kubelet-preferred-address-types=Hostname,InternalIP \
+    ${WEIR_APISERVER_ARGS:-}
 }
 
 start_controller_manager() {
@@ -358,7 +372,21 @@ all_running() {
 
 # --- commands -----------------------------------------------------------------------
 
+any_running() {
+  local c
+  for c in "${COMPONENTS[@]}" "${NODE_COMPONENTS[@]}" weir-controller; do
+    live_pid "$c" >/dev/null && return 0
+  done
+  return 1
+}
+
 cmd_up() {
+  if [[ $KUBERNETES_VERSION != "$requested_version" ]]; then
+    if any_running; then
+      die "the control plane in $CLUSTER_DIR runs Kubernetes $KUBERNETES_VERSION, not $requested_version: take it down first ('hack/cluster.sh down') or use another WEIR_CLUSTER_DIR"
+    fi
+    select_kubernetes "$requested_version"
+  fi
   if [[ -f $CLUSTER_DIR/ports.env ]] && all_running; then
     source "$CLUSTER_DIR/ports.env"
     apiserver_ready || die "the control plane in $CLUSTER_DIR runs but is not ready; try 'hack/cluster.sh down' then 'up'"
@@ -374,6 +402,7 @@ cmd_up() {
   rm -rf "$CLUSTER_DIR/etcd" "$CLUSTER_DIR/apiserver-certs" "$LOGS" "$PIDS"
   choose_ports
   source "$CLUSTER_DIR/ports.env"
+  echo "$KUBERNETES_VERSION" >"$VERSION_FILE"
   gen_pki
   node_pki
   write_kubeconfig "$KUBECONFIG_ADMIN" admin
@@ -399,7 +428,7 @@ cmd_up() {
   # Pods cannot be created until the namespace's default ServiceAccount exists.
   wait_for "the default ServiceAccount" kube-controller-manager 60 \
     kubectl_admin get serviceaccount default -n default
-  log "control plane ready in $((SECONDS - start))s (logs: $LOGS)"
+  log "control plane (Kubernetes $KUBERNETES_VERSION) ready in $((SECONDS - start))s (logs: $LOGS)"
   print_env
 }
 

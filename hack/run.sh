@@ -16,9 +16,11 @@ if [[ -z ${WEIR_CTR:-} ]]; then
   echo "      it (nodeSelector weir.dev/node=real), so their pods stay Pending here."
 fi
 
-step "CRDs and admission policies (crds/, deploy/)"
-"$KUBECTL" apply -f "$WEIR_ROOT/crds/" -f "$WEIR_ROOT/deploy/"
+step "CRDs and admission policy (crds/, deploy/ where the API server serves it)"
+"$KUBECTL" apply -f "$WEIR_ROOT/crds/"
 "$KUBECTL" wait --for=condition=Established crd --all --timeout=60s >/dev/null
+policy=$(apply_admission_policy)
+[[ -n $policy ]] || echo "note: no admission policy on Kubernetes $KUBERNETES_VERSION; weir-controller adds the finalizer weir.dev/cleanup on first reconcile (README \"Kubernetes versions\")"
 
 step "weir-controller (logs: .cluster/logs/weir-controller.log)"
 "$cluster" start-controller --batch-idle-timeout=5m

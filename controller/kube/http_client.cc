@@ -464,6 +464,15 @@ absl::StatusOr<nlohmann::json> HttpClient::Get(const ResourceRef& ref, absl::str
   return impl_->Do(ref, r);
 }
 
+absl::StatusOr<nlohmann::json> HttpClient::GetPath(absl::string_view path) {
+  static const ResourceRef* const kDiscovery = new ResourceRef{"", "", "discovery", false, ""};
+  if (!absl::StartsWith(path, "/")) {
+    return absl::InvalidArgumentError(absl::StrCat("not an absolute path: ", path));
+  }
+  Impl::Request r{"get", http::methods::GET, std::string(path), {}};
+  return impl_->Do(*kDiscovery, r);
+}
+
 absl::StatusOr<nlohmann::json> HttpClient::List(const ResourceRef& ref, absl::string_view ns,
                                                 const ListOptions& options) {
   absl::StatusOr<std::string> path = internal::BuildPath(ref, ns, "", "", false);

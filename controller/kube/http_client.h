@@ -89,6 +89,11 @@ class HttpClient final : public Client {
                             const PodLogOptions& options,
                             const std::function<bool(absl::string_view)>& sink);
 
+  // GETs an absolute path that names no resource ("/version", "/apis/batch/v1"
+  // discovery documents); not part of Client, for the start-up check
+  // (kube/server_check.h).
+  absl::StatusOr<nlohmann::json> GetPath(absl::string_view path);
+
  private:
   class Impl;
   explicit HttpClient(std::unique_ptr<Impl> impl);

@@ -29,4 +29,26 @@ if out=$(env PATH="$fake:/usr/bin:/bin" WEIR_CACHE_DIR="$empty" bash "$root/hack
 fi
 grep -q "Go $GO_MIN_VERSION or newer is needed.*found go1.20.4" <<<"$out" || fail "unclear message for an old Go: $out"
 [[ -z $(ls -A "$empty") ]] || fail "a refused build left files in the cache"
-echo "build-tools.sh: warm no-op, missing Go and old Go refused clearly: ok"
+
+# KUBERNETES_VERSION picks a release of the matrix (hack/matrix.env): its staging
+# modules and cache directory follow; other minors and malformed versions are refused.
+got=$(env KUBERNETES_VERSION=v1.34.4 WEIR_CACHE_DIR=/c bash -c 'source "$0/hack/lib.sh"; echo "$KUBERNETES_VERSION $KUBERNETES_STAGING_VERSION $KUBE_APISERVER $KUBECTL"' "$root")
+[[ $got == "v1.34.4 v0.34.4 /c/kubernetes-v1.34.4-r$TOOLS_RECIPE/kube-apiserver /c/kubernetes-v1.34.4-r$TOOLS_RECIPE/kubectl" ]] ||
+  fail "KUBERNETES_VERSION=v1.34.4 gave: $got"
+got=$(env -u KUBERNETES_VERSION bash -c 'source "$0/hack/lib.sh"; echo "$KUBERNETES_VERSION $KUBERNETES_STAGING_VERSION"' "$root")
+[[ $got == "$KUBERNETES_VERSION $KUBERNETES_STAGING_VERSION" ]] || fail "without KUBERNETES_VERSION: $got, want the pinned one"
+for bad in v1.31.0 v1.36 1.36.3 v2.36.0; do
+  if out=$(env KUBERNETES_VERSION=$bad bash -c 'source "$0/hack/lib.sh"' "$root" 2>&1); then
+    fail "KUBERNETES_VERSION=$bad was accepted"
+  fi
+  grep -q "KUBERNETES_VERSION=$bad: .*v1.33" <<<"$out" || fail "unclear refusal of KUBERNETES_VERSION=$bad: $out"
+done
+# A matrix release is refused an old Go as clearly (1.37 needs 1.26).
+printf '#!/bin/sh
+[ "$1 $2" = "env GOVERSION" ] && echo go1.25.3
+' >"$fake/go"
+if out=$(env PATH="$fake:/usr/bin:/bin" WEIR_CACHE_DIR="$empty" KUBERNETES_VERSION=v1.37.2 bash "$root/hack/build-tools.sh" 2>&1); then
+  fail "succeeded with go1.25.3 for v1.37.2"
+fi
+grep -q "or newer is needed.*found go1.25.3" <<<"$out" || fail "unclear message for an old Go (v1.37.2): $out"
+echo "build-tools.sh: warm no-op, missing Go and old Go refused clearly, KUBERNETES_VERSION picks a matrix release: ok"

@@ -8,6 +8,8 @@
 # JobTemplate to Succeeded, run a JobFlow of two steps from that template to
 # Succeeded, release their Jobs after the idle timeout, remove its finalizers
 # on delete, record Events, and never be refused (403) by the API server; its
+# start-up check of the API server names its release and what serves the
+# admission policy, and finds nothing missing; its
 # /metrics serves exactly the metrics README.md documents. It runs with the
 # installed Deployment's own args (its bind addresses aside). The
 # Deployment's pods land on kwok nodes and do nothing.
@@ -106,6 +108,18 @@ pid=$!
 wait_for 60 "/readyz (caches synced with the ServiceAccount's rights)" curl -sf "http://127.0.0.1:$hport/readyz"
 holder() { [[ -n $("$kubectl" get lease weir-controller -n "$ns" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null) ]]; }
 wait_for 60 "the leader Lease in $ns" holder
+# At start it checked the API server (release, APIs, admission policy API) with the
+# ServiceAccount's rights and found nothing missing; one line says what it found.
+checked=$(grep 'API server checked' "$log") || fail "no 'API server checked' line in the controller's log (or it found something missing)"
+server_version=$("$kubectl" version -o json | python3 -c 'import json, sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')
+served=$(WEIR_ROOT=$root bash -c 'source "$WEIR_ROOT/hack/lib.sh"; KUBECTL=$0; admission_policy_api' "$kubectl")
+[[ $checked == *"$server_version"* ]] || fail "the start-up check names another release than $server_version: $checked"
+if [[ -n $served ]]; then
+  [[ $checked == *"MutatingAdmissionPolicy served at $served"* ]] || fail "the start-up check does not name $served: $checked"
+else
+  [[ $checked == *"weir.dev/cleanup is added on each object's first reconcile"* ]] ||
+    fail "the start-up check does not say the policy API is missing: $checked"
+fi
 
 # --- Batches ---------------------------------------------------------------------------------
 "$kubectl" apply -n "$wns" -f - >/dev/null <<'YAML' || fail "cannot create the test objects"

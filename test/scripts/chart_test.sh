@@ -10,7 +10,9 @@
 #   (kubectl apply --dry-run=server); the ServiceMonitor (its CRD is not
 #   installed here) is checked for matching the metrics Service instead;
 # - the chart's MutatingAdmissionPolicy is deploy/admission.yaml's, bound
-#   only to the watched namespace in namespaced mode;
+#   only to the watched namespace in namespaced mode, at the apiVersion the
+#   cluster serves (v1, else v1beta1, else none with a NOTES line): offline
+#   with --api-versions/--kube-version for each case, and on this server;
 # - helm install into a fresh namespace: the objects exist, the
 #   ServiceAccount can do what the controller needs and nothing more
 #   (kubectl auth can-i), helm upgrade after kubectl apply -f crds/ (README's
@@ -64,11 +66,62 @@ refused "/securityContext': additional properties 'runAsRoot' not allowed" --set
 refused "/resources/limits/memory'" --set resources.limits.memory=lots
 refused "/watchNamespace'" --set watchNamespace=Not_A_Namespace
 
-# --- render -------------------------------------------------------------------------------
-"$helm" template "$release" "$chart" -n "$ns" >"$work/default.yaml" || fail "helm template (defaults)"
-"$helm" template "$release" "$chart" -n "$ns" "${nondefault[@]}" >"$work/nondefault.yaml" ||
+# --- the admission policy's API, offline ------------------------------------------------
+# The chart picks admissionregistration.k8s.io/v1, else v1beta1, else none, by what the
+# cluster serves (.Capabilities; `helm template` knows it from --api-versions).
+caps() { local v; for v in "$@"; do printf -- '--api-versions=admissionregistration.k8s.io/%s/MutatingAdmissionPolicy\n--api-versions=admissionregistration.k8s.io/%s/MutatingAdmissionPolicyBinding\n' "$v" "$v"; done; }
+policy_versions() {  # what a rendering has: "<apiVersion> <kind>" lines
+  python3 -c 'import sys, yaml
+for d in yaml.safe_load_all(sys.stdin):
+  if d and d["kind"].startswith("MutatingAdmissionPolicy"): print(d["apiVersion"], d["kind"])'
+}
+rendered_policy() {  # rendered_policy <want: v1|v1beta1|none> <helm template args...>
+  local want=$1 out got expect=""; shift
+  out=$("$helm" template t "$chart" "$@" 2>&1) || fail "helm template $*: $out"
+  got=$(policy_versions <<<"$out")
+  [[ $want == none ]] || expect="admissionregistration.k8s.io/$want MutatingAdmissionPolicy
+admissionregistration.k8s.io/$want MutatingAdmissionPolicyBinding"
+  [[ $got == "$expect" ]] || fail "helm template $*: the admission policy rendered as
+${got:-(none)}
+want
+${expect:-(none)}"
+}
+mapfile -t v1 < <(caps v1)
+mapfile -t v1beta1 < <(caps v1beta1)
+mapfile -t both < <(caps v1beta1 v1)
+rendered_policy v1 --kube-version=1.36.3 "${v1[@]}"
+rendered_policy v1 --kube-version=1.36.3 "${both[@]}"
+rendered_policy v1beta1 --kube-version=1.34.4 "${v1beta1[@]}"
+rendered_policy none --kube-version=1.34.4
+rendered_policy none --kube-version=1.33.13 --api-versions=admissionregistration.k8s.io/v1  # webhooks only
+rendered_policy none --kube-version=1.36.3 "${v1[@]}" --set admissionPolicy.enabled=false
+rendered_policy v1beta1 --kube-version=1.36.3 "${v1[@]}" --set admissionPolicy.apiVersion=admissionregistration.k8s.io/v1beta1
+rendered_policy v1 --set admissionPolicy.apiVersion=admissionregistration.k8s.io/v1
+# The v1beta1 rendering is deploy/admission.yaml's policy too (the same fields at v1beta1).
+"$helm" template t "$chart" "${v1beta1[@]}" >"$work/v1beta1.yaml" || fail "helm template (v1beta1)"
+python3 - "$root/deploy/admission.yaml" "$work/v1beta1.yaml" <<'PY' || fail "v1beta1 policy check (above)"
+import sys, yaml
+src = {d["kind"]: d for d in yaml.safe_load_all(open(sys.argv[1])) if d}
+got = {d["kind"]: d for d in yaml.safe_load_all(open(sys.argv[2])) if d}
+ok = got["MutatingAdmissionPolicy"]["spec"] == src["MutatingAdmissionPolicy"]["spec"]
+if not ok: print("FAIL: the v1beta1 policy's spec differs from deploy/admission.yaml's", file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+
+# --- render, for this API server ---------------------------------------------------------
+served=$(WEIR_ROOT=$root bash -c 'source "$WEIR_ROOT/hack/lib.sh"; KUBECTL=$0; admission_policy_api' "$kubectl")
+server_version=$("$kubectl" version -o json | python3 -c 'import json, sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')
+here=(--kube-version="$server_version")
+[[ -z $served ]] || mapfile -t -O 1 here < <(caps "${served##*/}")
+echo "chart: Kubernetes $server_version serves MutatingAdmissionPolicy at: ${served:-(nothing)}"
+# Kubernetes 1.36 made the API GA: from there on it must be served at v1.
+minor=$(cut -d. -f2 <<<"$server_version")
+((minor < 36)) || [[ $served == admissionregistration.k8s.io/v1 ]] ||
+  fail "Kubernetes $server_version must serve MutatingAdmissionPolicy at v1; found '${served:-nothing}'"
+"$helm" template "$release" "$chart" -n "$ns" "${here[@]}" >"$work/default.yaml" || fail "helm template (defaults)"
+"$helm" template "$release" "$chart" -n "$ns" "${here[@]}" "${nondefault[@]}" >"$work/nondefault.yaml" ||
   fail "helm template (non-default values)"
-"$helm" template "$release" "$chart" -n "$ns" --set leaderElection.enabled=true >"$work/le.yaml" ||
+"$helm" template "$release" "$chart" -n "$ns" "${here[@]}" --set leaderElection.enabled=true >"$work/le.yaml" ||
   fail "helm template (leader election, one replica)"
 
 # --- least privilege ------------------------------------------------------------------
@@ -187,10 +240,12 @@ for f in default nondefault le; do
   without_servicemonitor <"$work/$f.yaml" >"$work/$f.apply.yaml"
   out=$("$kubectl" apply --dry-run=server -f "$work/$f.apply.yaml" 2>&1) ||
     fail "the API server refused the $f rendering: $out"
-  # SA, Role+RoleBinding, lease Role+RoleBinding, Service, Deployment, PDB, admission policy+binding.
+  # SA, Role+RoleBinding, lease Role+RoleBinding, Service, Deployment, PDB, admission
+  # policy+binding where the server serves them.
   if [[ $f == nondefault ]]; then
     kinds=$(grep -c '(server dry run)' <<<"$out") || true
-    [[ $kinds -eq 10 ]] || fail "non-default dry run applied $kinds objects, want 10: $out"
+    want=$((${served:+2} + 8))
+    [[ $kinds -eq $want ]] || fail "non-default dry run applied $kinds objects, want $want: $out"
   fi
 done
 python3 - "$work/nondefault.yaml" <<'PY' || fail "ServiceMonitor/PDB check (above)"
@@ -216,15 +271,21 @@ sys.exit(1 if errs else 0)
 PY
 # The chart's admission policy is deploy/admission.yaml's (names aside); in
 # namespaced mode it binds only in the watched namespace.
-python3 - "$root/deploy/admission.yaml" "$work/default.yaml" "$work/nondefault.yaml" "$wns" <<'PY' || fail "admission policy check (above)"
+python3 - "$root/deploy/admission.yaml" "$work/default.yaml" "$work/nondefault.yaml" "$wns" "$served" <<'PY' || fail "admission policy check (above)"
 import sys, yaml
 src = {d["kind"]: d for d in yaml.safe_load_all(open(sys.argv[1])) if d}
+served = sys.argv[5]
 errs = []
 for f, watch in ((sys.argv[2], ""), (sys.argv[3], sys.argv[4])):
   by = {d["kind"]: d for d in yaml.safe_load_all(open(f)) if d}
   pol, bnd = by.get("MutatingAdmissionPolicy"), by.get("MutatingAdmissionPolicyBinding")
+  if not served:
+    if pol or bnd: errs.append(f"{f}: an admission policy where the server serves none")
+    continue
   if not pol or not bnd:
     errs.append(f"{f}: no admission policy/binding by default"); continue
+  if pol["apiVersion"] != served or bnd["apiVersion"] != served:
+    errs.append(f"{f}: the policy is at {pol['apiVersion']}, the server serves {served}")
   if pol["spec"] != src["MutatingAdmissionPolicy"]["spec"]:
     errs.append(f"{f}: the policy's spec differs from deploy/admission.yaml's; keep them the same")
   if bnd["spec"].get("policyName") != pol["metadata"]["name"]:
@@ -238,8 +299,6 @@ for f, watch in ((sys.argv[2], ""), (sys.argv[3], sys.argv[4])):
 for e in errs: print("FAIL:", e, file=sys.stderr)
 sys.exit(1 if errs else 0)
 PY
-out=$("$helm" template t "$chart" --set admissionPolicy.enabled=false)
-! grep -q 'kind: MutatingAdmissionPolicy' <<<"$out" || fail "admissionPolicy.enabled=false still renders the policy"
 
 if out=$("$helm" template t "$chart" --set serviceMonitor.enabled=true --set metrics.service.enabled=false 2>&1); then
   fail "a ServiceMonitor without the metrics Service was accepted"
@@ -280,9 +339,18 @@ left+=$("$kubectl" get role,rolebinding -n "$wns" -l app.kubernetes.io/instance=
 "$kubectl" get crd batches.weir.dev jobflows.weir.dev jobtemplates.weir.dev >/dev/null || fail "uninstall removed the CRDs"
 
 # Cluster mode: a ClusterRole, and uninstall removes it.
-"$helm" install "$release" "$chart" -n "$ns" >/dev/null || fail "helm install (all namespaces)"
-"$kubectl" get "clusterrole/$fullname" "clusterrolebinding/$fullname" "mutatingadmissionpolicy/$fullname-cleanup-finalizer" \
-  "mutatingadmissionpolicybinding/$fullname-cleanup-finalizer" >/dev/null || fail "no ClusterRole/Binding/admission policy in cluster mode"
+out=$("$helm" install "$release" "$chart" -n "$ns" 2>&1) || fail "helm install (all namespaces): $out"
+"$kubectl" get "clusterrole/$fullname" "clusterrolebinding/$fullname" >/dev/null || fail "no ClusterRole/Binding in cluster mode"
+if [[ -n $served ]]; then
+  got=$("$kubectl" get "mutatingadmissionpolicies.${served##*/}.${served%/*}/$fullname-cleanup-finalizer" \
+    "mutatingadmissionpolicybindings.${served##*/}.${served%/*}/$fullname-cleanup-finalizer" -o name) ||
+    fail "no admission policy in cluster mode"
+  [[ $(wc -l <<<"$got") == 2 ]] || fail "admission policy and binding: $got"
+  ! grep -q "no admission policy was installed" <<<"$out" || fail "NOTES say no policy, but the server serves $served: $out"
+else
+  grep -q "no admission policy was installed: weir adds the finalizer" <<<"$out" ||
+    fail "Kubernetes $server_version serves no MutatingAdmissionPolicy API and NOTES do not say so: $out"
+fi
 can list batches.weir.dev --all-namespaces || fail "cluster mode: cannot list batches in all namespaces"
 ! can get secrets -n "$wns" || fail "cluster mode: can read secrets"
 ! can update leases.coordination.k8s.io -n "$ns" || fail "cluster mode, one replica: lease access without leader election"
@@ -294,5 +362,6 @@ args=$("$kubectl" -n "$ns" get deployment "$fullname" -o jsonpath='{.spec.templa
 [[ $args == *'"--log-level=debug"'* ]] || fail "helm upgrade did not reach the Deployment: $args"
 "$helm" uninstall "$release" -n "$ns" --wait --timeout 60s >/dev/null || fail "helm uninstall (all namespaces)"
 ! "$kubectl" get clusterrole "$fullname" >/dev/null 2>&1 || fail "helm uninstall left the ClusterRole"
-! "$kubectl" get mutatingadmissionpolicy "$fullname-cleanup-finalizer" >/dev/null 2>&1 || fail "helm uninstall left the admission policy"
+[[ -z $served ]] || ! "$kubectl" get "mutatingadmissionpolicies.${served##*/}.${served%/*}" "$fullname-cleanup-finalizer" >/dev/null 2>&1 ||
+  fail "helm uninstall left the admission policy"
 echo "chart: lint, schema refusals, least-privilege RBAC, server dry runs (default, namespaced+2 replicas+SM+PDB, leader election), install/uninstall in both modes with can-i checks: ok"

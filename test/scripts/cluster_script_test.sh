@@ -3,6 +3,7 @@
 # comes up beside the running one (its preferred ports are busy, so it picks
 # others and says so), `up` again is a no-op, `status` reports it, and `down`
 # stops exactly its own processes and leaves the other control plane running.
+# `up` of another Kubernetes release over a running one is refused.
 # The machine's one real node stays the main control plane's: the second says
 # so and goes on with kwok only, and its down leaves that node alone.
 set -euo pipefail
@@ -36,6 +37,15 @@ done
 again=$("$cluster" up 2>&1) || fail "idempotent up failed: $again"
 grep -q "already running" <<<"$again" || fail "second up was not a no-op: $again"
 [[ $(cat "$WEIR_CLUSTER_DIR"/pids/*.pid | sort) == "$ours" ]] || fail "up restarted components"
+
+# Another release of the matrix over the running one is refused, naming both, and
+# starts nothing; other commands act on the running release whatever is asked.
+running=$(<"$WEIR_CLUSTER_DIR/kubernetes-version")
+other=$(source "$root/hack/matrix.env"; for v in $KUBERNETES_MATRIX; do [[ $v == "$running" ]] || { echo "$v"; break; }; done)
+if out=$(KUBERNETES_VERSION=$other "$cluster" up 2>&1); then fail "up of $other over a running $running succeeded: $out"; fi
+grep -q "runs Kubernetes $running, not $other: take it down first" <<<"$out" || fail "unclear refusal of $other over $running: $out"
+[[ $(cat "$WEIR_CLUSTER_DIR"/pids/*.pid | sort) == "$ours" ]] || fail "a refused up changed the components"
+KUBERNETES_VERSION=$other "$cluster" status >/dev/null || fail "status under KUBERNETES_VERSION=$other does not see the running $running"
 
 "$cluster" status >/dev/null || fail "status says not running"
 eval "$("$cluster" env)"

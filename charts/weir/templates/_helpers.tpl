@@ -83,3 +83,23 @@ the same access as Batches for the JobFlow controller. Pods are only read: weir 
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end -}}
+
+{{/*
+The apiVersion of the cleanup-finalizer MutatingAdmissionPolicy, or "" for
+none: admissionPolicy.apiVersion if set, else what the cluster serves
+(admissionregistration.k8s.io/v1, GA in Kubernetes 1.36; else v1beta1, whose
+fields are the same for what the policy uses, where the cluster enables it).
+Helm knows what the cluster serves on install and upgrade; `helm template`
+knows only what --api-versions says (group/version/Kind entries).
+*/}}
+{{- define "weir.admissionPolicyAPIVersion" -}}
+{{- if .Values.admissionPolicy.enabled -}}
+{{- if .Values.admissionPolicy.apiVersion -}}
+{{- .Values.admissionPolicy.apiVersion -}}
+{{- else if .Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy" -}}
+admissionregistration.k8s.io/v1
+{{- else if .Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1beta1/MutatingAdmissionPolicy" -}}
+admissionregistration.k8s.io/v1beta1
+{{- end -}}
+{{- end -}}
+{{- end -}}
