@@ -267,6 +267,26 @@ std::vector<Scenario> Scenarios() {
        {Template("work"), Flow("f", {Step("a", "work"), Step("b", "work", {{"a", "Succeeded"}})}),
         Flow("g", {Step("a", "work", {}, Plays("Failed")), Step("b", "work", {{"a", "Failed"}})})},
        {}});
+  // A user's edit of a running flow (issue 18) that the schema lets through:
+  // once step `a` started, an unstarted step is dropped, another re-templated
+  // and a third added, and `a` is canceled in the same patch; the new
+  // template fails, so the outcome shows which one ran.
+  const json edit_steps = {Step("a", "work", {}, Plays("Hang")),
+                           Step("b", "work", {{"a", "Canceled"}}),
+                           Step("gone", "work", {{"a", "Canceled"}})};
+  out.push_back(
+      {"flow_edited_while_running",
+       {Template("work"), Template("other", "Failed"),
+        Flow("f", edit_steps, {{"onStepFailure", "ContinueOthers"}})},
+       {{kFlows, "f",
+         [](const json& f) { return !StepOf(f, "a").value("attempts", json::array()).empty(); },
+         [](const json&) {
+           json a = Step("a", "work", {}, Plays("Hang"));
+           a["cancel"] = true;
+           return json{{"spec",
+                        {{"steps", json::array({a, Step("b", "other", {{"a", "Canceled"}}),
+                                                Step("added", "work", {{"a", "Canceled"}})})}}}};
+         }}}});
   out.push_back(
       {"flow_retain_delete",
        {Template("work"), Flow("f", {Step("a", "work")}, {{"jobRetainPolicy", "Delete"}})},

@@ -171,17 +171,22 @@ bool OwnerStopAsked(const json& owner) {
 }
 
 // Whether the owner version asks to stop this unit (a Batch, or one step).
-// A user who removed a step from the spec, or gave it another template than
-// the one its record says it ran, asked to stop it too (issue 18).
+// A user who removed a step from the spec, or gave a started step another
+// template than the one its record says it ran, asked to stop it too (issue
+// 18); a step with no attempt recorded has not run anything, so a new
+// template just replaces the old one.
 bool UnitStopAsked(const json& owner, Kind kind, const std::string& step) {
   if (OwnerStopAsked(owner)) return true;
   if (kind == Kind::kBatch) return false;
   const json& steps = At(owner, {"spec", "steps"});
   if (!steps.is_array()) return false;
-  std::string ran;  // the template the step's record names
+  std::string ran;  // the template the started step's record names
   const json& records = At(owner, {"status", "steps"});
   for (const json& r : records.is_array() ? records : json::array()) {
-    if (r.is_object() && r.value("name", "") == step) ran = r.value("template", "");
+    if (r.is_object() && r.value("name", "") == step && r.contains("attempts") &&
+        r["attempts"].is_array() && !r["attempts"].empty()) {
+      ran = r.value("template", "");
+    }
   }
   for (const json& s : steps) {
     if (!s.is_object() || s.value("name", "") != step) continue;

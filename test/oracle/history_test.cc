@@ -384,6 +384,7 @@ TEST(OracleTest, AStepTheSpecLostOrRetemplatedMayEndCanceled) {
     Script s;
     json before = Flow(false, "Running");
     before["status"]["steps"][0]["template"] = "t";
+    before["status"]["steps"][0]["attempts"] = json::array({Attempt("Running")});
     s.Event(Kind::kJobFlow, "ADDED", before);
     json after = before;
     after["metadata"]["generation"] = 2;
@@ -396,6 +397,36 @@ TEST(OracleTest, AStepTheSpecLostOrRetemplatedMayEndCanceled) {
     after["status"]["steps"][0]["phase"] = "Canceled";
     s.Event(Kind::kJobFlow, "MODIFIED", after);
     EXPECT_TRUE(s.history().Check().empty()) << s.history().Report(s.history().Check());
+  }
+}
+
+// A step re-templated before it started asks nothing to stop: the Job the
+// new generation authorizes for it is the step's first, not an orphan.
+TEST(OracleTest, AStepRetemplatedBeforeItStartedRunsTheNewTemplate) {
+  for (const bool started : {false, true}) {
+    SCOPED_TRACE(started ? "started" : "not started");
+    Script s;
+    json before = Flow(false, "Pending");
+    before["status"]["steps"][0]["template"] = "t";
+    if (started) before["status"]["steps"][0]["attempts"] = json::array({Attempt("Pending")});
+    s.Event(Kind::kJobFlow, "ADDED", before);
+    json after = before;
+    after["metadata"]["generation"] = 2;
+    after["spec"]["steps"][0]["template"] = "t2";
+    s.Event(Kind::kJobFlow, "MODIFIED", after);
+    json job = Job(kJobUid, "2");
+    job["metadata"]["labels"] = {{"weir.dev/managed-by", "weir"},
+                                 {"weir.dev/flow", "f"},
+                                 {"weir.dev/flow-uid", "f-uid"},
+                                 {"weir.dev/step", "a"},
+                                 {"weir.dev/attempt", started ? "2" : "1"}};
+    s.Event(Kind::kJob, "ADDED", job);
+    const std::vector<Violation> violations = s.history().Check();
+    if (started) {
+      ASSERT_THAT(Invariants(violations), ::testing::Contains(2));
+    } else {
+      EXPECT_TRUE(violations.empty()) << s.history().Report(violations);
+    }
   }
 }
 
