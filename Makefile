@@ -73,7 +73,8 @@ asan-e2e: build tools
 # Every scenario of test/faults/faults_test.cc at every crash point and under
 # 20 seeded fault schedules (make test runs a fixed sample: WEIR_FAULTS=ci).
 faults: build tools
-	@WEIR_FAULTS=full E2E_JOBS=$${E2E_JOBS:-4} hack/e2e.sh $(BUILD_DIR) FaultsTest
+	@WEIR_FAULTS=full WEIR_EDITS=full E2E_JOBS=$${E2E_JOBS:-4} hack/e2e.sh $(BUILD_DIR) \
+	  'FaultsTest|EditSequencesTest'
 
 # The model checker (test/model) at its full bounds; make unit runs its CI
 # sample. Builds only its own test and what it links.

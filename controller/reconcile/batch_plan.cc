@@ -88,12 +88,54 @@ class BatchPlanner {
                             std::string(lifecycle::PhaseName(to)), status_.message});
   }
 
-  // Ends the Batch Failed with Valid=False before (or instead of) any attempt.
+  // The unit as PlanAttempts sees it, but for what the spec decides.
+  AttemptsInput UnitInput() const {
+    AttemptsInput unit;
+    unit.phase = phase_;
+    unit.attempts = status_.attempts;
+    unit.jobs = jobs_;
+    unit.pods = pods_;
+    unit.deleted_pods = deleted_pods_;
+    unit.jobs_gone = in_.jobs_gone;
+    unit.owner = owner_;
+    unit.image_pull_grace = in_.defaults.image_pull_grace;
+    unit.node_lost_timeout = in_.defaults.node_lost_timeout;
+    unit.now = in_.now;
+    return unit;
+  }
+
+  // Whether an attempt may still run: the last record has not ended, or a
+  // Job exists whose attempt has no record (a lost status write).
+  bool AttemptUnderWay() const {
+    if (!status_.attempts.empty()) {
+      const absl::StatusOr<Phase> last = lifecycle::ParsePhase(status_.attempts.back().phase);
+      if (!last.ok() || !lifecycle::IsTerminal(*last)) return true;
+    }
+    const int last = status_.attempts.empty() ? 0 : status_.attempts.back().attempt;
+    return std::any_of(jobs_.begin(), jobs_.end(),
+                       [&](const nlohmann::json* j) { return AttemptOf(*j).value_or(0) > last; });
+  }
+
+  // Ends the Batch Failed with Valid=False. An attempt under way when the
+  // spec became invalid (an edit the schema let through, a template deleted)
+  // is canceled first through the attempts path, so that its pod ends and
+  // its end is recorded (the pod's final-state finalizer waits for that):
+  // the Batch then ends Canceled, with the reason InvalidSpec.
   void Invalid(absl::string_view reason, absl::string_view message) {
     api::SetCondition(status_.conditions, api::kConditionValid, api::kConditionFalse, reason,
                       message, meta_.generation, in_.now);
+    if (AttemptUnderWay()) {
+      AttemptsInput unit = UnitInput();
+      unit.cancel = true;
+      RunAttempts(unit, std::nullopt);
+      if (lifecycle::IsTerminal(phase_) && !cancel_)
+        status_.termination_reason = std::string(reason);
+      status_.message = absl::StrCat("stopped: the spec is invalid: ", message);
+      return;
+    }
     if (cancel_) {
-      MoveTo(Phase::kCanceled, "Canceled", "canceled before any attempt started");
+      MoveTo(Phase::kCanceled, "Canceled",
+             status_.attempts.empty() ? "canceled before any attempt started" : "canceled");
       return;
     }
     MoveTo(Phase::kFailed, reason, message);
@@ -159,20 +201,17 @@ class BatchPlanner {
     api::SetCondition(status_.conditions, api::kConditionValid, api::kConditionTrue, "Valid",
                       "the spec is valid", meta_.generation, in_.now);
 
-    AttemptsInput unit;
-    unit.phase = phase_;
-    unit.attempts = status_.attempts;
-    unit.jobs = jobs_;
-    unit.pods = pods_;
-    unit.deleted_pods = deleted_pods_;
-    unit.jobs_gone = in_.jobs_gone;
-    unit.owner = owner_;
+    AttemptsInput unit = UnitInput();
     unit.retry = ToPolicy(spec.retry);
     unit.main_container = spec.main_container;
     unit.cancel = cancel_;
     unit.image_pull_grace = spec.image_pull_grace.value_or(in_.defaults.image_pull_grace);
-    unit.node_lost_timeout = in_.defaults.node_lost_timeout;
-    unit.now = in_.now;
+    RunAttempts(unit, job_spec);
+  }
+
+  // Plans the attempts and applies the plan to the status; `job_spec` builds
+  // an attempt's Job (none when only stopping).
+  void RunAttempts(const AttemptsInput& unit, const std::optional<nlohmann::json>& job_spec) {
     AttemptsPlan p = PlanAttempts(unit);
     if (p.verify_job.has_value()) {
       plan_.verify_job = p.verify_job;
@@ -187,9 +226,9 @@ class BatchPlanner {
       Record(phase_, to);
       phase_ = to;
     }
-    if (p.create_attempt.has_value()) {
+    if (p.create_attempt.has_value() && job_spec.has_value()) {
       plan_.create_job =
-          BuildChildJob(owner_, *p.create_attempt, *job_spec, spec.main_container, p.memory);
+          BuildChildJob(owner_, *p.create_attempt, *job_spec, unit.main_container, p.memory);
       status_.attempt = *p.create_attempt;
       status_.job = ChildJobName(owner_, *p.create_attempt);
     } else if (!status_.attempts.empty()) {

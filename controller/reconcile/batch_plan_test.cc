@@ -255,6 +255,40 @@ TEST_F(BatchPlanTest, CancelWhilePendingEndsCanceledNeverFailed) {
   EXPECT_EQ(Condition(p, "Finished")->reason, "Canceled");
 }
 
+// An edit past the schema made the spec invalid while attempt 1 ran: the
+// attempt is canceled through the attempts path (Canceling, its Job deleted
+// once that is stored, Canceled once its pod ended, so that its end is
+// recorded and the pod's final-state finalizer can go), and the Batch ends
+// Canceled with the reason InvalidSpec. Ending it Failed at once left the
+// attempt Running forever and the pod, kept by the finalizer, blocked the
+// Batch's deletion (edit_sequences_test).
+TEST_F(BatchPlanTest, SpecMadeInvalidWhileRunningStopsTheAttemptFirst) {
+  Apply(Plan());
+  AddPod(1, "Running", {{"running", {{"startedAt", api::FormatRfc3339(kT0)}}}});
+  Apply(Plan());
+  object_["spec"]["retry"] = {{"onOOM", {{"maxMemory", 0}}}};
+  object_["metadata"]["generation"] = 2;
+  BatchPlan p = Plan();
+  EXPECT_EQ(p.status->phase, "Canceling");
+  EXPECT_EQ(Condition(p, "Valid")->status, "False");
+  EXPECT_EQ(Condition(p, "Valid")->reason, "InvalidSpec");
+  EXPECT_THAT(p.status->message, HasSubstr("the spec is invalid"));
+  EXPECT_FALSE(p.create_job.has_value());
+  EXPECT_TRUE(p.delete_jobs.empty()) << "not before Canceling is stored";
+  Apply(p);
+  p = Plan();
+  EXPECT_THAT(p.delete_jobs, ElementsAre(jobs_.front()["metadata"]["name"]));
+
+  pods_.clear();
+  AddPod(1, "Failed", Terminated(143, "Error"));  // stopped as asked
+  p = Plan();
+  EXPECT_EQ(p.status->phase, "Canceled");
+  EXPECT_EQ(p.status->termination_reason, "InvalidSpec");
+  ASSERT_EQ(p.status->attempts.size(), 1u);
+  EXPECT_EQ(p.status->attempts[0].phase, "Canceled") << "the attempt's end is recorded";
+  EXPECT_FALSE(p.create_job.has_value());
+}
+
 // The attempt's Job was created but the status write recording it was lost (a
 // Conflict, or the controller killed): a cancel must record the attempt
 // before its Job goes, or a second loss would erase every trace of it.

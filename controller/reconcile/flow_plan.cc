@@ -190,13 +190,13 @@ class FlowPlanner {
     invalid_ = true;
     api::SetCondition(status_.conditions, api::kConditionValid, api::kConditionFalse, reason,
                       message, meta_.generation, in_.now);
-    // Steps already under way (the spec was edited while the flow ran) are
-    // stopped; Finished() deletes their Jobs.
+    // Steps that had not ended are canceled (InvalidSpec stopped the ones
+    // under way first); Finished() deletes their Jobs.
     bool started = false;
     for (api::StepStatus& step : status_.steps) {
+      started |= !step.attempts.empty();
       const Phase from = ParsedOr(step.phase, Phase::kPending);
       if (lifecycle::IsTerminal(from)) continue;
-      started |= !step.attempts.empty();
       absl::StatusOr<std::vector<Phase>> path = lifecycle::TransitionPath(from, Phase::kCanceled);
       if (!path.ok()) continue;
       step.phase = std::string(lifecycle::PhaseName(Phase::kCanceled));
@@ -466,7 +466,7 @@ class FlowPlanner {
 
   void Progress() {
     if (!in_.flow.spec.ok()) {
-      Invalid(kReasonInvalidSpec, in_.flow.spec.status().message());
+      InvalidSpec(kReasonInvalidSpec, in_.flow.spec.status().message());
       return;
     }
     const api::JobFlowSpec& spec = *in_.flow.spec;
@@ -481,7 +481,7 @@ class FlowPlanner {
     }
     absl::StatusOr<flow::Dag> dag = flow::Dag::Build(specs);
     if (!dag.ok()) {
-      Invalid(flow::ValidationReason(dag.status()), dag.status().message());
+      InvalidSpec(flow::ValidationReason(dag.status()), dag.status().message());
       return;
     }
     flow::FlowOptions options;
@@ -567,19 +567,35 @@ class FlowPlanner {
     }
     for (const json* job : all_jobs_) note_gone(Label(*job, kLabelStep));
     for (const std::string& name : gone) {
-      api::FlowStep& step = removed_specs_.emplace_back();
-      step.name = name;
-      step.template_name = StartedTemplate(name);
-      Unit& u = removed_.emplace_back();
-      u.index = static_cast<flow::StepIndex>(units_.size() + removed_.size() - 1);
-      u.spec = &step;
-      InitUnit(u, step.template_name);
       const std::string note =
           absl::StrCat("step ", name, " was removed from the spec after it started");
-      Cancel(u, absl::StrCat("canceled: ", note));
+      by_name.emplace(name, AddStoppingUnit(name, absl::StrCat("canceled: ", note)).index);
       changed_.push_back({kReasonStartedStepRemoved, note});
-      by_name.emplace(name, u.index);
     }
+    AttachChildren(by_name);
+    for (Unit& u : units_) {
+      // A started step's retry waits while the flow is suspended.
+      const bool started = !u.recorded.attempts.empty() || !u.jobs.empty();
+      u.may_start = started && !spec.suspend;
+    }
+  }
+
+  // A unit, after the spec's, for started step `name` that is stopped: the
+  // spec lost it, or the spec can no longer be run. Canceled with `message`.
+  Unit& AddStoppingUnit(const std::string& name, std::string message) {
+    api::FlowStep& step = removed_specs_.emplace_back();
+    step.name = name;
+    step.template_name = StartedTemplate(name);
+    Unit& u = removed_.emplace_back();
+    u.index = static_cast<flow::StepIndex>(units_.size() + removed_.size() - 1);
+    u.spec = &step;
+    InitUnit(u, step.template_name);
+    Cancel(u, std::move(message));
+    return u;
+  }
+
+  // Gives each unit (`by_name`: step name -> index) its Jobs and pods.
+  void AttachChildren(const absl::flat_hash_map<std::string, size_t>& by_name) {
     auto unit_of = [&](const json& child) -> Unit* {
       auto it = by_name.find(Label(child, kLabelStep));
       if (it == by_name.end()) return nullptr;
@@ -596,11 +612,54 @@ class FlowPlanner {
     for (const json* pod : all_deleted_pods_) {
       if (Unit* u = unit_of(*pod)) u->deleted_pods.push_back(pod);
     }
-    for (Unit& u : units_) {
-      // A started step's retry waits while the flow is suspended.
-      const bool started = !u.recorded.attempts.empty() || !u.jobs.empty();
-      u.may_start = started && !spec.suspend;
+  }
+
+  // The spec cannot be run any more (an edit the schema let through: a bad
+  // value, a dependency cycle). Steps under way are canceled through their
+  // attempts, as a step the spec lost is, so that their pods end and their
+  // ends are recorded (a pod's final-state finalizer waits for that); the
+  // flow fails once none of them runs. Until then it keeps its phase.
+  void InvalidSpec(absl::string_view reason, absl::string_view message) {
+    const std::string why = absl::StrCat("flow stopped: the spec is invalid: ", message);
+    absl::flat_hash_map<std::string, size_t> by_name;
+    auto under_way = [&](const std::string& name) {
+      const api::StepStatus* s = api::FindStepStatus(in_.flow.status, name);
+      if (name.empty() || by_name.contains(name) ||
+          (s != nullptr && lifecycle::IsTerminal(ParsedOr(s->phase, Phase::kPending)))) {
+        return;
+      }
+      by_name.emplace(name, AddStoppingUnit(name, why).index);
+    };
+    for (const api::StepStatus& s : in_.flow.status.steps) {
+      if (!s.attempts.empty()) under_way(s.name);
     }
+    for (const json* job : all_jobs_) under_way(Label(*job, kLabelStep));
+    AttachChildren(by_name);
+    for (Unit& u : removed_) RunUnit(u);
+    for (const Unit& u : removed_) {
+      if (u.verify_job.has_value()) plan_.verify_jobs.push_back(*u.verify_job);
+    }
+    if (!plan_.verify_jobs.empty()) return;
+    const Unit* stopping = nullptr;
+    for (Unit& u : removed_) {
+      std::vector<api::StepStatus> record;
+      EmitUnit(u, record);
+      api::StepStatus* stored = api::FindStepStatus(status_, u.spec->name);
+      if (stored != nullptr) {
+        *stored = std::move(record.front());
+      } else {
+        status_.steps.push_back(std::move(record.front()));
+      }
+      if (stopping == nullptr && !lifecycle::IsTerminal(u.phase)) stopping = &u;
+    }
+    if (stopping == nullptr) {
+      Invalid(reason, message);
+      return;
+    }
+    api::SetCondition(status_.conditions, api::kConditionValid, api::kConditionFalse, reason,
+                      message, meta_.generation, in_.now);
+    status_.message =
+        absl::StrCat(why, "; waiting for step ", stopping->spec->name, ", under way, to stop");
   }
 
   // The template step `name` started with: its record's if it has attempts,

@@ -843,18 +843,42 @@ TEST_F(FlowPlanTest, ValidationErrorsFailTheFlowAndCreateNothing) {
   }
 }
 
-TEST_F(FlowPlanTest, SpecMadeInvalidWhileRunningStopsTheStepsAndDeletesTheirJobs) {
+// An edit past the schema made the spec invalid while step a ran: a is
+// canceled through its attempt (Canceling, its Job deleted once that is
+// stored, Canceled once its pod ended, so that the pod's end is recorded and
+// its final-state finalizer can go), and the flow fails only then. Ending
+// the flow at once left a's attempt Pending forever and its pod, kept by the
+// finalizer, blocked the flow's deletion (edit_sequences_test, seed 3).
+TEST_F(FlowPlanTest, SpecMadeInvalidWhileRunningStopsTheStepsThenFails) {
   Apply(Plan());
   Running("a");
   Apply(Plan());
+  const std::string a_job = LatestJob("a")->at("metadata").at("name");
   object_["spec"]["steps"][0]["dependsOn"] = json::array({{{"step", "d"}}});
   object_["metadata"]["generation"] = 2;
   FlowPlan p = Plan();
-  EXPECT_EQ(p.status->phase, "Failed");
+  EXPECT_EQ(p.status->phase, "Running") << "a's pod still runs";
+  EXPECT_EQ(Cond(p, "Valid")->status, "False");
   EXPECT_EQ(Cond(p, "Valid")->reason, "DependencyCycle");
+  EXPECT_THAT(p.status->message, HasSubstr("waiting for step a"));
+  EXPECT_EQ(StepOf(p, "a").phase, "Canceling");
+  EXPECT_THAT(StepOf(p, "a").message, HasSubstr("the spec is invalid"));
+  EXPECT_THAT(p.delete_jobs, IsEmpty()) << "not before Canceling is stored";
+  EXPECT_THAT(p.create_jobs, IsEmpty());
+  Apply(p);
+  p = Plan();
+  EXPECT_THAT(p.delete_jobs, ElementsAre(a_job));
+  EXPECT_THAT(p.create_jobs, IsEmpty());
+
+  SetPod("a", "Failed", Terminated(143, "Error", in_.now));  // stopped as asked
+  p = Plan();
+  EXPECT_EQ(p.status->phase, "Failed");
   EXPECT_EQ(StepOf(p, "a").phase, "Canceled");
+  ASSERT_EQ(StepOf(p, "a").attempts.size(), 1u);
+  EXPECT_EQ(StepOf(p, "a").attempts[0].phase, "Canceled") << "the attempt's end is recorded";
+  EXPECT_EQ(StepOf(p, "a").attempts[0].exit_code, 143);
   EXPECT_EQ(StepOf(p, "b").phase, "Canceled");
-  EXPECT_THAT(p.delete_jobs, ElementsAre(LatestJob("a")->at("metadata").at("name")));
+  EXPECT_EQ(Cond(p, "Valid")->reason, "DependencyCycle");
   EXPECT_THAT(p.create_jobs, IsEmpty());
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -22,6 +23,7 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 
+constexpr char kBatches[] = "batches.weir.dev";
 constexpr char kFlows[] = "jobflows.weir.dev";
 
 class EditsTest : public ControllerFixture {
@@ -201,6 +203,50 @@ TEST_F(EditsTest, AddedStepsRunAndRemovedUnstartedStepsLeaveNoTrace) {
   EXPECT_EQ(flow["status"]["progress"], "2/2");
   EXPECT_TRUE(List("jobs", "weir.dev/flow=grow,weir.dev/step=b").empty());
   EXPECT_TRUE(Condition(flow, "StartedStepsChanged").is_null());
+}
+
+// An edit the schema lets through but weir cannot run (retry.onOOM.maxMemory
+// 0) while a step, or a Batch's attempt, runs: what runs is stopped through
+// its attempt first, so its end is recorded and its pod's final-state
+// finalizer goes; only then does the owner end, and deleting it leaves
+// nothing. Found by edit_sequences_test: the owner ended at once, its
+// attempt stayed unended and the pod, kept by the finalizer, blocked the
+// owner's deletion for good.
+TEST_F(EditsTest, AnEditThatMakesTheSpecInvalidStopsWhatRunsFirst) {
+  StartFlowWithAHangingStep("bad");
+  json steps = Get(kFlows, "bad")["spec"]["steps"];
+  steps[1]["retry"] = {{"onOOM", {{"maxMemory", 0}}}};
+  Patch(kFlows, "bad", {{"spec", {{"steps", steps}}}});
+  const json flow = WaitForPhase(kFlows, "bad", "Failed", absl::Seconds(60));
+  EXPECT_EQ(Condition(flow, "Valid")["reason"], "InvalidSpec");
+  const json a = StepStatus(flow, "a");
+  EXPECT_EQ(a["phase"], "Canceled");
+  ASSERT_EQ(a["attempts"].size(), 1u);
+  EXPECT_EQ(a["attempts"][0]["phase"], "Canceled") << "the attempt's end is recorded";
+
+  Apply(SimulatedBatch("", "b", "Hang"));
+  WaitForPhase(kBatches, "b", "Running");
+  Patch(kBatches, "b", {{"spec", {{"retry", {{"onOOM", {{"maxMemory", 0}}}}}}}});
+  const json batch = WaitForPhase(kBatches, "b", "Canceled");
+  EXPECT_EQ(batch["status"]["terminationReason"], "InvalidSpec");
+  EXPECT_EQ(Condition(batch, "Valid")["reason"], "InvalidSpec");
+  ASSERT_EQ(batch["status"]["attempts"].size(), 1u);
+  EXPECT_EQ(batch["status"]["attempts"][0]["phase"], "Canceled");
+
+  for (const char* resource : {kFlows, kBatches}) {
+    ASSERT_TRUE(kubectl().Run({"delete", resource, "--all", "-n", ns(), "--wait=false"}).ok());
+  }
+  std::string left;
+  EXPECT_TRUE(Eventually(
+      [&]() -> absl::StatusOr<bool> {
+        absl::StatusOr<std::string> out = kubectl().Run(
+            {"get", absl::StrCat(kFlows, ",", kBatches, ",jobs,pods"), "-n", ns(), "-o", "name"});
+        if (!out.ok()) return out.status();
+        left = *out;
+        return left.empty();
+      },
+      absl::Seconds(60)))
+      << "left behind after the owners were deleted: " << left;
 }
 
 }  // namespace

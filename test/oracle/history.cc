@@ -195,12 +195,14 @@ bool UnitStopAsked(const json& owner, Kind kind, const std::string& step) {
   return true;
 }
 
-// Whether a flow version explains a step canceled by the flow itself:
-// another step ended Failed or Killed (onStepFailure StopFlow), or the spec
-// is invalid (docs/design.md §2, §4.5).
-bool FlowStopped(const json& flow) {
-  if (ConditionFalse(flow, "Valid")) return true;
-  const json& steps = At(flow, {"status", "steps"});
+// Whether an owner version explains a unit canceled by weir itself: the
+// spec is invalid (an edit made it so while an attempt ran: the attempt is
+// stopped), or, in a flow, another step ended Failed or Killed
+// (onStepFailure StopFlow) (docs/design.md §2, §4.5).
+bool OwnerStopped(const json& owner, Kind kind) {
+  if (ConditionFalse(owner, "Valid")) return true;
+  if (kind == Kind::kBatch) return false;
+  const json& steps = At(owner, {"status", "steps"});
   if (!steps.is_array()) return false;
   for (const json& s : steps) {
     const std::string p = PhaseField(s);
@@ -415,10 +417,10 @@ class Checker {
     }
     return std::nullopt;
   }
-  // Likewise for the flow stopping a step itself.
-  std::optional<int64_t> FirstFlowStopped(const std::string& owner) const {
+  // Likewise for weir stopping the unit itself.
+  std::optional<int64_t> FirstOwnerStopped(const std::string& owner, Kind kind) const {
     for (const Version* v : index_.versions(owner)) {
-      if (FlowStopped(v->object)) return v->resource_version;
+      if (OwnerStopped(v->object, kind)) return v->resource_version;
     }
     return std::nullopt;
   }
@@ -429,8 +431,7 @@ class Checker {
                        int64_t rv) const {
     std::optional<int64_t> asked = FirstStopAsked(owner, step);
     if (asked.has_value() && *asked <= rv) return true;
-    if (kind == Kind::kBatch) return false;
-    std::optional<int64_t> stopped = FirstFlowStopped(owner);
+    std::optional<int64_t> stopped = FirstOwnerStopped(owner, kind);
     return stopped.has_value() && *stopped <= rv;
   }
 

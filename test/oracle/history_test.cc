@@ -138,6 +138,35 @@ TEST(OracleTest, CanceledAfterTheUserAskedIsClean) {
   EXPECT_TRUE(violations.empty()) << s.history().Report(violations);
 }
 
+// A spec made invalid while an attempt ran (an edit past the schema): weir
+// stops the attempt, and Valid=False recorded before the Canceled explains
+// it; the same Canceled without it does not.
+TEST(OracleTest, ABatchWhoseSpecBecameInvalidMayEndCanceled) {
+  for (const bool invalid : {true, false}) {
+    SCOPED_TRACE(invalid ? "Valid=False recorded" : "nothing recorded");
+    Script s;
+    RunAttempt(s, 143, "Error");
+    json stopping = {{"phase", "Canceling"}, {"attempts", {Attempt("Running")}}};
+    if (invalid) {
+      stopping["conditions"] = json::array({{{"type", "Valid"}, {"status", "False"}}});
+    }
+    s.Event(Kind::kBatch, "MODIFIED", Batch(2, stopping));
+    json canceled = stopping;
+    canceled.update({{"phase", "Canceled"},
+                     {"terminationReason", "InvalidSpec"},
+                     {"exitCode", 143},
+                     {"job", "b-1-x"},
+                     {"attempts", {Attempt("Canceled", {{"exitCode", 143}})}}});
+    s.Event(Kind::kBatch, "MODIFIED", Batch(2, canceled));
+    const std::vector<Violation> violations = s.history().Check();
+    if (invalid) {
+      EXPECT_TRUE(violations.empty()) << s.history().Report(violations);
+    } else {
+      EXPECT_THAT(Invariants(violations), ::testing::Contains(3));
+    }
+  }
+}
+
 TEST(OracleTest, TwoJobsForOneAttemptBreakInvariant1) {
   Script s;
   s.Event(Kind::kBatch, "ADDED", Batch(1));
