@@ -209,21 +209,10 @@ class EditSequencesTest : public ::testing::TestWithParam<int> {
       ExpectStatusFollowsSpec(**last);
     }
 
-    absl::Status deleted =
-        kubectl_->Run({"delete", resource, name, "-n", ns.name(), "--wait=false"}).status();
-    EXPECT_TRUE(deleted.ok()) << deleted;
-    std::string left;
-    const bool clean = Eventually(
-        [&]() -> absl::StatusOr<bool> {
-          absl::StatusOr<std::string> out =
-              kubectl_->Run({"get", absl::StrCat(kBatches, ",", kFlows, ",jobs,pods"), "-n",
-                             ns.name(), "-o", "name"});
-          if (!out.ok()) return out.status();
-          left = *out;
-          return left.empty();
-        },
-        absl::Seconds(60));
-    EXPECT_TRUE(clean) << "left behind after the owner was deleted: " << left;
+    absl::StatusOr<std::string> left =
+        e2e::LeftAfterDeletingOwners(*kubectl_, ns.name(), absl::Seconds(60));
+    EXPECT_TRUE(left.ok()) << left.status();
+    EXPECT_EQ(left.value_or(""), "") << "left behind after the owner was deleted";
     EXPECT_FALSE(controller.Exited().has_value())
         << "the controller exited; see " << controller.log_path();
     if (oracle.ok()) e2e::FinishAndJudge(*std::move(oracle));

@@ -233,20 +233,9 @@ TEST_F(EditsTest, AnEditThatMakesTheSpecInvalidStopsWhatRunsFirst) {
   ASSERT_EQ(batch["status"]["attempts"].size(), 1u);
   EXPECT_EQ(batch["status"]["attempts"][0]["phase"], "Canceled");
 
-  for (const char* resource : {kFlows, kBatches}) {
-    ASSERT_TRUE(kubectl().Run({"delete", resource, "--all", "-n", ns(), "--wait=false"}).ok());
-  }
-  std::string left;
-  EXPECT_TRUE(Eventually(
-      [&]() -> absl::StatusOr<bool> {
-        absl::StatusOr<std::string> out = kubectl().Run(
-            {"get", absl::StrCat(kFlows, ",", kBatches, ",jobs,pods"), "-n", ns(), "-o", "name"});
-        if (!out.ok()) return out.status();
-        left = *out;
-        return left.empty();
-      },
-      absl::Seconds(60)))
-      << "left behind after the owners were deleted: " << left;
+  absl::StatusOr<std::string> left = LeftAfterDeletingOwners(kubectl(), ns(), absl::Seconds(60));
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_EQ(*left, "") << "left behind after the owners were deleted";
 }
 
 }  // namespace

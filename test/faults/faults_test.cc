@@ -487,24 +487,10 @@ class FaultsTest : public ::testing::TestWithParam<Scenario> {
     EXPECT_EQ(result.outcome, outcome) << "the outcome changed after it was reached";
 
     // Invariant 5: deleting the owners leaves no Job or pod.
-    for (const char* resource : {kBatches, kFlows}) {
-      absl::Status deleted =
-          kubectl_->Run({"delete", resource, "--all", "-n", ns.name(), "--wait=false"}).status();
-      EXPECT_TRUE(deleted.ok()) << deleted;
-    }
-    std::string left;
-    const bool clean = Eventually(
-        [&]() -> absl::StatusOr<bool> {
-          supervise();
-          absl::StatusOr<std::string> out =
-              kubectl_->Run({"get", absl::StrCat(kBatches, ",", kFlows, ",jobs,pods"), "-n",
-                             ns.name(), "-o", "name"});
-          if (!out.ok()) return out.status();
-          left = *out;
-          return left.empty();
-        },
-        absl::Seconds(60));
-    EXPECT_TRUE(clean) << "left behind after the owners were deleted: " << left;
+    absl::StatusOr<std::string> left =
+        LeftAfterDeletingOwners(*kubectl_, ns.name(), absl::Seconds(60), supervise);
+    EXPECT_TRUE(left.ok()) << left.status();
+    EXPECT_EQ(left.value_or(""), "") << "left behind after the owners were deleted";
     if (oracle.ok()) FinishAndJudge(*std::move(oracle));
     controller->Stop();
     result.writes = CountLines(write_log);

@@ -224,4 +224,26 @@ TestNamespace::~TestNamespace() {
   (void)kubectl_.Run({"delete", "namespace", name_, "--wait=false"});
 }
 
+absl::StatusOr<std::string> LeftAfterDeletingOwners(const Kubectl& kubectl, const std::string& ns,
+                                                    absl::Duration timeout,
+                                                    const std::function<void()>& each_look) {
+  for (const char* resource : {"batches.weir.dev", "jobflows.weir.dev"}) {
+    absl::Status deleted =
+        kubectl.Run({"delete", resource, "--all", "-n", ns, "--wait=false"}).status();
+    if (!deleted.ok()) return deleted;
+  }
+  std::string left;
+  Eventually(  // a kubectl error fails the test there
+      [&]() -> absl::StatusOr<bool> {
+        if (each_look) each_look();
+        absl::StatusOr<std::string> out = kubectl.Run(
+            {"get", "batches.weir.dev,jobflows.weir.dev,jobs,pods", "-n", ns, "-o", "name"});
+        if (!out.ok()) return out.status();
+        left = *out;
+        return left.empty();
+      },
+      timeout);
+  return left;
+}
+
 }  // namespace weir::e2e

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -104,5 +105,14 @@ class TestNamespace {
   const Kubectl& kubectl_;
   std::string name_;
 };
+
+// Deletes every Batch and JobFlow in `ns` (without waiting) and waits up to
+// `timeout` until no Batch, JobFlow, Job or pod is left in it, calling
+// `each_look` (e.g. a crashed controller's replacement) before every look.
+// Returns what is left ("" once nothing is), or the error of a delete; an
+// error of a look fails the current test (Eventually).
+absl::StatusOr<std::string> LeftAfterDeletingOwners(const Kubectl& kubectl, const std::string& ns,
+                                                    absl::Duration timeout,
+                                                    const std::function<void()>& each_look = {});
 
 }  // namespace weir::e2e
