@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "kube/errors.h"
-#include "kube/rate_limiter.h"
+#include "kube/token_bucket.h"
 #include "kube/watch_decoder.h"
 
 namespace weir::kube {

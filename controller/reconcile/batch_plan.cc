@@ -78,10 +78,6 @@ class BatchPlanner {
                : in_.defaults.idle_timeout;
   }
 
-  void Wake(absl::Time t) {
-    if (!plan_.wake_at.has_value() || t < *plan_.wake_at) plan_.wake_at = t;
-  }
-
   void Record(Phase from, Phase to) {
     plan_.transitions.emplace_back(from, to);
     plan_.events.push_back({IsWarning(to) ? "Warning" : "Normal",
@@ -173,7 +169,7 @@ class BatchPlanner {
         api::SetCondition(status_.conditions, api::kConditionValid, api::kConditionUnknown,
                           kReasonTemplateNotFound, absl::StrCat(message, "; waiting for it"),
                           meta_.generation, in_.now);
-        Wake(deadline);
+        plan_.Wake(deadline);
         return std::nullopt;
       }
       Invalid(kReasonTemplateNotFound, message);
@@ -243,7 +239,7 @@ class BatchPlanner {
       }
     }
     plan_.delete_jobs = p.delete_jobs;
-    if (p.wake_at.has_value()) Wake(*p.wake_at);
+    if (p.wake_at.has_value()) plan_.Wake(*p.wake_at);
 
     const bool running = phase_ == Phase::kRunning;
     std::string waiting = p.reason.empty() ? std::string(lifecycle::PhaseName(phase_)) : p.reason;
@@ -254,16 +250,6 @@ class BatchPlanner {
   }
 
   void Finished(bool finished_before) {
-    if (!finished_before) {
-      status_.completion_time = in_.now;
-      plan_.outcome_reason = status_.termination_reason.empty()
-                                 ? std::string(lifecycle::PhaseName(phase_))
-                                 : status_.termination_reason;
-      api::SetCondition(status_.conditions, api::kConditionRunning, api::kConditionFalse,
-                        "Finished", "the Batch has finished", meta_.generation, in_.now);
-      api::SetCondition(status_.conditions, api::kConditionFinished, api::kConditionTrue,
-                        lifecycle::PhaseName(phase_), status_.message, meta_.generation, in_.now);
-    }
     FinishedInput f;
     f.phase = phase_;
     f.noun = "Batch";
@@ -272,23 +258,13 @@ class BatchPlanner {
                    in_.batch.status.observed_generation < meta_.generation;
     f.deleting = deleting_;
     f.release_now = cancel_;
-    f.has_finalizer = api::HasFinalizer(meta_, kFinalizer);
     f.any_attempt = !status_.attempts.empty();
-    f.transitioned = !plan_.transitions.empty();
-    f.completed = status_.completion_time.value_or(in_.now);
     f.idle_timeout = IdleTimeout();
     if (in_.batch.spec.ok()) f.ttl_after_finished = in_.batch.spec->ttl_after_finished;
     f.jobs = jobs_;
     f.children = !jobs_.empty() || !pods_.empty();
-    f.generation = meta_.generation;
     f.now = in_.now;
-    FinishedPlan finished = PlanFinished(f, status_.conditions, plan_.delete_jobs);
-    if (finished.released) status_.resources_released_time = in_.now;
-    plan_.confirm_released = finished.released;
-    plan_.remove_finalizer = finished.remove_finalizer;
-    plan_.delete_batch = finished.delete_owner;
-    plan_.events.insert(plan_.events.end(), finished.events.begin(), finished.events.end());
-    if (finished.wake_at.has_value()) Wake(*finished.wake_at);
+    FinishOwner(f, meta_, status_.termination_reason, status_, plan_);
   }
 
   const BatchInput& in_;

@@ -39,6 +39,7 @@
 #include "lifecycle/phase.h"
 #include "nlohmann/json.hpp"
 #include "reconcile/children.h"
+#include "reconcile/owner_plan.h"
 
 namespace weir::reconcile {
 
@@ -66,36 +67,13 @@ struct BatchInput {
   absl::Time now;
 };
 
-struct BatchEvent {
-  std::string type;  // Normal or Warning
-  std::string reason;
-  std::string message;
-};
-
-struct BatchPlan {
-  bool add_finalizer = false;
+struct BatchPlan : OwnerPlan<api::BatchStatus> {
   // Confirm with a live read that this Job is gone, then plan again.
   std::optional<std::string> verify_job;
   // Create this Job (after a live re-read of the Batch shows no cancel).
   std::optional<nlohmann::json> create_job;
-  std::vector<std::string> delete_jobs;
-  // Pods whose final state is recorded: remove kPodFinalizer.
-  std::vector<PodRelease> release_pods;
-  // The status sets ResourcesReleased=True from the cache: confirm with a live
-  // list that no Job or pod is left before writing it.
-  bool confirm_released = false;
-  // The new status, if it differs from the stored one.
-  std::optional<api::BatchStatus> status;
-  std::vector<BatchEvent> events;
-  // Phase changes made (from, to), and one the table refused.
-  std::vector<std::pair<lifecycle::Phase, lifecycle::Phase>> transitions;
+  // A phase change the table refused (from, to); it was not applied.
   std::optional<std::pair<lifecycle::Phase, lifecycle::Phase>> refused;
-  // The terminal outcome reached in this plan, for metrics ("" if none).
-  std::string outcome_reason;
-  // Remove the finalizer, once a live list confirms no child is left.
-  bool remove_finalizer = false;
-  bool delete_batch = false;  // ttlSecondsAfterFinished has passed
-  std::optional<absl::Time> wake_at;
 };
 
 BatchPlan PlanBatch(const BatchInput& input);

@@ -375,11 +375,11 @@ TEST_F(BatchPlanTest, TtlDeletesTheBatchItself) {
   Apply(Plan());
   AddPod(1, "Succeeded", Terminated(0, "Completed"));
   BatchPlan p = Plan();
-  EXPECT_FALSE(p.delete_batch);
+  EXPECT_FALSE(p.delete_owner);
   EXPECT_EQ(p.wake_at, kT0 + absl::Seconds(30));
   Apply(p);
   in_.now = kT0 + absl::Seconds(31);
-  EXPECT_TRUE(Plan().delete_batch);
+  EXPECT_TRUE(Plan().delete_owner);
 }
 
 TEST_F(BatchPlanTest, OomKillWithoutRetryIsKilledWithAdvice) {

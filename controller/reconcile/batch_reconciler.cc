@@ -76,17 +76,11 @@ absl::StatusOr<runtime::Result> BatchReconciler::Reconcile(const runtime::Reques
     if (!*created) return runtime::Result{};  // the next event decides
   }
 
-  Convergence c;
-  c.delete_jobs = std::move(plan.delete_jobs);
-  c.release_pods = std::move(plan.release_pods);
-  c.confirm_released = plan.confirm_released;
-  if (plan.status.has_value()) c.status = api::BatchStatusToJson(*plan.status);
-  c.remove_finalizer = plan.remove_finalizer;
-  c.delete_owner = plan.delete_batch;
-  c.has_events = !plan.events.empty();
-  c.wake_at = plan.wake_at;
-  return writes_.Converge(object, ChildOwner::Batch(ns, batch.metadata.name, batch.metadata.uid), c,
-                          deps_.clock->Now(), [&] { Record(object, plan); });
+  std::optional<json> status;
+  if (plan.status.has_value()) status = api::BatchStatusToJson(*plan.status);
+  return writes_.Converge(object, ChildOwner::Batch(ns, batch.metadata.name, batch.metadata.uid),
+                          ConvergenceOf(plan, std::move(status)), deps_.clock->Now(),
+                          [&] { Record(object, plan); });
 }
 
 absl::StatusOr<bool> BatchReconciler::CreateJob(const json& object, const api::Batch& batch,

@@ -158,10 +158,6 @@ class FlowPlanner {
   }
 
  private:
-  void Wake(absl::Time t) {
-    if (!plan_.wake_at.has_value() || t < *plan_.wake_at) plan_.wake_at = t;
-  }
-
   absl::Duration IdleTimeout() const {
     return in_.flow.spec.ok() && in_.flow.spec->idle_timeout.has_value()
                ? *in_.flow.spec->idle_timeout
@@ -236,7 +232,7 @@ class FlowPlanner {
           api::SetCondition(status_.conditions, api::kConditionValid, api::kConditionUnknown,
                             kReasonTemplateNotFound, absl::StrCat(message, "; waiting for it"),
                             meta_.generation, in_.now);
-          Wake(deadline);
+          plan_.Wake(deadline);
         } else {
           Invalid(kReasonTemplateNotFound, message);
         }
@@ -523,7 +519,7 @@ class FlowPlanner {
       plan = *std::move(next);
       if (!Apply(plan)) break;
       if (round + 1 >= kMaxRounds) {
-        Wake(in_.now);  // decisions left for the next look
+        plan_.Wake(in_.now);  // decisions left for the next look
         break;
       }
     }
@@ -778,21 +774,10 @@ class FlowPlanner {
     for (std::string& name : u.delete_jobs) plan_.delete_jobs.push_back(std::move(name));
     // A retry held by suspend is due already; the spec change that
     // resumes the flow brings the next look, not a busy requeue.
-    if (u.wake_at.has_value() && (u.may_start || *u.wake_at > in_.now)) Wake(*u.wake_at);
+    if (u.wake_at.has_value() && (u.may_start || *u.wake_at > in_.now)) plan_.Wake(*u.wake_at);
   }
 
   void Finished(bool finished_before) {
-    if (!finished_before) {
-      status_.completion_time = in_.now;
-      plan_.outcome_reason =
-          outcome_.empty() ? std::string(lifecycle::PhaseName(phase_)) : outcome_;
-      api::SetCondition(status_.conditions, api::kConditionRunning, api::kConditionFalse,
-                        "Finished", "the flow has finished", meta_.generation, in_.now);
-      api::SetCondition(status_.conditions, api::kConditionFinished, api::kConditionTrue,
-                        lifecycle::PhaseName(phase_), status_.message, meta_.generation, in_.now);
-    }
-    bool any_attempt = false;
-    for (const api::StepStatus& s : status_.steps) any_attempt |= !s.attempts.empty();
     FinishedInput f;
     f.phase = phase_;
     f.noun = "flow";
@@ -802,22 +787,14 @@ class FlowPlanner {
     f.deleting = deleting_;
     f.release_now =
         cancel_ || invalid_ || (in_.flow.spec.ok() && in_.flow.spec->job_retain_policy == "Delete");
-    f.has_finalizer = api::HasFinalizer(meta_, kFinalizer);
-    f.any_attempt = any_attempt;
-    f.transitioned = !plan_.transitions.empty();
-    f.completed = status_.completion_time.value_or(in_.now);
+    f.any_attempt = std::any_of(status_.steps.begin(), status_.steps.end(),
+                                [](const api::StepStatus& s) { return !s.attempts.empty(); });
     f.idle_timeout = IdleTimeout();
     if (in_.flow.spec.ok()) f.ttl_after_finished = in_.flow.spec->ttl_after_finished;
     f.jobs = all_jobs_;
     f.children = !all_jobs_.empty() || !all_pods_.empty();
-    f.generation = meta_.generation;
     f.now = in_.now;
-    FinishedPlan finished = PlanFinished(f, status_.conditions, plan_.delete_jobs);
-    plan_.confirm_released = finished.released;
-    plan_.remove_finalizer = finished.remove_finalizer;
-    plan_.delete_flow = finished.delete_owner;
-    plan_.events.insert(plan_.events.end(), finished.events.begin(), finished.events.end());
-    if (finished.wake_at.has_value()) Wake(*finished.wake_at);
+    FinishOwner(f, meta_, outcome_, status_, plan_);
   }
 
   const FlowInput& in_;

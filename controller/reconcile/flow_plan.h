@@ -72,12 +72,12 @@
 #include "lifecycle/phase.h"
 #include "nlohmann/json.hpp"
 #include "reconcile/batch_plan.h"
+#include "reconcile/owner_plan.h"
 
 namespace weir::reconcile {
 
 // The same controller-wide defaults as a Batch's.
 using FlowDefaults = BatchDefaults;
-using FlowEvent = BatchEvent;
 
 // A JobTemplate as the flow needs it.
 struct FlowTemplate {
@@ -113,8 +113,7 @@ struct StepTransition {
   lifecycle::Phase to = lifecycle::Phase::kPending;
 };
 
-struct FlowPlan {
-  bool add_finalizer = false;
+struct FlowPlan : OwnerPlan<api::JobFlowStatus> {
   // Confirm with live reads whether these Jobs exist, then plan again (put
   // found ones in `jobs`, gone ones in `jobs_gone`). When set, the plan
   // decides nothing else (add_finalizer aside).
@@ -122,26 +121,10 @@ struct FlowPlan {
   // Create these Jobs (after a live re-read of the flow shows no cancel or
   // deletion), in this order.
   std::vector<FlowJobToCreate> create_jobs;
-  std::vector<std::string> delete_jobs;
-  // Pods whose final state is recorded: remove kPodFinalizer.
-  std::vector<PodRelease> release_pods;
-  // The status sets ResourcesReleased=True from the cache: confirm with a live
-  // list that no Job or pod is left before writing it.
-  bool confirm_released = false;
-  // The new status, if it differs from the stored one.
-  std::optional<api::JobFlowStatus> status;
-  std::vector<FlowEvent> events;
-  // The flow's phase changes (from, to), and the steps'.
-  std::vector<std::pair<lifecycle::Phase, lifecycle::Phase>> transitions;
+  // The steps' phase changes.
   std::vector<StepTransition> step_transitions;
   // Changes the transition table refused (not applied), flow's or steps'.
   std::vector<std::pair<lifecycle::Phase, lifecycle::Phase>> refused;
-  // The flow's terminal outcome reached in this plan, for metrics ("" if none).
-  std::string outcome_reason;
-  // Remove the finalizer, once a live list confirms no child is left.
-  bool remove_finalizer = false;
-  bool delete_flow = false;  // ttlSecondsAfterFinished has passed
-  std::optional<absl::Time> wake_at;
 };
 
 FlowPlan PlanJobFlow(const FlowInput& input);

@@ -180,7 +180,7 @@ class FlowPlanTest : public ::testing::Test {
     return p.status.has_value() ? api::FindCondition(p.status->conditions, type) : nullptr;
   }
   static bool HasEvent(const FlowPlan& p, absl::string_view reason) {
-    for (const FlowEvent& e : p.events) {
+    for (const OwnerEvent& e : p.events) {
       if (e.reason == reason) return true;
     }
     return false;
@@ -241,7 +241,7 @@ TEST_F(FlowPlanTest, DiamondStartsAStepOnlyAfterAllItsDependenciesSucceeded) {
   EXPECT_THAT(Created(p), UnorderedElementsAre("b", "c")) << "several Jobs in one plan";
   EXPECT_EQ(p.status->progress, "1/4");
   bool succeeded_event = false;
-  for (const FlowEvent& e : p.events) {
+  for (const OwnerEvent& e : p.events) {
     if (e.reason == "StepSucceeded") {
       succeeded_event = true;
       EXPECT_THAT(e.message, HasSubstr("step a"));
@@ -949,13 +949,13 @@ TEST_F(FlowPlanTest, RetainPolicyDeleteReleasesAtTheEndAndTtlDeletesTheFlow) {
   EXPECT_EQ(p.status->phase, "Succeeded");
   EXPECT_EQ(p.delete_jobs.size(), 1u) << "Delete: children go when the flow ends";
   EXPECT_EQ(p.wake_at, kT0 + absl::Seconds(30));
-  EXPECT_FALSE(p.delete_flow);
+  EXPECT_FALSE(p.delete_owner);
   Apply(p);
   jobs_.clear();
   pods_.clear();
   in_.now = kT0 + absl::Seconds(31);
   p = Plan();
-  EXPECT_TRUE(p.delete_flow);
+  EXPECT_TRUE(p.delete_owner);
   EXPECT_EQ(Cond(p, "ResourcesReleased")->status, "True");
 }
 

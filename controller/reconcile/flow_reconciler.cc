@@ -98,19 +98,12 @@ absl::StatusOr<runtime::Result> FlowReconciler::Reconcile(const runtime::Request
     if (!*created) return runtime::Result{};  // the next event decides
   }
 
-  Convergence c;
-  c.delete_jobs = std::move(plan.delete_jobs);
-  c.release_pods = std::move(plan.release_pods);
-  c.confirm_released = plan.confirm_released;
-  if (plan.status.has_value()) c.status = api::JobFlowStatusToJson(*plan.status);
-  c.remove_finalizer = plan.remove_finalizer;
-  c.delete_owner = plan.delete_flow;
-  c.has_events = !plan.events.empty();
-  c.wake_at = plan.wake_at;
+  std::optional<json> status;
+  if (plan.status.has_value()) status = api::JobFlowStatusToJson(*plan.status);
   // Every step's children: the owner with no step.
-  return writes_.Converge(object,
-                          ChildOwner::FlowStep(meta.namespace_name, meta.name, meta.uid, "", ""), c,
-                          deps_.clock->Now(), [&] { Record(object, plan); });
+  return writes_.Converge(
+      object, ChildOwner::FlowStep(meta.namespace_name, meta.name, meta.uid, "", ""),
+      ConvergenceOf(plan, std::move(status)), deps_.clock->Now(), [&] { Record(object, plan); });
 }
 
 absl::StatusOr<bool> FlowReconciler::CreateJobs(const json& object, const api::JobFlow& flow,

@@ -33,7 +33,7 @@ OwnerRecorder::OwnerRecorder(runtime::EventRecorder* recorder, runtime::MetricsR
 void OwnerRecorder::Record(const nlohmann::json& object, const PlanRecord& record) {
   const runtime::ObjectReference ref = runtime::ObjectReference::From(object);
   if (record.events != nullptr) {
-    for (const BatchEvent& e : *record.events) recorder_->Event(ref, e.type, e.reason, e.message);
+    for (const OwnerEvent& e : *record.events) recorder_->Event(ref, e.type, e.reason, e.message);
   }
   if (record.transitions != nullptr) {
     for (const auto& [from, to] : *record.transitions) {

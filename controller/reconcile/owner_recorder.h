@@ -16,7 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "lifecycle/phase.h"
 #include "nlohmann/json.hpp"
-#include "reconcile/batch_plan.h"
+#include "reconcile/owner_plan.h"
 #include "runtime/event_recorder.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
@@ -27,7 +27,7 @@ using PhasePair = std::pair<lifecycle::Phase, lifecycle::Phase>;
 
 // What one plan made true, for OwnerRecorder::Record.
 struct PlanRecord {
-  const std::vector<BatchEvent>* events = nullptr;
+  const std::vector<OwnerEvent>* events = nullptr;
   const std::vector<PhasePair>* transitions = nullptr;
   std::vector<PhasePair> refused;
   std::string phase;           // the owner's phase after the plan

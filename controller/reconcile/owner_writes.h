@@ -33,6 +33,7 @@
 #include "kube/client.h"
 #include "nlohmann/json.hpp"
 #include "reconcile/children.h"
+#include "reconcile/owner_plan.h"
 #include "runtime/controller.h"
 #include "runtime/event_recorder.h"
 #include "runtime/log.h"
@@ -89,6 +90,22 @@ struct Convergence {
   bool has_events = false;               // the plan has Events to record
   std::optional<absl::Time> wake_at;
 };
+
+// The writes that carry `plan` out, moved from it; `status` is its status as
+// the body's JSON.
+template <typename Status>
+Convergence ConvergenceOf(OwnerPlan<Status>& plan, std::optional<nlohmann::json> status) {
+  Convergence c;
+  c.delete_jobs = std::move(plan.delete_jobs);
+  c.release_pods = std::move(plan.release_pods);
+  c.confirm_released = plan.confirm_released;
+  c.status = std::move(status);
+  c.remove_finalizer = plan.remove_finalizer;
+  c.delete_owner = plan.delete_owner;
+  c.has_events = !plan.events.empty();
+  c.wake_at = plan.wake_at;
+  return c;
+}
 
 class OwnerWrites {
  public:

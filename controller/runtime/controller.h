@@ -42,7 +42,7 @@
 #include "base/clock.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
-#include "runtime/rate_limiter.h"
+#include "runtime/retry_backoff.h"
 #include "runtime/work_queue.h"
 
 namespace weir::runtime {

@@ -39,7 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
-#include "runtime/rate_limiter.h"
+#include "runtime/retry_backoff.h"
 
 namespace weir::runtime {
 

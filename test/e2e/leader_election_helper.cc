@@ -1,6 +1,6 @@
 // A process that campaigns for a Lease and prints "LEADING" (then flushes)
 // when it leads, "STOPPED" when it stops leading. Used by
-// leader_election_test to SIGKILL a real leader.
+// leader_election_e2e_test to SIGKILL a real leader.
 //
 // Usage: leader_election_helper NAMESPACE LEASE IDENTITY LEASE_SECONDS
 // Needs KUBECONFIG. Runs until killed.

@@ -138,20 +138,6 @@ absl::StatusOr<std::invoke_result_t<PlanFn, const Input&>> PlanWithLiveChecks(
   return absl::UnavailableError("the Jobs could not be verified");
 }
 
-// The writes a BatchPlan or FlowPlan asks for after its creates.
-template <typename Plan>
-reconcile::Convergence ConvergenceOf(const Plan& plan, std::optional<json> status,
-                                     bool delete_owner) {
-  reconcile::Convergence c;
-  c.delete_jobs = plan.delete_jobs;
-  c.release_pods = plan.release_pods;
-  c.confirm_released = plan.confirm_released;
-  c.status = std::move(status);
-  c.remove_finalizer = plan.remove_finalizer;
-  c.delete_owner = delete_owner;
-  return c;
-}
-
 // BatchReconciler::Reconcile (batch_reconciler.cc) over `view`.
 absl::Status ReconcileBatch(World& world, const World::View& view, kube::Client& client,
                             std::optional<absl::Time>& wake_at) {
@@ -199,7 +185,7 @@ absl::Status ReconcileBatch(World& world, const World::View& view, kube::Client&
   std::optional<json> status;
   if (plan.status.has_value()) status = api::BatchStatusToJson(*plan.status);
   return writes
-      .Converge(object, children, ConvergenceOf(plan, status, plan.delete_batch), world.now(),
+      .Converge(object, children, reconcile::ConvergenceOf(plan, std::move(status)), world.now(),
                 [] {})
       .status();
 }
@@ -252,7 +238,7 @@ absl::Status ReconcileFlow(World& world, const World::View& view, kube::Client& 
   if (plan.status.has_value()) status = api::JobFlowStatusToJson(*plan.status);
   return writes
       .Converge(object, reconcile::ChildOwner::FlowStep("model", meta.name, meta.uid, "", ""),
-                ConvergenceOf(plan, status, plan.delete_flow), world.now(), [] {})
+                reconcile::ConvergenceOf(plan, std::move(status)), world.now(), [] {})
       .status();
 }
 

@@ -9,8 +9,6 @@
 #ifndef _TURN_OFF_PLATFORM_STRING
 #define _TURN_OFF_PLATFORM_STRING
 #endif
-#include "runtime/manager.h"
-
 #include <arpa/inet.h>
 #include <cpprest/http_client.h>
 #include <netinet/in.h>
@@ -34,6 +32,7 @@
 #include "gtest/gtest.h"
 #include "kube/config.h"
 #include "kube/http_client.h"
+#include "runtime/manager.h"
 #include "test/e2e/support/eventually.h"
 
 namespace weir::e2e {

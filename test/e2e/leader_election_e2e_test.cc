@@ -4,8 +4,6 @@
 // other takes over within the lease duration (plus one retry period).
 //
 // Needs KUBECONFIG from `eval "$(hack/cluster.sh env)"`.
-#include "runtime/leader_election.h"
-
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +25,7 @@
 #include "kube/config.h"
 #include "kube/errors.h"
 #include "kube/http_client.h"
+#include "runtime/leader_election.h"
 #include "test/e2e/support/eventually.h"
 
 namespace weir::e2e {

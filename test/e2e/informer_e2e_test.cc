@@ -4,8 +4,6 @@
 // and a too-old resourceVersion leads to a relist rather than a hang.
 //
 // Needs KUBECONFIG from `eval "$(hack/cluster.sh env)"`.
-#include "runtime/informer.h"
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +29,7 @@
 #include "kube/config.h"
 #include "kube/errors.h"
 #include "kube/http_client.h"
+#include "runtime/informer.h"
 #include "test/e2e/support/eventually.h"
 
 namespace weir::e2e {

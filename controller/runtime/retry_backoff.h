@@ -1,5 +1,6 @@
-// Rate limiters decide how long a work item must wait before it is processed
-// again. The work queue asks When(item) each time an item is re-added after a
+// Retry backoff of the work queue (client-go calls these rate limiters; the
+// request rate is kube/token_bucket.h): how long a work item must wait before
+// it is processed again. The work queue asks When(item) each time an item is re-added after a
 // failure, and calls Forget(item) once the item has been processed
 // successfully, so per-item history does not grow without bound.
 //

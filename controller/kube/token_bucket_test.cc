@@ -1,4 +1,4 @@
-#include "kube/rate_limiter.h"
+#include "kube/token_bucket.h"
 
 #include <atomic>
 #include <memory>

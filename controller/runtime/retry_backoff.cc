@@ -1,4 +1,4 @@
-#include "runtime/rate_limiter.h"
+#include "runtime/retry_backoff.h"
 
 #include <algorithm>
 #include <cmath>
