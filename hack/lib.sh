@@ -117,9 +117,16 @@ install_weir() {
   # finalizer), or only the former where there is no policy.
   probe='{"apiVersion":"weir.dev/v1alpha1","kind":"Batch","metadata":{"name":"probe","namespace":"default"},
     "spec":{"jobSpec":{"template":{"spec":{"containers":[{"name":"main","image":"busybox"}]}}}}}'
+  # The API server creates a custom resource's storage and watch cache on its
+  # first request; a watch from a resourceVersion older than the cache's
+  # start is refused (410), so tests that list one resource and watch
+  # another from that version need every cache started first.
   for ((i = 0; i < 150; i++)); do
     if out=$("$KUBECTL" create --dry-run=server -f - -o jsonpath='{.metadata.finalizers}' <<<"$probe" 2>/dev/null); then
-      [[ -z $policy || $out == *weir.dev/cleanup* ]] && return 0
+      if [[ -z $policy || $out == *weir.dev/cleanup* ]]; then
+        "$KUBECTL" get batches.weir.dev,jobflows.weir.dev,jobtemplates.weir.dev -A >/dev/null
+        return 0
+      fi
     fi
     sleep 0.2
   done

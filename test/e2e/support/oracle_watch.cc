@@ -63,21 +63,26 @@ std::vector<std::string> WatchArgs(const std::string& path, const std::string& r
           absl::StrCat(path, "?watch=1&allowWatchBookmarks=false&resourceVersion=", rv)};
 }
 
+// The last line of a watch's output ("" if none).
+std::string LastLine(const std::string& out) {
+  const size_t end = out.find_last_not_of('\n');
+  if (end == std::string::npos) return "";
+  const size_t start = out.rfind('\n', end);
+  const size_t from = start == std::string::npos ? 0 : start + 1;
+  return out.substr(from, end + 1 - from);
+}
+
 // The output of a watch that ended by itself, less a last ERROR event that
 // only says the watch cache has not caught up with the resourceVersion asked
 // for yet (504, "Too large resource version"): nothing was missed, and the
 // watch resumes from the same version. Any other ERROR (410 Gone: events
 // lost) stays, and Feed reports it.
 std::string WithoutCatchUpError(std::string out) {
-  const size_t end = out.find_last_not_of('\n');
-  if (end == std::string::npos) return out;
-  const size_t start = out.rfind('\n', end);
-  const size_t from = start == std::string::npos ? 0 : start + 1;
-  const json event =
-      json::parse(out.substr(from, end + 1 - from), nullptr, /*allow_exceptions=*/false);
+  const std::string last = LastLine(out);
+  const json event = json::parse(last, nullptr, /*allow_exceptions=*/false);
   if (event.is_object() && event.value("type", "") == "ERROR" &&
       event.value(json::json_pointer("/object/code"), 0) == 504) {
-    out.erase(from);
+    out.erase(out.rfind(last));
   }
   return out;
 }
@@ -142,6 +147,8 @@ void OracleWatch::Tend() {
       // Finish reports it.
       if (s.resumed >= kMaxResumes || !s.watch->EndedCleanly()) continue;
       const std::string out = WithoutCatchUpError(s.watch->OutputSoFar());
+      // Ended by an ERROR (410 Gone: events lost): left ended, Finish reports it.
+      if (LastLine(out).find("\"type\":\"ERROR\"") != std::string::npos) continue;
       std::string rv = LastResourceVersion(out);
       if (rv.empty()) rv = LastResourceVersion(s.ended);
       if (rv.empty()) rv = from_;
@@ -189,10 +196,12 @@ absl::StatusOr<oracle::History> OracleWatch::Finish(absl::Duration quiet, absl::
   std::set<std::string> still_written;
   size_t owner_stream = 0;
   for (Stream& s : streams_) {
+    const std::string printed = LastLine(s.watch->OutputSoFar());
     absl::StatusOr<std::string> last = s.watch->Stop();
     if (!last.ok()) {
       return absl::DataLossError(absl::StrCat(
           "the ", oracle::KindName(s.kind), " watch failed: ", last.status().message(),
+          "; its last line: ", printed.substr(0, 400),
           resume_error_.ok() ? "" : absl::StrCat(" (resuming it: ", resume_error_.message(), ")")));
     }
     if (s.resumed > 0) {
