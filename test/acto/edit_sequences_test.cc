@@ -1,8 +1,8 @@
 // Generated edit sequences against weir-controller (issue 18, after Acto):
 // a Batch (even seeds) or a JobFlow (odd seeds) is applied, and a seeded
 // EditGenerator, reading the CRD schema the API server serves, edits its spec
-// at random moments while it is pending, running and finished. After each
-// edit:
+// (or, one edit in five, the flow's JobTemplate) at random moments while it
+// is pending, running and finished. After each edit:
 //   - refused by the API server: the message names the field, and an edit
 //     the schema's own bounds forbid is never let through;
 //   - accepted: weir takes the new generation in (status.observedGeneration).
@@ -52,6 +52,7 @@ using nlohmann::json;
 
 constexpr char kBatches[] = "batches.weir.dev";
 constexpr char kFlows[] = "jobflows.weir.dev";
+constexpr char kTemplates[] = "jobtemplates.weir.dev";
 constexpr int kEditsPerSequence = 5;
 constexpr int kSlots = 4;        // tests; slot s runs seeds s, s+4, ...
 constexpr int kFullSeeds = 200;  // WEIR_EDITS=full
@@ -145,15 +146,20 @@ class EditSequencesTest : public ::testing::TestWithParam<int> {
     }
 
     EditGenerator generator(ServedSchema(resource), SubjectHints(), seed);
+    // A flow's JobTemplate is edited too, one edit in five.
+    EditGenerator template_generator(ServedSchema(kTemplates), SubjectHints(), seed);
     std::mt19937_64 timing(seed);
     for (int i = 0; i < kEditsPerSequence; ++i) {
       absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(0, 3000)(timing)));
-      absl::StatusOr<std::optional<json>> now = kubectl_->Find(resource, name, ns.name());
+      const bool of_template = !batch && std::uniform_int_distribution<int>(0, 4)(timing) == 0;
+      const std::string target = of_template ? kTemplates : resource;
+      const std::string target_name = of_template ? "work" : name;
+      absl::StatusOr<std::optional<json>> now = kubectl_->Find(target, target_name, ns.name());
       EXPECT_TRUE(now.ok()) << now.status();
       if (!now.ok() || !now->has_value()) break;
-      const Edit edit = generator.Next(**now);
+      const Edit edit = (of_template ? template_generator : generator).Next(**now);
       absl::StatusOr<std::string> out =
-          kubectl_->Run({"patch", resource, name, "-n", ns.name(), "--type=json", "-p",
+          kubectl_->Run({"patch", target, target_name, "-n", ns.name(), "--type=json", "-p",
                          edit.patch.dump(), "-o", "json"});
       if (!out.ok()) {
         const std::string message(out.status().message());
@@ -163,15 +169,18 @@ class EditSequencesTest : public ::testing::TestWithParam<int> {
         EXPECT_TRUE(absl::StrContains(message, Leaf(edit.field)) ||
                     absl::StrContains(message, "spec.steps"))
             << "the refusal of " << edit.what << " does not name the field: " << message;
-        std::printf("seed %d edit %d: %s: refused\n", seed, i + 1, edit.what.c_str());
+        std::printf("seed %d edit %d: %s%s: refused\n", seed, i + 1,
+                    of_template ? "JobTemplate " : "", edit.what.c_str());
         ++counts.refused;
         continue;
       }
       ++counts.accepted;
       EXPECT_FALSE(edit.past_schema) << "the API server let through " << edit.what;
       const int64_t generation = json::parse(*out)["metadata"].value("generation", int64_t{0});
-      std::printf("seed %d edit %d: %s: accepted (generation %lld)\n", seed, i + 1,
-                  edit.what.c_str(), static_cast<long long>(generation));
+      std::printf("seed %d edit %d: %s%s: accepted (generation %lld)\n", seed, i + 1,
+                  of_template ? "JobTemplate " : "", edit.what.c_str(),
+                  static_cast<long long>(generation));
+      if (of_template) continue;  // no status: steps started later use it
       // "Reflected in the status": weir read this generation.
       const bool observed = Eventually(
           [&]() -> absl::StatusOr<bool> {
