@@ -86,6 +86,25 @@ class ReconcilerTest : public ::testing::Test {
            client_.Calls("delete");
   }
 
+  // Two more looks at converged state (the first takes in its own last
+  // write): the second writes nothing, and `jobs` Jobs exist.
+  void ExpectConverged(runtime::Reconciler& r, const runtime::Request& request, size_t jobs) {
+    Sync();
+    ASSERT_TRUE(r.Reconcile(request).ok());
+    const int writes = Writes();
+    Sync();
+    ASSERT_TRUE(r.Reconcile(request).ok());
+    EXPECT_EQ(Writes(), writes) << "converged: nothing to write";
+    EXPECT_EQ(client_.Objects(kube::resources::Jobs()).size(), jobs);
+  }
+
+  void CreateTemplate() {
+    Create(kube::resources::JobTemplates(), {{"apiVersion", "weir.dev/v1alpha1"},
+                                             {"kind", "JobTemplate"},
+                                             {"metadata", {{"name", "t"}}},
+                                             {"spec", {{"jobSpec", PodTemplate()}}}});
+  }
+
   FakeClock clock_;
   runtime::FakeClient client_;
   runtime::EventRecorder recorder_;
@@ -122,13 +141,7 @@ TEST_F(ReconcilerTest, BatchWritesInOrderThenNothingOnceConverged) {
   EXPECT_EQ(batch["status"]["phase"], "Pending");
   EXPECT_EQ(batch["status"]["attempts"][0]["attempt"], 1);
 
-  Sync();
-  ASSERT_TRUE(r.Reconcile({"ns", "b"}).ok());
-  const int writes = Writes();
-  Sync();
-  ASSERT_TRUE(r.Reconcile({"ns", "b"}).ok());
-  EXPECT_EQ(Writes(), writes) << "converged: nothing to write";
-  EXPECT_EQ(client_.Objects(kube::resources::Jobs()).size(), 1u);
+  ExpectConverged(r, {"ns", "b"}, 1);
 }
 
 // The cache has not seen the cancel yet; the live read before the create
@@ -176,33 +189,21 @@ json NewFlow() {
 // Only the step whose dependencies hold gets a Job; then nothing more.
 TEST_F(ReconcilerTest, FlowCreatesTheReadyStepsJobOnlyThenNothingMore) {
   FlowReconciler r(Deps(&flows_), FlowDefaults());
-  Create(kube::resources::JobTemplates(), {{"apiVersion", "weir.dev/v1alpha1"},
-                                           {"kind", "JobTemplate"},
-                                           {"metadata", {{"name", "t"}}},
-                                           {"spec", {{"jobSpec", PodTemplate()}}}});
+  CreateTemplate();
   Create(kube::resources::JobFlows(), NewFlow());
   Sync();
   ASSERT_TRUE(r.Reconcile({"ns", "f"}).ok());
   const std::vector<json> jobs = client_.Objects(kube::resources::Jobs());
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0]["metadata"]["labels"][kLabelStep], "a");
-  Sync();
-  ASSERT_TRUE(r.Reconcile({"ns", "f"}).ok());
-  const int writes = Writes();
-  Sync();
-  ASSERT_TRUE(r.Reconcile({"ns", "f"}).ok());
-  EXPECT_EQ(Writes(), writes) << "converged: nothing to write";
-  EXPECT_EQ(client_.Objects(kube::resources::Jobs()).size(), 1u);
+  ExpectConverged(r, {"ns", "f"}, 1);
 }
 
 // The flow was edited after the cache was read (another generation): the
 // plan is stale, nothing is created.
 TEST_F(ReconcilerTest, FlowEditedAfterTheCacheWasReadCreatesNothing) {
   FlowReconciler r(Deps(&flows_), FlowDefaults());
-  Create(kube::resources::JobTemplates(), {{"apiVersion", "weir.dev/v1alpha1"},
-                                           {"kind", "JobTemplate"},
-                                           {"metadata", {{"name", "t"}}},
-                                           {"spec", {{"jobSpec", PodTemplate()}}}});
+  CreateTemplate();
   Create(kube::resources::JobFlows(), NewFlow());
   Sync();
   MergePatch(kube::resources::JobFlows(), "f",
