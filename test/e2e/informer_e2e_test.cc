@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -21,7 +20,6 @@
 #include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -31,6 +29,7 @@
 #include "kube/http_client.h"
 #include "runtime/informer.h"
 #include "test/e2e/support/eventually.h"
+#include "test/e2e/support/rest_config.h"
 
 namespace weir::e2e {
 namespace {
@@ -44,13 +43,7 @@ const kube::ResourceRef kCm = kube::resources::ConfigMaps();
 constexpr char kSelector[] = "weir.dev/test=informer";
 
 absl::StatusOr<std::unique_ptr<kube::HttpClient>> ClientFromEnv() {
-  const char* kubeconfig = std::getenv("KUBECONFIG");
-  if (kubeconfig == nullptr || *kubeconfig == '\0') {
-    return absl::FailedPreconditionError(
-        "KUBECONFIG is unset: run `eval \"$(hack/cluster.sh env)\"` (or `make e2e`) first");
-  }
-  std::vector<std::string> files = absl::StrSplit(kubeconfig, ':', absl::SkipEmpty());
-  absl::StatusOr<kube::RestConfig> config = kube::LoadKubeconfigFiles(files);
+  absl::StatusOr<kube::RestConfig> config = e2e::RestConfigFromEnv();
   if (!config.ok()) return config.status();
   config->qps = 200;
   config->burst = 400;

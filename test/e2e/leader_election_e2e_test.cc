@@ -10,7 +10,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -19,7 +18,6 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "kube/config.h"
@@ -27,6 +25,7 @@
 #include "kube/http_client.h"
 #include "runtime/leader_election.h"
 #include "test/e2e/support/eventually.h"
+#include "test/e2e/support/rest_config.h"
 
 namespace weir::e2e {
 namespace {
@@ -36,13 +35,7 @@ using runtime::LeaderElectionConfig;
 using runtime::LeaderElector;
 
 absl::StatusOr<std::unique_ptr<kube::HttpClient>> ClientFromEnv() {
-  const char* kubeconfig = std::getenv("KUBECONFIG");
-  if (kubeconfig == nullptr || *kubeconfig == '\0') {
-    return absl::FailedPreconditionError(
-        "KUBECONFIG is unset: run `eval \"$(hack/cluster.sh env)\"` (or `make e2e`) first");
-  }
-  std::vector<std::string> files = absl::StrSplit(kubeconfig, ':', absl::SkipEmpty());
-  absl::StatusOr<kube::RestConfig> config = kube::LoadKubeconfigFiles(files);
+  absl::StatusOr<kube::RestConfig> config = e2e::RestConfigFromEnv();
   if (!config.ok()) return config.status();
   return kube::HttpClient::New(*config);
 }

@@ -5,16 +5,15 @@
 // Usage: leader_election_helper NAMESPACE LEASE IDENTITY LEASE_SECONDS
 // Needs KUBECONFIG. Runs until killed.
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "kube/config.h"
 #include "kube/http_client.h"
 #include "runtime/leader_election.h"
+#include "test/e2e/support/rest_config.h"
 
 int main(int argc, char** argv) {
   int lease_seconds = 0;
@@ -22,16 +21,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s NAMESPACE LEASE IDENTITY LEASE_SECONDS(>=3)\n", argv[0]);
     return 2;
   }
-  const char* kubeconfig = std::getenv("KUBECONFIG");
-  if (kubeconfig == nullptr) {
-    std::fprintf(stderr, "KUBECONFIG is unset\n");
-    return 2;
-  }
-  std::vector<std::string> files = absl::StrSplit(kubeconfig, ':', absl::SkipEmpty());
-  absl::StatusOr<weir::kube::RestConfig> config = weir::kube::LoadKubeconfigFiles(files);
+  absl::StatusOr<weir::kube::RestConfig> config = weir::e2e::RestConfigFromEnv();
   if (!config.ok()) {
     std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
-    return 1;
+    return config.status().code() == absl::StatusCode::kFailedPrecondition ? 2 : 1;
   }
   absl::StatusOr<std::unique_ptr<weir::kube::HttpClient>> client =
       weir::kube::HttpClient::New(*config);

@@ -16,7 +16,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,6 +33,7 @@
 #include "kube/http_client.h"
 #include "runtime/manager.h"
 #include "test/e2e/support/eventually.h"
+#include "test/e2e/support/rest_config.h"
 
 namespace weir::e2e {
 namespace {
@@ -51,13 +51,7 @@ constexpr char kIdentity[] = "e2e-manager";
 constexpr char kLease[] = "weir-manager-e2e";
 
 absl::StatusOr<std::unique_ptr<kube::HttpClient>> ClientFromEnv(kube::RequestObserver* observer) {
-  const char* kubeconfig = std::getenv("KUBECONFIG");
-  if (kubeconfig == nullptr || *kubeconfig == '\0') {
-    return absl::FailedPreconditionError(
-        "KUBECONFIG is unset: run `eval \"$(hack/cluster.sh env)\"` (or `make e2e`) first");
-  }
-  std::vector<std::string> files = absl::StrSplit(kubeconfig, ':', absl::SkipEmpty());
-  absl::StatusOr<kube::RestConfig> config = kube::LoadKubeconfigFiles(files);
+  absl::StatusOr<kube::RestConfig> config = e2e::RestConfigFromEnv();
   if (!config.ok()) return config.status();
   config->qps = 100;
   config->burst = 200;
