@@ -47,7 +47,7 @@ void Run(OwnerWorld& world) {
     }
     for (const std::string& name : plan.delete_jobs) world.DeleteJob(name);
     if (plan.create_job.has_value()) world.CreateJob(*plan.create_job);
-    if (plan.remove_finalizer || plan.delete_batch) return;
+    if (plan.remove_finalizer || plan.delete_owner) return;
     world.Advance(plan.wake_at);
   }
 }

@@ -42,7 +42,7 @@ void Run(OwnerWorld& world) {
     for (reconcile::FlowJobToCreate& create : plan.create_jobs) {
       world.CreateJob(std::move(create.job));
     }
-    if (plan.remove_finalizer || plan.delete_flow) return;
+    if (plan.remove_finalizer || plan.delete_owner) return;
     world.Advance(plan.wake_at);
   }
 }
