@@ -493,22 +493,40 @@ std::string RenderFlowDot(const nlohmann::json& object) {
   return out;
 }
 
+namespace {
+
+// A list's header: NAMESPACE (with -A), NAME, PHASE, then `more`.
+std::vector<Cell> ListHead(bool all_namespaces, std::initializer_list<const char*> more) {
+  std::vector<Cell> head;
+  if (all_namespaces) head.push_back(Plain("NAMESPACE"));
+  head.push_back(Plain("NAME"));
+  head.push_back(Plain("PHASE"));
+  for (const char* h : more) head.push_back(Plain(h));
+  return head;
+}
+
+// A list row's first cells, as ListHead names them (no phase yet: Pending).
+std::vector<Cell> ListRowStart(bool all_namespaces, const api::ObjectMeta& meta,
+                               const std::string& recorded_phase, const RenderOptions& o) {
+  const std::string phase = recorded_phase.empty() ? "Pending" : recorded_phase;
+  std::vector<Cell> row;
+  if (all_namespaces) row.push_back(Plain(meta.namespace_name));
+  row.push_back(Plain(meta.name));
+  row.push_back(Styled(phase, o.style.Phase(phase)));
+  return row;
+}
+
+}  // namespace
+
 std::string RenderFlowList(const nlohmann::json& list, bool all_namespaces,
                            const RenderOptions& o) {
   const nlohmann::json& items = Items(list);
   if (items.empty()) return "";
   Table table;
-  std::vector<Cell> head;
-  if (all_namespaces) head.push_back(Plain("NAMESPACE"));
-  for (const char* h : {"NAME", "PHASE", "STEPS", "AGE", "MESSAGE"}) head.push_back(Plain(h));
-  table.Add(std::move(head));
+  table.Add(ListHead(all_namespaces, {"STEPS", "AGE", "MESSAGE"}));
   for (const nlohmann::json& item : items) {
     const api::JobFlow f = api::ParseJobFlow(item);
-    const std::string phase = f.status.phase.empty() ? "Pending" : f.status.phase;
-    std::vector<Cell> row;
-    if (all_namespaces) row.push_back(Plain(f.metadata.namespace_name));
-    row.push_back(Plain(f.metadata.name));
-    row.push_back(Styled(phase, o.style.Phase(phase)));
+    std::vector<Cell> row = ListRowStart(all_namespaces, f.metadata, f.status.phase, o);
     row.push_back(Plain(OrNone(f.status.progress)));
     row.push_back(Plain(Age(f.metadata, o.now)));
     std::vector<std::string> lines = Lines(f.status.message);
@@ -523,19 +541,10 @@ std::string RenderBatchList(const nlohmann::json& list, bool all_namespaces,
   const nlohmann::json& items = Items(list);
   if (items.empty()) return "";
   Table table;
-  std::vector<Cell> head;
-  if (all_namespaces) head.push_back(Plain("NAMESPACE"));
-  for (const char* h : {"NAME", "PHASE", "ATTEMPT", "REASON", "EXIT", "AGE"}) {
-    head.push_back(Plain(h));
-  }
-  table.Add(std::move(head));
+  table.Add(ListHead(all_namespaces, {"ATTEMPT", "REASON", "EXIT", "AGE"}));
   for (const nlohmann::json& item : items) {
     const api::Batch b = api::ParseBatch(item);
-    const std::string phase = b.status.phase.empty() ? "Pending" : b.status.phase;
-    std::vector<Cell> row;
-    if (all_namespaces) row.push_back(Plain(b.metadata.namespace_name));
-    row.push_back(Plain(b.metadata.name));
-    row.push_back(Styled(phase, o.style.Phase(phase)));
+    std::vector<Cell> row = ListRowStart(all_namespaces, b.metadata, b.status.phase, o);
     row.push_back(Plain(b.status.attempt > 0 ? absl::StrCat(b.status.attempt) : kNone));
     row.push_back(Plain(OrNone(b.status.termination_reason)));
     row.push_back(Plain(ExitText(b.status.exit_code)));
