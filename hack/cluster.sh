@@ -212,9 +212,14 @@ start_etcd() {
     --unsafe-no-fsync --quota-backend-bytes=$((2 * 1024 * 1024 * 1024))
 }
 
+# The `kubernetes` Service gets no endpoints (--endpoint-reconciler-type=none):
+# its only address here would be 127.0.0.1, which no pod can reach, and 1.37
+# refuses to start with a loopback address under the default (lease) reconciler
+# ("may not be in the loopback range").
 start_apiserver() {
   start_component kube-apiserver \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+    --endpoint-reconciler-type=none \
     --etcd-servers="https://127.0.0.1:$ETCD_PORT" \
     --etcd-cafile="$PKI/ca.crt" --etcd-certfile="$PKI/apiserver-etcd-client.crt" \
     --etcd-keyfile="$PKI/apiserver-etcd-client.key" \

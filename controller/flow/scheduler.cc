@@ -98,6 +98,19 @@ absl::string_view CancelReason(CancelCause c) {
   return "";
 }
 
+absl::string_view UserCancelMessage(CancelCause c) {
+  switch (c) {
+    case CancelCause::kStep:
+      return "canceled on request (spec.steps[].cancel)";
+    case CancelCause::kFlowCanceled:
+      return "flow canceled (spec.cancel)";
+    case CancelCause::kFlowStopped:
+    case CancelCause::kNone:
+      break;
+  }
+  return "canceled";
+}
+
 CancelCause ParseCancelReason(absl::string_view reason) {
   for (CancelCause c :
        {CancelCause::kStep, CancelCause::kFlowCanceled, CancelCause::kFlowStopped}) {
@@ -128,17 +141,8 @@ absl::StatusOr<Plan> PlanFlow(const Dag& dag, absl::Span<const StepState> steps,
   std::vector<StepIndex> ready;
 
   auto cancel_message = [&](CancelCause c) -> std::string {
-    switch (c) {
-      case CancelCause::kStep:
-        return "canceled on request (spec.steps[].cancel)";
-      case CancelCause::kFlowCanceled:
-        return "flow canceled (spec.cancel)";
-      case CancelCause::kFlowStopped:
-        return StopMessage(dag, failed.front());
-      case CancelCause::kNone:
-        break;
-    }
-    return "canceled";
+    if (c == CancelCause::kFlowStopped) return StopMessage(dag, failed.front());
+    return std::string(UserCancelMessage(c));
   };
 
   for (StepIndex i : dag.topological_order()) {

@@ -131,6 +131,11 @@ enum class CancelCause {
 absl::string_view CancelReason(CancelCause c);
 // The inverse of CancelReason(); anything else is kNone.
 CancelCause ParseCancelReason(absl::string_view reason);
+// The message of a step canceled by the user: "canceled on request
+// (spec.steps[].cancel)" (kStep), "flow canceled (spec.cancel)"
+// (kFlowCanceled); "canceled" otherwise (kFlowStopped names the failed step
+// and is PlanFlow's alone).
+absl::string_view UserCancelMessage(CancelCause c);
 
 // What the reconciler knows about one step, from the flow's spec and status.
 struct StepState {

@@ -67,6 +67,7 @@ class Planner {
       return std::move(plan_);
     }
     SettleEarlierAttempt(current);
+    current_recorded_ = !in_.attempts.empty() && in_.attempts.back().attempt >= current;
     EnsureRecord(current);
     api::AttemptStatus& record = plan_.attempts.back();
     if (lifecycle::IsTerminal(ParsedPhase(record))) {
@@ -241,8 +242,10 @@ class Planner {
     // otherwise come back to a pod that ended 143 for no recorded reason.
     const bool canceling_unstored =
         !outcome.ended() && !outcome.look_again_at.has_value() && in_.phase != Phase::kCanceling;
+    const bool success_stands =
+        outcome.ended() && outcome.phase == Phase::kSucceeded && SuccessStands();
     if (in_.cancel && job != nullptr && !(*job)["metadata"].contains("deletionTimestamp") &&
-        !canceling_unstored) {
+        !canceling_unstored && !success_stands) {
       plan_.delete_jobs.push_back(record.job);
     }
     if (outcome.ended()) {
@@ -343,6 +346,19 @@ class Planner {
     }
   }
 
+  // Whether a success of the current attempt stands. Once Canceling is
+  // stored the unit ends Canceled, however the attempt ends. Against a stop
+  // pending but not yet stored, finished work stands if the attempt's record
+  // was stored. An attempt with no stored record may have had its Job
+  // created in the window between the live check of the owner and the
+  // create, after a stop was stored (design §4.2): its record's write then
+  // failed on the stop's newer resourceVersion. The stop wins over such an
+  // attempt whatever its pod did: its Job is deleted, its record keeps the
+  // pod's end, and the unit ends Canceled.
+  bool SuccessStands() const {
+    return in_.phase != Phase::kCanceling && (!in_.cancel || current_recorded_);
+  }
+
   void EndAttempt(int current, const Outcome& outcome) {
     Close(plan_.attempts.back(), outcome);
     AfterAttemptEnded(current);
@@ -355,7 +371,7 @@ class Planner {
     plan_.exit_code = record.exit_code;
     plan_.message = record.message;
 
-    if (last.phase == Phase::kSucceeded && plan_.phase != Phase::kCanceling && !in_.cancel) {
+    if (last.phase == Phase::kSucceeded && SuccessStands()) {
       MoveTo(Phase::kSucceeded);
       return;
     }
@@ -407,6 +423,7 @@ class Planner {
 
   const AttemptsInput& in_;
   AttemptsPlan plan_;
+  bool current_recorded_ = false;  // the current attempt's record was stored
 };
 
 }  // namespace

@@ -532,6 +532,55 @@ TEST_F(AttemptsTest, CancelWhileRunningGoesThroughCanceling) {
   EXPECT_EQ(p.attempts[0].exit_code, 143);
 }
 
+// Finished work stands: the attempt was recorded, and its pod succeeded
+// before weir saw the cancel (design §4.2).
+TEST_F(AttemptsTest, ASuccessOfARecordedAttemptStandsAgainstACancelSeenLater) {
+  AddJob(1);
+  AddPod(1, "Running", Running());
+  Record(Plan());
+  pods_.clear();
+  AddPod(1, "Succeeded", Terminated(0, "Completed"));
+  in_.cancel = true;
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kSucceeded);
+  EXPECT_EQ(p.attempts[0].phase, "Succeeded");
+  EXPECT_THAT(p.delete_jobs, ::testing::IsEmpty()) << "a succeeded attempt's Job is kept";
+}
+
+// The cancel window (design §4.2, issue 12): the Job was created by a look
+// from before the cancel was stored, and its record's write failed on the
+// cancel's newer version. The stop wins whatever the pod did: the Job is
+// deleted, the record keeps the pod's end, the unit ends Canceled.
+TEST_F(AttemptsTest, AnAttemptNeverRecordedYieldsToTheCancelEvenIfItSucceeded) {
+  AddJob(1);
+  AddPod(1, "Succeeded", Terminated(0, "Completed"));
+  in_.cancel = true;
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kCanceled);
+  EXPECT_EQ(p.reason, "Canceled");
+  EXPECT_THAT(p.message, HasSubstr("the last attempt ended Succeeded"));
+  ASSERT_EQ(p.attempts.size(), 1u);
+  EXPECT_EQ(p.attempts[0].phase, "Succeeded") << "the record says what the pod did";
+  EXPECT_EQ(p.attempts[0].exit_code, 0);
+  EXPECT_THAT(p.delete_jobs, ElementsAre(ChildJobName(in_.owner, 1)));
+  EXPECT_FALSE(p.create_attempt.has_value());
+}
+
+TEST_F(AttemptsTest, CancelingEndsCanceledEvenIfThePodSucceeded) {
+  AddJob(1);
+  AddPod(1, "Running", Running());
+  Record(Plan());
+  in_.cancel = true;
+  Record(Plan());
+  ASSERT_EQ(in_.phase, Phase::kCanceling);
+  in_.cancel = false;  // the cancel was cleared again: Canceling still ends Canceled
+  pods_.clear();
+  AddPod(1, "Succeeded", Terminated(0, "Completed"));
+  AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kCanceled);
+  EXPECT_EQ(p.attempts[0].phase, "Succeeded");
+}
+
 TEST_F(AttemptsTest, CancelingEndsCanceledEvenIfTheJobVanished) {
   AddJob(1);
   AddPod(1, "Running", Running());

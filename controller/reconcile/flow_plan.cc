@@ -132,6 +132,7 @@ class FlowPlanner {
   FlowPlan Run() {
     if (!deleting_ && !api::HasFinalizer(meta_, kFinalizer)) plan_.add_finalizer = true;
     ReleasePods();
+    DeleteJobsOfCanceledSteps();
     const bool finished_before = lifecycle::IsTerminal(phase_);
     if (!finished_before) {
       Progress();
@@ -303,6 +304,21 @@ class FlowPlanner {
     return std::nullopt;
   }
 
+  // A canceled step keeps no Job, like a canceled flow or Batch. Most went
+  // while it was Canceling; left are those of an attempt that ended by
+  // itself while the stop was pending, or that was created in the window
+  // after the stop (§4.2). They go once the step's Canceled is stored, even
+  // if the flow has ended.
+  void DeleteJobsOfCanceledSteps() {
+    for (const json* job : all_jobs_) {
+      const api::StepStatus* s = api::FindStepStatus(in_.flow.status, Label(*job, kLabelStep));
+      if (s != nullptr && s->phase == lifecycle::PhaseName(Phase::kCanceled) &&
+          !(*job)["metadata"].contains("deletionTimestamp")) {
+        plan_.delete_jobs.push_back(NameOf(*job));
+      }
+    }
+  }
+
   // Each step's pods against that step's stored records.
   void ReleasePods() {
     std::map<std::string, std::vector<const json*>> pods_of, jobs_of;
@@ -414,21 +430,42 @@ class FlowPlanner {
     return s;
   }
 
-  // Whether every dependency of `u` has its end stored, unless it is
-  // Succeeded. A step's Job is created before the status is written (design
+  // A stop the user stored (the flow's cancel or deletion, a step's cancel)
+  // is known to each unit before its attempts are judged: an attempt whose
+  // record was never stored, created in the window after the stop, is then
+  // canceled rather than taken as finished work (§4.2). PlanFlow would
+  // decide the same cancels a round later, after such an attempt's success
+  // had already been taken.
+  void SeedUserStops() {
+    for (Unit& u : units_) {
+      if (u.cancel || lifecycle::IsTerminal(u.recorded_phase)) continue;
+      if (cancel_) {
+        Cancel(u, std::string(flow::UserCancelMessage(flow::CancelCause::kFlowCanceled)));
+      } else if (u.spec->cancel) {
+        Cancel(u, std::string(flow::UserCancelMessage(flow::CancelCause::kStep)));
+      }
+    }
+  }
+
+  // Whether every dependency of `u` has an end that no later stop can
+  // change. A step's Job is created before the status is written (design
   // §5), and an end only planned can still change if that write is lost: a
   // step canceled before its pod started may still run and succeed, and with
   // a cancel pending, an ended attempt that is not Succeeded is recorded
   // Canceled (§4.2). A dependent started on such an end would run on a
   // condition that never held (both found by the model checker,
-  // test/model/). Succeeded stands whatever comes (finished work stands).
-  // The status write's watch event brings the next reconcile, which starts
-  // the dependent.
+  // test/model/). So an end counts once it is stored, or if it is a success
+  // of an attempt whose record was stored (finished work stands; a success
+  // of an unrecorded attempt yields to a stop, §4.2). The status write's
+  // watch event brings the next reconcile, which starts the dependent.
   bool DependenciesRecorded(const Unit& u) const {
     for (const api::DependsOn& d : u.spec->depends_on) {
       for (const Unit& dep : units_) {
         if (dep.spec->name != d.step || lifecycle::IsTerminal(dep.recorded_phase)) continue;
-        if (dep.phase != Phase::kSucceeded) return false;
+        const bool attempt_recorded =
+            !dep.attempts.empty() && !dep.recorded.attempts.empty() &&
+            dep.recorded.attempts.back().attempt == dep.attempts.back().attempt;
+        if (dep.phase != Phase::kSucceeded || !attempt_recorded) return false;
       }
     }
     return true;
@@ -488,6 +525,7 @@ class FlowPlanner {
     options.cancel = cancel_;
 
     BuildUnits(spec);
+    SeedUserStops();
     bool any_started = false;
     for (const Unit& u : units_) {
       if (!u.recorded.attempts.empty() || !u.jobs.empty()) any_started = true;

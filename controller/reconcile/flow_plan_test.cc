@@ -680,6 +680,52 @@ TEST_F(FlowPlanTest, AStepStartsOnADependencysCancelOnlyOnceTheCancelIsStored) {
   EXPECT_THAT(Created(p), ElementsAre("b"));
 }
 
+// The cancel window (issue 12's stress test, seen once under load): step c's
+// cancel was stored after a look from before it had passed its live check,
+// so c's Job was created anyway and its record's write failed on the newer
+// version; c's pod then succeeded before the next look. The stop wins: c ends
+// Canceled with its Job deleted, and what waits on c's success is skipped.
+TEST_F(FlowPlanTest, AStepWhoseJobWasCreatedAfterItsCancelEndsCanceledEvenIfItSucceeded) {
+  object_ = FlowObject({{"steps", json::array({Step("c"), Step("d", {{"c", "Succeeded"}})})}});
+  const FlowPlan before = Plan();
+  ASSERT_THAT(Created(before), ElementsAre("c"));
+  for (const FlowJobToCreate& j : before.create_jobs) jobs_.push_back(j.job);  // status write lost
+  object_["spec"]["steps"][0]["cancel"] = true;
+  object_["metadata"]["generation"] = 2;
+  Succeed("c");
+  FlowPlan p = Plan();
+  EXPECT_EQ(StepOf(p, "c").phase, "Canceled");
+  EXPECT_THAT(StepOf(p, "c").message, HasSubstr("canceled on request"));
+  ASSERT_EQ(StepOf(p, "c").attempts.size(), 1u);
+  EXPECT_EQ(StepOf(p, "c").attempts[0].phase, "Succeeded");
+  EXPECT_THAT(p.delete_jobs, IsEmpty()) << "not before its record is stored";
+  EXPECT_THAT(Created(p), IsEmpty());
+  Apply(p);
+  p = Plan();
+  EXPECT_THAT(p.delete_jobs, ElementsAre(LatestJob("c")->at("metadata").at("name")));
+  Settle();
+  const api::JobFlowStatus status = api::ParseJobFlow(object_).status;
+  EXPECT_EQ(api::FindStepStatus(status, "c")->phase, "Canceled");
+  EXPECT_EQ(api::FindStepStatus(status, "d")->phase, "Skipped");
+  EXPECT_EQ(status.phase, "Succeeded") << "a step cancel leaves the flow Succeeded";
+}
+
+// A recorded attempt that succeeded before the cancel was seen stands, and
+// its dependent starts in the same look.
+TEST_F(FlowPlanTest, ARecordedStepThatSucceededBeforeItsCancelWasSeenStands) {
+  object_ = FlowObject({{"steps", json::array({Step("c"), Step("d", {{"c", "Succeeded"}})})}});
+  Apply(Plan());
+  Running("c");
+  Apply(Plan());
+  Succeed("c");
+  object_["spec"]["steps"][0]["cancel"] = true;
+  object_["metadata"]["generation"] = 2;
+  FlowPlan p = Plan();
+  EXPECT_EQ(StepOf(p, "c").phase, "Succeeded");
+  EXPECT_THAT(p.delete_jobs, IsEmpty());
+  EXPECT_THAT(Created(p), ElementsAre("d"));
+}
+
 // Found by the model checker (test/model/, full bounds): a fails and the
 // plan ends it Failed, which lets cleanup (on a Failed) start. Created in
 // that plan, before a's end was stored, cleanup ran although a lost status

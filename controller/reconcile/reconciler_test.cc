@@ -80,8 +80,10 @@ class ReconcilerTest : public ::testing::Test {
     return o.ok() ? *o : json();
   }
 
-  // Writes (every verb but reads) sent so far.
-  int Writes() const {
+  // Writes (every verb but reads) sent so far, Events included once the
+  // recorder's sender thread has written them.
+  int Writes() {
+    recorder_.Flush();
     return client_.Calls("create") + client_.Calls("update") + client_.Calls("patch") +
            client_.Calls("delete");
   }

@@ -723,7 +723,7 @@ class Checker {
     }
     const Version& last = *index_.versions(owner).back();
     const Unit unit = UnitOf(last.object, kind, step);
-    if (unit.present && unit.phase != "Canceled" && unit.phase != "Succeeded") {
+    if (unit.present && unit.phase != "Canceled") {
       Report(2,
              absl::StrCat(who, ", created after the stop was stored: ", UnitName(kind, step),
                           " ended ", unit.phase, ", not Canceled"),

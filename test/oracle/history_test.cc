@@ -214,6 +214,48 @@ TEST(OracleTest, AJobCreatedAfterCancelingWasRecordedBreaksInvariant2) {
   EXPECT_EQ(s.history().Summary().jobs_in_cancel_window, 1);
 }
 
+// The inherent window: the Job was authorized by generation 1 and created
+// after generation 2 (cancel) was stored; its pod then succeeded before weir
+// looked. weir must still delete it and end the Batch Canceled (design §4.2).
+void WindowJobThatSucceeded(Script& s) {
+  s.Event(Kind::kBatch, "ADDED", Batch(1));
+  s.Event(Kind::kBatch, "MODIFIED", Batch(2, json::object(), {{"cancel", true}}));
+  s.Event(Kind::kJob, "ADDED", Job(kJobUid, "1"));
+  s.Event(Kind::kPod, "ADDED", Pod({{"running", json::object()}}));
+  s.Event(Kind::kPod, "MODIFIED", Pod(Terminated(0)));
+}
+
+TEST(OracleTest, AWindowJobKeptUnderASucceededBatchBreaksInvariant2) {
+  Script s;
+  WindowJobThatSucceeded(s);
+  json status = Succeeded();
+  s.Event(Kind::kBatch, "MODIFIED", Batch(2, status, {{"cancel", true}}));
+  const std::vector<Violation> violations = s.history().Check();
+  ASSERT_THAT(Invariants(violations), ::testing::Each(2));
+  const std::string report = s.history().Report(violations);
+  EXPECT_THAT(report, HasSubstr("created after the stop was stored, was never deleted"));
+  EXPECT_THAT(report, HasSubstr("the Batch ended Succeeded, not Canceled"));
+  EXPECT_EQ(s.history().Summary().jobs_in_cancel_window, 1);
+}
+
+TEST(OracleTest, AWindowJobDeletedUnderACanceledBatchIsJustified) {
+  Script s;
+  WindowJobThatSucceeded(s);
+  json status = {
+      {"phase", "Canceled"},
+      {"terminationReason", "Canceled"},
+      {"exitCode", 0},
+      {"job", "b-1-x"},
+      {"attempts", {Attempt("Succeeded", {{"exitCode", 0}, {"terminationReason", "Completed"}})}}};
+  s.Event(Kind::kBatch, "MODIFIED", Batch(2, status, {{"cancel", true}}));
+  s.Event(Kind::kJob, "DELETED", Job(kJobUid, "1"));
+  s.Event(Kind::kPod, "DELETED", Pod(Terminated(0)));
+  s.Event(Kind::kBatch, "MODIFIED", Batch(2, Released(status), {{"cancel", true}}));
+  const std::vector<Violation> violations = s.history().Check();
+  EXPECT_THAT(violations, ::testing::IsEmpty()) << s.history().Report(violations);
+  EXPECT_EQ(s.history().Summary().jobs_in_cancel_window, 1);
+}
+
 TEST(OracleTest, AJobWithoutTheOwnerGenerationBreaksInvariant2) {
   Script s;
   s.Event(Kind::kBatch, "ADDED", Batch(1));

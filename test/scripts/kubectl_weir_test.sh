@@ -365,6 +365,77 @@ run kw logs batch/train --attempt 3 -n "$ns"
 expect_rc 1 "logs of an attempt that does not exist"
 [[ $err == "Error: batches.weir.dev/train has no attempt 3 (it has 2)" ]] || fail "said '$err'"
 
+# On the real node kubelet serves the logs: a Batch whose attempt 1 fails after two lines and
+# whose attempt 2 writes a line, sleeps, writes another; and a flow step. `logs --attempt 1`
+# prints attempt 1's lines, `logs -f` started while attempt 2 runs follows it to its end, and
+# `logs flow/NAME STEP` prints the step's; each the same as kubectl logs of that pod.
+[[ $("$kubectl" get nodes -l weir.dev/node=real -o name) == node/localhost ]] ||
+  fail "the real node 'localhost' is not registered (hack/cluster.sh starts it where the machine allows; see docs/design.md §6)"
+real_pod_spec='nodeSelector: {weir.dev/node: real}
+        tolerations: [{key: weir.dev/node, operator: Equal, value: real, effect: NoSchedule}]
+        containers:
+        - name: main
+          image: localhost/busybox:local
+          imagePullPolicy: IfNotPresent
+          env: [{name: WEIR_ATTEMPT, valueFrom: {fieldRef: {fieldPath: "metadata.labels['"'"'weir.dev/attempt'"'"']"}}}]'
+"$kubectl" apply -n "$ns" -f - >/dev/null <<YAML || fail "apply of the real-node objects failed"
+apiVersion: weir.dev/v1alpha1
+kind: Batch
+metadata: {name: echo}
+spec:
+  retry: {limit: 1, backoffSeconds: 0}
+  jobSpec:
+    template:
+      spec:
+        $real_pod_spec
+          command: [sh, -c, 'echo "attempt \$WEIR_ATTEMPT begins"; if [ "\$WEIR_ATTEMPT" = 1 ]; then echo "attempt 1 fails"; exit 3; fi; sleep 4; echo "attempt \$WEIR_ATTEMPT ends"']
+---
+apiVersion: weir.dev/v1alpha1
+kind: JobTemplate
+metadata: {name: real-say}
+spec:
+  jobSpec:
+    template:
+      spec:
+        $real_pod_spec
+          command: [sh, -c, 'echo "step says hello"; echo "from attempt \$WEIR_ATTEMPT"']
+---
+apiVersion: weir.dev/v1alpha1
+kind: JobFlow
+metadata: {name: real}
+spec:
+  steps:
+  - {name: say, template: real-say}
+YAML
+# The pod of attempt 2 of Batch echo, once it runs.
+echo_uid=$(jp batches.weir.dev echo '{.metadata.uid}')
+pod2=
+for _ in $(seq 120); do
+  pod2=$("$kubectl" get pods -n "$ns" -l "weir.dev/batch-uid=$echo_uid,weir.dev/attempt=2" \
+    -o jsonpath='{.items[?(@.status.phase=="Running")].metadata.name}') || fail "listing echo's pods failed"
+  [[ -n $pod2 ]] && break
+  sleep 0.5
+done
+[[ -n $pod2 ]] || fail "attempt 2 of Batch echo never ran on the real node: $("$kubectl" get pods -n "$ns" -o wide 2>&1)"
+frc=0
+kw logs batch/echo -f -n "$ns" >"$work/follow" 2>"$work/follow.err" || frc=$?
+((frc == 0)) || fail "logs -f batch/echo: exit $frc: $(cat "$work/follow.err")"
+[[ $(cat "$work/follow") == $'attempt 2 begins\nattempt 2 ends' ]] ||
+  fail "logs -f batch/echo printed '$(cat "$work/follow")', want attempt 2's two lines (it must follow to the end)"
+run kw wait batch/echo -n "$ns" --timeout 120s
+expect_rc 0 "wait batch/echo"
+run kw logs batch/echo --attempt 1 -n "$ns"
+expect_rc 0 "logs batch/echo --attempt 1"
+[[ $out == $'attempt 1 begins\nattempt 1 fails' ]] || fail "logs --attempt 1 printed '$out'"
+pod1=$("$kubectl" get pods -n "$ns" -l "weir.dev/batch-uid=$echo_uid,weir.dev/attempt=1" -o jsonpath='{.items[0].metadata.name}')
+[[ $out == "$("$kubectl" logs -n "$ns" "$pod1" -c main)" ]] || fail "logs --attempt 1 differs from kubectl logs $pod1"
+run kw wait flow/real -n "$ns" --timeout 120s
+expect_rc 0 "wait flow/real"
+run kw logs flow/real say -n "$ns"
+expect_rc 0 "logs flow/real say"
+[[ $out == $'step says hello\nfrom attempt 1' ]] || fail "logs flow/real say printed '$out'"
+echo "logs on the real node: --attempt 1 and -f (followed attempt 2 to its end) of batch/echo and flow/real's step say print the containers' own lines"
+
 # --- 6. errors, --kubeconfig, --context ---------------------------------------------------------------
 run kw get flow nope -n "$ns"
 expect_rc 1 "get flow nope"
