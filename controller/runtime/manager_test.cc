@@ -4,12 +4,7 @@
 #endif
 #include "runtime/manager.h"
 
-#include <arpa/inet.h>
-#include <cpprest/http_client.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <memory>
 #include <stop_token>
@@ -24,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "kube/errors.h"
 #include "runtime/fake_client.h"
+#include "runtime/local_http_for_test.h"
 
 namespace weir::runtime {
 namespace {
@@ -37,30 +33,9 @@ constexpr char kLeaseName[] = "weir-leader";
 const kube::ResourceRef kCm = kube::resources::ConfigMaps();
 const kube::ResourceRef kLeases = kube::resources::Leases();
 
-// A free loopback port (released before the server binds it).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-struct Reply {
-  int status = 0;
-  std::string body;
-};
-
-Reply Fetch(const std::string& base, const std::string& path) {
-  web::http::client::http_client client{web::uri(base)};
-  web::http::http_response r = client.request(web::http::methods::GET, path).get();
-  return {r.status_code(), r.extract_utf8string(true).get()};
-}
+using local_http::Fetch;
+using local_http::FreeLoopbackPort;
+using local_http::HttpReply;
 
 // Swallows log lines (keeps test output readable) but keeps them for checks.
 class CaptureSink final : public LogSink {
@@ -127,7 +102,7 @@ class ManagerTest : public ::testing::Test {
     ManagerOptions o;
     o.clock = &clock_;
     o.logger = Logger({.clock = &clock_, .sink = sink_});
-    const std::string address = absl::StrCat("127.0.0.1:", FreePort());
+    const std::string address = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
     o.metrics_bind_address = address;
     o.health_bind_address = address;
     return o;
@@ -254,7 +229,7 @@ TEST_F(ManagerTest, CachesSyncBeforeControllersStartAndReadyzFlips) {
   StartRun();
 
   client_.WaitForCalls("list", 1);  // the informer's list is held
-  Reply ready = Fetch(mgr_->HealthUrl(), "/readyz");
+  HttpReply ready = Fetch(mgr_->HealthUrl(), "/readyz");
   EXPECT_EQ(ready.status, 503);
   EXPECT_THAT(ready.body, HasSubstr("[-]informers-synced"));
   EXPECT_EQ(Fetch(mgr_->HealthUrl(), "/healthz").status, 200);
@@ -343,7 +318,7 @@ TEST_F(ManagerTest, ControllerAddedWhileRunningStartsAtOnce) {
 TEST_F(ManagerTest, MetricsAndHealthOnSeparateAddresses) {
   ApiRequestMetrics api;
   ManagerOptions o = Options();
-  o.health_bind_address = absl::StrCat("127.0.0.1:", FreePort());
+  o.health_bind_address = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
   o.request_metrics = &api;
   Make(std::move(o));
   ASSERT_NE(mgr_->MetricsUrl(), mgr_->HealthUrl());
@@ -356,7 +331,7 @@ TEST_F(ManagerTest, MetricsAndHealthOnSeparateAddresses) {
   kube::ResourceRef cm = kCm;
   api.OnRequest({.verb = "patch", .resource = &cm, .code = 200, .latency = absl::Milliseconds(3)});
 
-  Reply metrics = Fetch(mgr_->MetricsUrl(), "/metrics");
+  HttpReply metrics = Fetch(mgr_->MetricsUrl(), "/metrics");
   ASSERT_EQ(metrics.status, 200);
   EXPECT_THAT(metrics.body, HasSubstr("weir_api_requests_total{verb=\"patch\",code=\"200\","
                                       "resource=\"configmaps\"} 1"));
@@ -394,20 +369,13 @@ TEST_F(ManagerTest, EmptyMetricsAddressDisablesMetricsOnly) {
 }
 
 TEST_F(ManagerTest, ServerBindFailureFailsRun) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(fd, 1), 0);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  local_http::BusyLoopbackPort busy;
+  ASSERT_NE(busy.port(), 0);
   ManagerOptions o = Options();
-  o.metrics_bind_address = o.health_bind_address = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  o.metrics_bind_address = o.health_bind_address = absl::StrCat("127.0.0.1:", busy.port());
   Make(std::move(o));
   EXPECT_TRUE(absl::IsUnavailable(mgr_->Run()));
   EXPECT_FALSE(mgr_->state().controllers_started);
-  close(fd);
 }
 
 TEST(ApiRequestMetricsTest, CountsByVerbCodeAndResourceOnlyWhileBound) {

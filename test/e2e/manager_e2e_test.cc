@@ -9,11 +9,7 @@
 #ifndef _TURN_OFF_PLATFORM_STRING
 #define _TURN_OFF_PLATFORM_STRING
 #endif
-#include <arpa/inet.h>
-#include <cpprest/http_client.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <functional>
@@ -31,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "kube/config.h"
 #include "kube/http_client.h"
+#include "runtime/local_http_for_test.h"
 #include "runtime/manager.h"
 #include "test/e2e/support/eventually.h"
 #include "test/e2e/support/rest_config.h"
@@ -60,32 +57,9 @@ absl::StatusOr<std::unique_ptr<kube::HttpClient>> ClientFromEnv(kube::RequestObs
   return kube::HttpClient::New(*config, options);
 }
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-struct Reply {
-  int status = 0;
-  std::string body;
-};
-
-Reply Fetch(const std::string& base, const std::string& path) {
-  try {
-    web::http::client::http_client client{web::uri(base)};
-    web::http::http_response r = client.request(web::http::methods::GET, path).get();
-    return {r.status_code(), r.extract_utf8string(true).get()};
-  } catch (const std::exception& e) {
-    return {0, e.what()};
-  }
-}
+using runtime::local_http::Fetch;
+using runtime::local_http::FreeLoopbackPort;
+using runtime::local_http::HttpReply;
 
 // The value of the sample whose line starts with `series` (name{labels}),
 // or -1 if absent.
@@ -169,7 +143,7 @@ class ManagerE2eTest : public ::testing::Test {
 TEST_F(ManagerE2eTest, ReconcilesServesMetricsAndStopsOnSigterm) {
   ManagerOptions o;
   o.ns = ns_;
-  const std::string address = absl::StrCat("127.0.0.1:", FreePort());
+  const std::string address = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
   o.metrics_bind_address = address;
   o.health_bind_address = address;
   o.request_metrics = &api_metrics_;
@@ -199,7 +173,7 @@ TEST_F(ManagerE2eTest, ReconcilesServesMetricsAndStopsOnSigterm) {
   std::thread run([&] { result = mgr.Run(); });
   ASSERT_TRUE(mgr.WaitFor([](const ManagerState& s) { return s.leading && s.controllers_started; },
                           absl::Seconds(60)));
-  const Reply ready = Fetch(mgr.HealthUrl(), "/readyz");
+  const HttpReply ready = Fetch(mgr.HealthUrl(), "/readyz");
   EXPECT_EQ(ready.status, 200) << ready.body;
   EXPECT_EQ(LeaseHolder(), kIdentity);
 
@@ -212,7 +186,7 @@ TEST_F(ManagerE2eTest, ReconcilesServesMetricsAndStopsOnSigterm) {
 
   // A reconcile's metrics are recorded just after it returns: scrape until
   // the last one is in.
-  Reply metrics;
+  HttpReply metrics;
   EXPECT_TRUE(Eventually(
       [&] {
         metrics = Fetch(mgr.MetricsUrl(), "/metrics");
