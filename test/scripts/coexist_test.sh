@@ -37,16 +37,13 @@ fail() {
   exit 1
 }
 use_control_plane "${1:-}"
-plugin=$(realpath "${2:-$root/build/bin/kubectl-weir}")
-[[ -x $plugin ]] || fail "$plugin is not built; run 'make build'"
 helm=$WEIR_HELM
 work=$(mktemp -d)
+use_plugin "${2:-}"
 # kubectl with a discovery cache of its own, so what it resolves is what the
 # API server serves now.
 k() { "$WEIR_KUBECTL" --cache-dir="$work/kube-cache" "$@"; }
 # kubectl weir, as a user runs it: kubectl finds kubectl-weir on the PATH.
-mkdir "$work/bin"
-ln -s "$plugin" "$work/bin/kubectl-weir"
 kw() { PATH="$work/bin:$PATH" "$WEIR_KUBECTL" weir "$@"; }
 started=$(date +%s)
 

@@ -33,6 +33,16 @@ use_control_plane() {
   eval "$("$root/hack/cluster.sh" env)"
 }
 
+# Puts kubectl-weir ($1, or the build's) in $work/bin, where kubectl finds it
+# once that is on the PATH, as a user installs a plugin. Sets `plugin`.
+# REQUIRES: root, work (a directory) and fail().
+use_plugin() {
+  plugin=$(realpath "${1:-$root/build/bin/kubectl-weir}")
+  [[ -x $plugin ]] || fail "$plugin is not built; run 'make build'"
+  mkdir -p "$work/bin"
+  ln -s "$plugin" "$work/bin/kubectl-weir"
+}
+
 # Without a controller, weir's finalizers would keep what is left in namespace
 # $2 (Batches, JobFlows, and pods with weir.dev/final-state) for ever: drops
 # them. $1: the kubectl to use.

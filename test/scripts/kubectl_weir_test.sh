@@ -36,12 +36,9 @@ fail() {
   exit 1
 }
 use_control_plane "${1:-}"
-plugin=$(realpath "${2:-$root/build/bin/kubectl-weir}")
-[[ -x $plugin ]] || fail "$plugin is not built; run 'make build'"
 kubectl=$WEIR_KUBECTL
 work=$(mktemp -d)
-mkdir "$work/bin"
-ln -s "$plugin" "$work/bin/kubectl-weir"
+use_plugin "${2:-}"
 export PATH="$work/bin:$PATH"
 unset NO_COLOR
 id=$$-$RANDOM
