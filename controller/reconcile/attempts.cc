@@ -67,7 +67,7 @@ class Planner {
       return std::move(plan_);
     }
     SettleEarlierAttempt(current);
-    current_recorded_ = !in_.attempts.empty() && in_.attempts.back().attempt >= current;
+    plan_.current_recorded = !in_.attempts.empty() && in_.attempts.back().attempt >= current;
     EnsureRecord(current);
     api::AttemptStatus& record = plan_.attempts.back();
     if (lifecycle::IsTerminal(ParsedPhase(record))) {
@@ -356,7 +356,7 @@ class Planner {
   // attempt whatever its pod did: its Job is deleted, its record keeps the
   // pod's end, and the unit ends Canceled.
   bool SuccessStands() const {
-    return in_.phase != Phase::kCanceling && (!in_.cancel || current_recorded_);
+    return in_.phase != Phase::kCanceling && (!in_.cancel || plan_.current_recorded);
   }
 
   void EndAttempt(int current, const Outcome& outcome) {
@@ -423,7 +423,6 @@ class Planner {
 
   const AttemptsInput& in_;
   AttemptsPlan plan_;
-  bool current_recorded_ = false;  // the current attempt's record was stored
 };
 
 }  // namespace

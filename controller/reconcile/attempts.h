@@ -72,6 +72,10 @@ struct AttemptsPlan {
   // A change the table refused (from, to); it was not applied.
   std::optional<std::pair<lifecycle::Phase, lifecycle::Phase>> refused;
   std::vector<api::AttemptStatus> attempts;
+  // The current attempt's record was stored (in AttemptsInput::attempts).
+  // An ended attempt with a stored record keeps a success against a stop
+  // seen later; one never recorded yields to it (design §4.2).
+  bool current_recorded = false;
 
   // Confirm that this Job is gone with a live read, then plan again.
   std::optional<std::string> verify_job;

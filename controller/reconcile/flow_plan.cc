@@ -92,6 +92,7 @@ struct Unit {
   std::vector<Phase> path;  // transitions from recorded_phase
   std::optional<std::pair<Phase, Phase>> refused;
   std::vector<api::AttemptStatus> attempts;
+  bool attempt_recorded = false;  // AttemptsPlan::current_recorded
   std::string reason;
   std::string message;
   std::string template_rv;
@@ -344,6 +345,7 @@ class FlowPlanner {
     u.memory = MemoryOverride();
     u.delete_jobs.clear();
     u.verify_job.reset();
+    u.attempt_recorded = false;
     u.wake_at.reset();
     u.template_rv = u.recorded.template_resource_version;
     if (lifecycle::IsTerminal(u.recorded_phase)) {
@@ -381,6 +383,7 @@ class FlowPlanner {
     u.path = p.transitions;
     u.refused = p.refused;
     u.attempts = std::move(p.attempts);
+    u.attempt_recorded = p.current_recorded;
     u.reason = p.reason;
     u.message = p.message;
     u.delete_jobs = std::move(p.delete_jobs);
@@ -462,10 +465,7 @@ class FlowPlanner {
     for (const api::DependsOn& d : u.spec->depends_on) {
       for (const Unit& dep : units_) {
         if (dep.spec->name != d.step || lifecycle::IsTerminal(dep.recorded_phase)) continue;
-        const bool attempt_recorded =
-            !dep.attempts.empty() && !dep.recorded.attempts.empty() &&
-            dep.recorded.attempts.back().attempt == dep.attempts.back().attempt;
-        if (dep.phase != Phase::kSucceeded || !attempt_recorded) return false;
+        if (dep.phase != Phase::kSucceeded || !dep.attempt_recorded) return false;
       }
     }
     return true;

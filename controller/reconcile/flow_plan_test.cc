@@ -710,6 +710,26 @@ TEST_F(FlowPlanTest, AStepWhoseJobWasCreatedAfterItsCancelEndsCanceledEvenIfItSu
   EXPECT_EQ(status.phase, "Succeeded") << "a step cancel leaves the flow Succeeded";
 }
 
+// A success of an attempt never recorded can still yield to a stop (the
+// test above), so a dependent waits until it is stored: if that write is lost
+// and the cancel comes, c ends Canceled and d never ran on a success that did
+// not hold.
+TEST_F(FlowPlanTest, ADependentStartsOnASuccessOfAnUnrecordedAttemptOnlyOnceItIsStored) {
+  object_ = FlowObject({{"steps", json::array({Step("c"), Step("d", {{"c", "Succeeded"}})})}});
+  const FlowPlan before = Plan();
+  for (const FlowJobToCreate& j : before.create_jobs) jobs_.push_back(j.job);  // status write lost
+  Succeed("c");
+  FlowPlan p = Plan();
+  EXPECT_EQ(StepOf(p, "c").phase, "Succeeded");
+  EXPECT_THAT(Created(p), IsEmpty()) << "d waits until c's success is stored";
+  // That write is lost too, and the user cancels c.
+  object_["spec"]["steps"][0]["cancel"] = true;
+  object_["metadata"]["generation"] = 2;
+  p = Plan();
+  EXPECT_EQ(StepOf(p, "c").phase, "Canceled");
+  EXPECT_THAT(Created(p), IsEmpty());
+}
+
 // A recorded attempt that succeeded before the cancel was seen stands, and
 // its dependent starts in the same look.
 TEST_F(FlowPlanTest, ARecordedStepThatSucceededBeforeItsCancelWasSeenStands) {

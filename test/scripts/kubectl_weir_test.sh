@@ -364,8 +364,8 @@ expect_rc 1 "logs of an attempt that does not exist"
 
 # On the real node kubelet serves the logs: a Batch whose attempt 1 fails after two lines and
 # whose attempt 2 writes a line, sleeps, writes another; and a flow step. `logs --attempt 1`
-# prints attempt 1's lines, `logs -f` started while attempt 2 runs follows it to its end, and
-# `logs flow/NAME STEP` prints the step's; each the same as kubectl logs of that pod.
+# prints attempt 1's lines (the same as kubectl logs of that pod), `logs -f` started while
+# attempt 2 runs follows it to its end, and `logs flow/NAME STEP` prints the step's.
 [[ $("$kubectl" get nodes -l weir.dev/node=real -o name) == node/localhost ]] ||
   fail "the real node 'localhost' is not registered (hack/cluster.sh starts it where the machine allows; see docs/design.md §6)"
 real_pod_spec='nodeSelector: {weir.dev/node: real}
