@@ -17,6 +17,11 @@
 # WEIR_APISERVER_ARGS: more kube-apiserver flags (space-separated), e.g. to turn
 # on a beta API: --runtime-config=admissionregistration.k8s.io/v1beta1=true
 # --feature-gates=MutatingAdmissionPolicy=true
+# WEIR_CONTROL_PLANE_PROFILE (read by `up`, kept for `restart`): the API client
+# limits of kube-controller-manager and kube-scheduler.
+#   default     their own defaults: 20 requests/s (burst 30) and 50 (burst 100)
+#   production  500 requests/s, burst 1000 for both, as production control
+#               planes raise them (`make bench-peers` measures both profiles)
 # State lives in $WEIR_CLUSTER_DIR (default: .cluster in the checkout):
 # certificates, kubeconfigs, etcd data, logs/<component>.log, pids/, ports.env.
 set -euo pipefail
@@ -38,6 +43,7 @@ source "$WEIR_ROOT/hack/node.sh"
 # the environment now asks for another release; `up` refuses to start another
 # release over a running one.
 VERSION_FILE=$CLUSTER_DIR/kubernetes-version
+PROFILE_FILE=$CLUSTER_DIR/profile
 requested_version=$KUBERNETES_VERSION
 if [[ -f $VERSION_FILE && $(<"$VERSION_FILE") != "$KUBERNETES_VERSION" ]]; then
   select_kubernetes "$(<"$VERSION_FILE")"
@@ -240,8 +246,28 @@ start_apiserver() {
     ${WEIR_APISERVER_ARGS:-}
 }
 
+# The control-plane profile `up` started (WEIR_CONTROL_PLANE_PROFILE), which
+# a restarted component keeps.
+profile() {
+  local p=${WEIR_CONTROL_PLANE_PROFILE:-default}
+  [[ -f $PROFILE_FILE ]] && p=$(<"$PROFILE_FILE")
+  case $p in
+    default | production) echo "$p" ;;
+    *) die "WEIR_CONTROL_PLANE_PROFILE=$p: want default or production" ;;
+  esac
+}
+
+# API client limits of the production profile (kube-controller-manager and
+# kube-scheduler alike).
+PRODUCTION_QPS=500
+PRODUCTION_BURST=1000
+
 start_controller_manager() {
-  start_component kube-controller-manager \
+  local limits=()
+  if [[ $(profile) == production ]]; then
+    limits=(--kube-api-qps="$PRODUCTION_QPS" --kube-api-burst="$PRODUCTION_BURST")
+  fi
+  start_component kube-controller-manager "${limits[@]}" \
     --kubeconfig="$CLUSTER_DIR/kube-controller-manager.kubeconfig" \
     --authentication-kubeconfig="$CLUSTER_DIR/kube-controller-manager.kubeconfig" \
     --authorization-kubeconfig="$CLUSTER_DIR/kube-controller-manager.kubeconfig" \
@@ -254,8 +280,25 @@ start_controller_manager() {
     --concurrent-job-syncs=10 --concurrent-gc-syncs=20 --profiling=false
 }
 
+# kube-scheduler's client limits are set in its configuration file (the
+# flags for them are deprecated); with a file, its kubeconfig and leader
+# election are read from there too.
 start_scheduler() {
-  start_component kube-scheduler \
+  local config=()
+  if [[ $(profile) == production ]]; then
+    cat >"$CLUSTER_DIR/kube-scheduler.yaml" <<EOF
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: $CLUSTER_DIR/kube-scheduler.kubeconfig
+  qps: $PRODUCTION_QPS
+  burst: $PRODUCTION_BURST
+leaderElection:
+  leaderElect: false
+EOF
+    config=(--config="$CLUSTER_DIR/kube-scheduler.yaml")
+  fi
+  start_component kube-scheduler "${config[@]}" \
     --kubeconfig="$CLUSTER_DIR/kube-scheduler.kubeconfig" \
     --authentication-kubeconfig="$CLUSTER_DIR/kube-scheduler.kubeconfig" \
     --authorization-kubeconfig="$CLUSTER_DIR/kube-scheduler.kubeconfig" \
@@ -394,6 +437,9 @@ cmd_up() {
   fi
   if [[ -f $CLUSTER_DIR/ports.env ]] && all_running; then
     source "$CLUSTER_DIR/ports.env"
+    if [[ -n ${WEIR_CONTROL_PLANE_PROFILE:-} && $WEIR_CONTROL_PLANE_PROFILE != "$(profile)" ]]; then
+      die "the control plane in $CLUSTER_DIR runs the $(profile) profile, not $WEIR_CONTROL_PLANE_PROFILE: take it down first ('hack/cluster.sh down')"
+    fi
     apiserver_ready || die "the control plane in $CLUSTER_DIR runs but is not ready; try 'hack/cluster.sh down' then 'up'"
     log "control plane already running"
     print_env
@@ -408,6 +454,10 @@ cmd_up() {
   choose_ports
   source "$CLUSTER_DIR/ports.env"
   echo "$KUBERNETES_VERSION" >"$VERSION_FILE"
+  rm -f "$PROFILE_FILE"
+  local p
+  p=$(profile)
+  echo "$p" >"$PROFILE_FILE"
   gen_pki
   node_pki
   write_kubeconfig "$KUBECONFIG_ADMIN" admin
@@ -433,7 +483,7 @@ cmd_up() {
   # Pods cannot be created until the namespace's default ServiceAccount exists.
   wait_for "the default ServiceAccount" kube-controller-manager 60 \
     kubectl_admin get serviceaccount default -n default
-  log "control plane (Kubernetes $KUBERNETES_VERSION) ready in $((SECONDS - start))s (logs: $LOGS)"
+  log "control plane (Kubernetes $KUBERNETES_VERSION, $(profile) profile) ready in $((SECONDS - start))s (logs: $LOGS)"
   print_env
 }
 
