@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps tools build install unit e2e test faults model run bench lint format fuzz \
-        fuzz-smoke tsan tsan-unit asan-e2e matrix cluster-up cluster-down clean
+        fuzz-smoke tsan tsan-unit asan-e2e matrix cluster-up cluster-down clean bench-peers
 
 all: build
 
@@ -87,6 +87,12 @@ run: build tools
 
 bench: build
 	@hack/bench.sh $(BUILD_DIR)
+
+# weir beside Volcano's JobFlow, Argo Workflows and a raw Job loop, one at a
+# time on fresh local control planes (hack/bench-peers.sh; builds the peers
+# with hack/peers.sh). Long: hours at the default sizes; not part of test.
+bench-peers: build
+	@hack/bench-peers.sh $(BUILD_DIR)
 
 lint: deps
 	@hack/lint.sh

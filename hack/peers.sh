@@ -107,8 +107,9 @@ volcano_apis() {
   hint+=" (git clone --depth 1 --branch $VOLCANO_APIS_VERSION https://github.com/volcano-sh/apis)"
   [[ -n ${VOLCANO_APIS_DIR:-} ]] ||
     die "the module proxy ($(go env GOPROXY)) does not serve volcano.sh/apis@$VOLCANO_APIS_VERSION, which Volcano $VOLCANO_VERSION needs: $hint"
-  [[ -f $VOLCANO_APIS_DIR/go.mod ]] && grep -q '^module volcano.sh/apis$' "$VOLCANO_APIS_DIR/go.mod" ||
+  if ! grep -qs '^module volcano.sh/apis$' "$VOLCANO_APIS_DIR/go.mod"; then
     die "VOLCANO_APIS_DIR=$VOLCANO_APIS_DIR is not the volcano.sh/apis module (no go.mod naming it): $hint"
+  fi
   dir=$(cd "$VOLCANO_APIS_DIR" && pwd)
   log "the module proxy does not serve volcano.sh/apis@$VOLCANO_APIS_VERSION; using the local copy VOLCANO_APIS_DIR=$dir"
   echo "$dir"
