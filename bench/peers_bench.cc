@@ -20,7 +20,7 @@
 //     dependency's Job Complete (with `creators` more threads).
 //     Prints one JSON object on stdout (progress goes to stderr):
 //       system, shape, flows, steps (run in all measured flows),
-//       wall_s (t0 -> last flow seen terminal), steps_per_s,
+//       wall_s (t0 -> last flow seen terminal, or -> giving up), steps_per_s,
 //       flow_latency_p50_s/p99_s (create request sent -> terminal seen),
 //       step_latency_p50_ms/p99_ms (steps with dependencies: the last
 //         dependency's pod seen ended -> the step's Job, vcjob or, for argo,
@@ -34,6 +34,7 @@
 //   peers_bench cleanup --namespace=NS
 //     Deletes the namespace (weir's objects there wait for weir-controller
 //     to drop its finalizer).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -52,6 +53,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -417,9 +419,24 @@ int RunCommand(const Workload& workload, const std::string& ns, int flows, int c
                         SystemName(workload.system), " ", ShapeName(workload.shape)));
   const MonoTime t0 = SteadyClock::now();
   const absl::Status finished = run.RunFlows(names, timeout);
-  const Figures figures = run.Summarize(names, t0);
+  Figures figures = run.Summarize(names, t0);
+  // Flows never seen terminal ran at least until the driver gave up: the
+  // wall time (and so steps/s) must not end at the last one that finished.
+  if (!figures.unfinished.empty()) {
+    figures.wall_s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+  }
   run.Stop();
   if (!finished.ok()) Progress(finished.ToString());
+  if (!figures.unfinished.empty()) {
+    const size_t shown = std::min<size_t>(figures.unfinished.size(), 10);
+    Progress(absl::StrCat(
+        "not terminal: ",
+        absl::StrJoin(figures.unfinished.begin(), figures.unfinished.begin() + shown, " "),
+        figures.unfinished.size() > shown ? " ..." : ""));
+  }
+  Progress(absl::StrCat("latencies from ", figures.step_latency_samples,
+                        " steps with dependencies and ", figures.status_latency_samples,
+                        " status records"));
   std::printf("%s\n", FiguresJson(workload, figures, run.created()).dump().c_str());
   return finished.ok() ? 0 : 1;
 }

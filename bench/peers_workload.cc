@@ -557,12 +557,17 @@ Figures FlowTracker::Summarize(const std::vector<std::string>& flows, MonoTime t
   std::vector<double> flow_latencies, step_latencies, status_latencies;
   for (const std::string& name : flows) {
     auto it = flows_.find(name);
-    if (it == flows_.end()) continue;
+    if (it == flows_.end()) {
+      figures.unfinished.push_back(name);  // never created
+      continue;
+    }
     const FlowState& flow = it->second;
     if (flow.terminal.has_value()) {
       (flow.succeeded ? figures.succeeded : figures.failed)++;
       figures.wall_s = std::max(figures.wall_s, seconds(t0, *flow.terminal));
       flow_latencies.push_back(seconds(flow.created, *flow.terminal));
+    } else {
+      figures.unfinished.push_back(name);
     }
     for (size_t i = 0; i < workload_.steps.size(); ++i) {
       const StepState& step = flow.steps[i];
@@ -585,6 +590,8 @@ Figures FlowTracker::Summarize(const std::vector<std::string>& flows, MonoTime t
       }
     }
   }
+  figures.step_latency_samples = step_latencies.size();
+  figures.status_latency_samples = status_latencies.size();
   figures.flow_latency_p50_s = Percentile(flow_latencies, 50);
   figures.flow_latency_p99_s = Percentile(flow_latencies, 99);
   figures.step_latency_p50_ms = Percentile(step_latencies, 50);

@@ -114,6 +114,11 @@ struct Figures {
   std::optional<double> flow_latency_p50_s, flow_latency_p99_s;
   std::optional<double> step_latency_p50_ms, step_latency_p99_ms;
   std::optional<double> status_latency_p50_ms, status_latency_p99_ms;
+  // How many steps each latency was taken from (a step counts once all its
+  // instants were seen), and the flows not seen terminal: for stderr.
+  int step_latency_samples = 0;
+  int status_latency_samples = 0;
+  std::vector<std::string> unfinished;
 };
 
 // The one JSON object peers_bench prints (keys in the contract's order);
@@ -153,7 +158,7 @@ class FlowTracker {
   int terminal_count() const { return terminal_count_; }
 
   // The figures over `flows` (those not terminal count as neither succeeded
-  // nor failed), measured from `t0`.
+  // nor failed but as unfinished), measured from `t0`.
   Figures Summarize(const std::vector<std::string>& flows, MonoTime t0) const;
 
  private:

@@ -189,6 +189,9 @@ TEST(FlowTrackerTest, WeirChainLatenciesFromFirstSightings) {
   EXPECT_THAT(f.flow_latency_p50_s, Optional(testing::DoubleNear(0.32, 1e-9)));
   EXPECT_THAT(f.step_latency_p50_ms, Optional(testing::DoubleNear(50, 1e-9)));
   EXPECT_THAT(f.status_latency_p99_ms, Optional(testing::DoubleNear(30, 1e-9)));
+  EXPECT_EQ(f.step_latency_samples, 1);
+  EXPECT_EQ(f.status_latency_samples, 2);
+  EXPECT_THAT(tracker.Summarize({"f000", "f001"}, At(500)).unfinished, ElementsAre("f001"));
 }
 
 TEST(FlowTrackerTest, RawMakesAStepDueOnceEveryDependencyCompleted) {
