@@ -913,6 +913,27 @@ TEST(ClassifierProgress, RunningMain) {
   EXPECT_FALSE(o.ended());
 }
 
+// A main container that started under 2 s ago reads as starting, with a
+// time to look again, so a pod that ends within it costs its owner no status
+// write for Running. A startedAt ahead of the clock (skew) is not waited for.
+TEST(ClassifierProgress, RunningMainReadsAsStartingForTwoSeconds) {
+  const json pod = PodBuilder().Container("main").Phase("Running").Running("main").Build();
+  Observation obs = Obs({pod});
+  for (absl::Duration after_start : {absl::ZeroDuration(), absl::Milliseconds(1999)}) {
+    obs.now = kT0 + absl::Seconds(3) + after_start;
+    const Outcome o = Classify(obs);
+    EXPECT_EQ(o.phase, Phase::kPending) << after_start;
+    EXPECT_EQ(o.message, "the attempt's pod is starting");
+    EXPECT_EQ(o.look_again_at, kT0 + absl::Seconds(5));
+  }
+  for (absl::Duration now : {absl::Seconds(5), absl::Seconds(2)}) {
+    obs.now = kT0 + now;
+    const Outcome o = Classify(obs);
+    EXPECT_EQ(o.phase, Phase::kRunning) << now;
+    EXPECT_FALSE(o.look_again_at.has_value());
+  }
+}
+
 TEST(ClassifierProgress, UnschedulableStaysPendingWithTheSchedulersMessage) {
   const std::string msg =
       "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: "

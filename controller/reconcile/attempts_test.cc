@@ -137,12 +137,24 @@ TEST_F(AttemptsTest, JobOnlyInCacheIsAdoptedNotCreatedAgain) {
   EXPECT_EQ(p.attempts[0].start_time, kT0);
 }
 
-TEST_F(AttemptsTest, RunningPodMovesToRunning) {
+// A main container that started under 2 s ago still reads as starting, so
+// a pod that ends within that costs no status write for Running; the
+// attempt is looked at again when the 2 s are up.
+TEST_F(AttemptsTest, RunningPodMovesToRunningOnceItHasRunTwoSeconds) {
   AddJob(1);
   AddPod(1, "Running", Running());
+  in_.now = kT0 + absl::Milliseconds(1900);
   AttemptsPlan p = Plan();
+  EXPECT_EQ(p.phase, Phase::kPending);
+  EXPECT_TRUE(p.transitions.empty());
+  EXPECT_EQ(p.message, "the attempt's pod is starting");
+  EXPECT_EQ(p.wake_at, kT0 + absl::Seconds(2));
+
+  in_.now = kT0 + absl::Seconds(2);
+  p = Plan();
   EXPECT_EQ(p.phase, Phase::kRunning);
   EXPECT_THAT(p.transitions, ElementsAre(Phase::kRunning));
+  EXPECT_EQ(p.message, "container \"main\" is running");
   EXPECT_EQ(p.attempts[0].memory_limit, "64Mi");
 }
 
@@ -175,6 +187,7 @@ TEST_F(AttemptsTest, FailureWithoutRetryEndsFailedWithExitCode) {
 TEST_F(AttemptsTest, MainSucceededWhileASidecarRunsEndsTheAttemptAndDeletesItsJob) {
   AddJob(1);
   AddSidecar(AddPod(1, "Running", Running()), Running());
+  in_.now = kT0 + absl::Seconds(2);
   AttemptsPlan p = Plan();
   EXPECT_EQ(p.phase, Phase::kRunning);
   EXPECT_TRUE(p.delete_jobs.empty()) << "the attempt still runs";

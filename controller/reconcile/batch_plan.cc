@@ -25,8 +25,6 @@ Phase RecordedPhase(const api::BatchStatus& status) {
   return p.ok() ? *p : Phase::kPending;
 }
 
-bool IsWarning(Phase p) { return p == Phase::kFailed || p == Phase::kKilled; }
-
 class BatchPlanner {
  public:
   explicit BatchPlanner(const BatchInput& in)
@@ -80,8 +78,7 @@ class BatchPlanner {
 
   void Record(Phase from, Phase to) {
     plan_.transitions.emplace_back(from, to);
-    plan_.events.push_back({IsWarning(to) ? "Warning" : "Normal",
-                            std::string(lifecycle::PhaseName(to)), status_.message});
+    AddPhaseEvent(plan_.events, to, std::string(lifecycle::PhaseName(to)), status_.message);
   }
 
   // The unit as PlanAttempts sees it, but for what the spec decides.

@@ -129,10 +129,12 @@ TEST_F(BatchPlanTest, RunThenSucceedThenReleaseIdleResources) {
   object_ = BatchObject(spec);
   Apply(Plan());
   AddPod(1, "Running", {{"running", {{"startedAt", api::FormatRfc3339(kT0)}}}});
+  in_.now = kT0 + absl::Seconds(2);  // a younger main container still reads as starting
   BatchPlan p = Plan();
   EXPECT_EQ(p.status->phase, "Running");
   EXPECT_THAT(p.transitions, ElementsAre(Pair(Phase::kPending, Phase::kRunning)));
   EXPECT_EQ(Condition(p, "Running")->status, "True");
+  EXPECT_TRUE(p.events.empty()) << "progress as planned is told by the status alone";
   Apply(p);
 
   in_.now = kT0 + absl::Seconds(5);
@@ -143,6 +145,7 @@ TEST_F(BatchPlanTest, RunThenSucceedThenReleaseIdleResources) {
   EXPECT_EQ(p.status->termination_reason, "Completed");
   EXPECT_EQ(p.status->completion_time, in_.now);
   EXPECT_EQ(p.outcome_reason, "Completed");
+  EXPECT_TRUE(p.events.empty()) << "a success costs no Event write";
   EXPECT_EQ(Condition(p, "Finished")->status, "True");
   EXPECT_EQ(Condition(p, "Running")->status, "False");
   EXPECT_TRUE(p.delete_jobs.empty()) << "the Job stays for kubectl logs";
@@ -159,6 +162,20 @@ TEST_F(BatchPlanTest, RunThenSucceedThenReleaseIdleResources) {
   EXPECT_EQ(p.status->phase, "Succeeded") << "the record stays";
   EXPECT_EQ(Condition(p, "ResourcesReleased")->status, "True");
   EXPECT_EQ(p.status->resources_released_time, in_.now);
+}
+
+// Events tell what went wrong, not progress as planned: a failed attempt
+// ends the Batch with one Warning.
+TEST_F(BatchPlanTest, AFailureIsAWarningEvent) {
+  Apply(Plan());
+  AddPod(1, "Failed", Terminated(3, "Error"));
+  BatchPlan p = Plan();
+  ASSERT_TRUE(p.status.has_value());
+  EXPECT_EQ(p.status->phase, "Failed");
+  ASSERT_EQ(p.events.size(), 1u);
+  EXPECT_EQ(p.events[0].type, "Warning");
+  EXPECT_EQ(p.events[0].reason, "Failed");
+  EXPECT_THAT(p.events[0].message, HasSubstr("3"));
 }
 
 // spec.mainContainer names the second container; the first, a sidecar, is

@@ -46,8 +46,6 @@ Phase ParsedOr(absl::string_view name, Phase fallback) {
   return p.ok() ? *p : fallback;
 }
 
-bool IsWarning(Phase p) { return p == Phase::kFailed || p == Phase::kKilled; }
-
 std::string Label(const json& object, const char* key) {
   if (!object.is_object()) return "";
   auto meta = object.find("metadata");
@@ -176,8 +174,7 @@ class FlowPlanner {
     }
     for (Phase p : *path) {
       plan_.transitions.emplace_back(phase_, p);
-      plan_.events.push_back({IsWarning(p) ? "Warning" : "Normal",
-                              std::string(lifecycle::PhaseName(p)), status_.message});
+      AddPhaseEvent(plan_.events, p, std::string(lifecycle::PhaseName(p)), status_.message);
       phase_ = p;
     }
   }
@@ -202,8 +199,8 @@ class FlowPlanner {
       Phase at = from;
       for (Phase to : *path) {
         plan_.step_transitions.push_back({step.name, at, to});
-        plan_.events.push_back({"Normal", absl::StrCat("Step", lifecycle::PhaseName(to)),
-                                absl::StrCat("step ", step.name, ": ", step.message)});
+        AddPhaseEvent(plan_.events, to, absl::StrCat("Step", lifecycle::PhaseName(to)),
+                      absl::StrCat("step ", step.name, ": ", step.message));
         at = to;
       }
     }
@@ -797,10 +794,9 @@ class FlowPlanner {
     Phase from = u.recorded_phase;
     for (Phase to : u.path) {
       plan_.step_transitions.push_back({u.spec->name, from, to});
-      plan_.events.push_back(
-          {IsWarning(to) ? "Warning" : "Normal", absl::StrCat("Step", lifecycle::PhaseName(to)),
-           absl::StrCat("step ", u.spec->name, ": ",
-                        u.message.empty() ? lifecycle::PhaseName(to) : u.message)});
+      AddPhaseEvent(plan_.events, to, absl::StrCat("Step", lifecycle::PhaseName(to)),
+                    absl::StrCat("step ", u.spec->name, ": ",
+                                 u.message.empty() ? lifecycle::PhaseName(to) : u.message));
       from = to;
     }
     if (u.refused.has_value()) plan_.refused.push_back(*u.refused);

@@ -23,6 +23,20 @@ struct OwnerEvent {
   std::string message;
 };
 
+// Adds the Event for a phase change to `to`, if it gets one. Events tell what
+// went wrong (Warning: Failed, Killed) or what changed the course of a run
+// (Retrying, Canceling, Canceled, Skipped, Unknown). Progress as planned
+// (Pending, Running, Succeeded) is told by the status and the phase metrics
+// alone: a Batch or step whose one attempt succeeds costs no Event write,
+// and its Job's own Events (the job controller's) remain.
+inline void AddPhaseEvent(std::vector<OwnerEvent>& events, lifecycle::Phase to, std::string reason,
+                          std::string message) {
+  using lifecycle::Phase;
+  if (to == Phase::kPending || to == Phase::kRunning || to == Phase::kSucceeded) return;
+  const bool warning = to == Phase::kFailed || to == Phase::kKilled;
+  events.push_back({warning ? "Warning" : "Normal", std::move(reason), std::move(message)});
+}
+
 template <typename Status>
 struct OwnerPlan {
   bool add_finalizer = false;

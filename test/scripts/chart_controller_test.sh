@@ -154,6 +154,30 @@ spec:
   template: tpl
 ---
 apiVersion: weir.dev/v1alpha1
+kind: Batch
+metadata: {name: fails}
+spec:
+  jobSpec:
+    template:
+      metadata:
+        annotations: {sim.weir.dev/outcome: Failed, sim.weir.dev/duration: 1s}
+      spec:
+        containers:
+        - {name: main, image: busybox:1.36, resources: {limits: {memory: 64Mi}}}
+---
+apiVersion: weir.dev/v1alpha1
+kind: JobFlow
+metadata: {name: flow-fails}
+spec:
+  steps:
+  - name: only
+    template: tpl
+    patch:
+      template:
+        metadata:
+          annotations: {sim.weir.dev/outcome: Failed}
+---
+apiVersion: weir.dev/v1alpha1
 kind: JobFlow
 metadata: {name: flow}
 spec:
@@ -172,10 +196,13 @@ released() { [[ -n $("$kubectl" get batch.weir.dev inline -n "$wns" -o jsonpath=
 wait_for 240 "Batch inline to release its Job (idle timeout 2s)" released
 no_jobs() { [[ -z $("$kubectl" get jobs -n "$wns" -l weir.dev/batch=inline -o name) ]]; }
 wait_for 60 "the inline Batch's Job to be deleted" no_jobs
-events=$("$kubectl" get events -n "$wns" --field-selector involvedObject.kind=Batch -o name | wc -l)
-[[ $events -gt 0 ]] || fail "no Events recorded for the Batches"
-flow_events=$("$kubectl" get events -n "$wns" --field-selector involvedObject.kind=JobFlow -o name | wc -l)
-[[ $flow_events -gt 0 ]] || fail "no Events recorded for the JobFlow"
+# Events tell what went wrong (a success is told by the status alone): the
+# failing Batch and JobFlow get Warnings, written with the chart's rights.
+wait_for 240 "Batch fails to reach Failed" phase_is batch.weir.dev fails Failed
+wait_for 240 "JobFlow flow-fails to reach Failed" phase_is jobflow.weir.dev flow-fails Failed
+warnings() { [[ $("$kubectl" get events -n "$wns" --field-selector "involvedObject.kind=$1,involvedObject.name=$2,type=Warning" -o name | wc -l) -gt 0 ]]; }
+wait_for 60 "a Warning Event for the failed Batch" warnings Batch fails
+wait_for 60 "a Warning Event for the failed JobFlow" warnings JobFlow flow-fails
 "$kubectl" delete batch.weir.dev from-template -n "$wns" --wait=false >/dev/null
 flow_released() { [[ -z $("$kubectl" get jobs -n "$wns" -l weir.dev/flow=flow -o name) ]]; }
 wait_for 240 "JobFlow flow to release its Jobs (idle timeout 2s)" flow_released
