@@ -11,12 +11,6 @@
 namespace weir::lifecycle {
 namespace {
 
-// One message from the Job's creation until the main container runs (or a
-// waiting reason such as Unschedulable appears): each new message is a
-// status write, and "Job created", "pod created", "pod scheduled" tell the
-// user nothing the attempt record and the pod do not.
-constexpr char kStartingMessage[] = "the attempt's pod is starting";
-
 // A main container reads as starting until it has run this long, so that a
 // pod that ends within it costs no status write for Running (most Batches
 // and steps of a busy controller end within a second). startedAt has 1 s

@@ -146,6 +146,14 @@ struct Observation {
   absl::Time now = absl::UnixEpoch();
 };
 
+// The message of an attempt from its Job's creation until its main container
+// runs (or a waiting reason such as Unschedulable appears): each new message
+// is a status write, and "Job created", "pod created", "pod scheduled" tell
+// the user nothing the attempt record and the pod do not. The planner writes
+// it with the attempt's record, so the first look at the new Job writes
+// nothing.
+inline constexpr char kStartingMessage[] = "the attempt's pod is starting";
+
 struct Outcome {
   // Pending, Running, Unknown (still going) or Succeeded, Failed, Killed,
   // Canceled (ended).

@@ -180,7 +180,10 @@ class Planner {
       plan_.message = "canceled before any attempt started";
       return;
     }
-    if (in_.may_start) StartAttempt(1);
+    if (in_.may_start) {
+      StartAttempt(1);
+      plan_.message = lifecycle::kStartingMessage;
+    }
   }
 
   // Creates attempt `n` and records it at once, so the record and the Job

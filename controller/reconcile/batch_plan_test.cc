@@ -123,6 +123,22 @@ TEST_F(BatchPlanTest, ConvergedStateWritesNothing) {
   EXPECT_TRUE(again.events.empty());
 }
 
+// The record written with the Job already says what the next looks see
+// until the main container has run 2 s: no status write for the Job's
+// appearance, its pod's creation or its container's start (issue 14: a
+// Batch whose pod ends at once costs the Job, this record and its end).
+TEST_F(BatchPlanTest, NoStatusWriteBetweenTheJobsCreationAndTwoSecondsOfRunning) {
+  Apply(Plan());
+  EXPECT_EQ(object_["status"]["message"], "the attempt's pod is starting");
+  EXPECT_FALSE(Plan().status.has_value()) << "the Job seen";
+  AddPod(1, "Pending", {{"waiting", {{"reason", "ContainerCreating"}}}});
+  EXPECT_FALSE(Plan().status.has_value()) << "its pod created";
+  pods_.clear();
+  AddPod(1, "Running", {{"running", {{"startedAt", api::FormatRfc3339(in_.now)}}}});
+  in_.now += absl::Milliseconds(1500);
+  EXPECT_FALSE(Plan().status.has_value()) << "its main container started 1.5 s ago";
+}
+
 TEST_F(BatchPlanTest, RunThenSucceedThenReleaseIdleResources) {
   json spec = InlineSpec();
   spec["idleTimeoutSeconds"] = 60;
