@@ -13,14 +13,17 @@
 #      profile's client limits (WEIR_CONTROL_PLANE_PROFILE, hack/cluster.sh),
 #      and EXTRA_NODES more kwok nodes so 1,000 pods can be alive at once;
 #   2. exactly one system started and ready (below);
-#   3. the API server's /metrics and every process's CPU time read, IDLE_S
-#      seconds of idling (the background write rate: leases, heartbeats,
-#      scheduler sessions), read again;
+#   3. SETTLE_S seconds, the API server's /metrics read, IDLE_S seconds of
+#      idling (the system's idle write rate, reported apart), /metrics and
+#      every process's CPU time read;
 #   4. the driver: templates, one warm-up flow, then the measured flows, each
 #      watched to its end; it prints one JSON object;
 #   5. /metrics, CPU times and the controllers' peak RSS read again, one row
 #      appended to $BENCH_OUT/results.tsv, the run's logs, the driver's output
-#      and the writes by resource/verb/code kept in $BENCH_OUT/runs/.
+#      and the requests by resource/verb/code kept in $BENCH_OUT/runs/.
+#      Per step = over the measured flows' steps plus the warm-up flow's (it
+#      runs inside the window); writes net of the driver's own creates; node
+#      heartbeats (Node status, node Leases) left out.
 # At the end: one Markdown table of medians, per system x workload x profile x
 # pod duration, of this invocation's runs.
 #
@@ -37,12 +40,14 @@
 #   argo-tuned     DEFAULT_REQUEUE_TIME=1s, client limits PEER_TUNED_QPS/BURST
 # Workloads (WORKLOADS):
 #   w1     100 flows x 10 chained steps
-#   w2     20 flows, fan-out 1 -> 48 -> 1 (960 pods alive at once)
+#   w2     20 flows, fan-out 1 -> 48 -> 1 (960 pods alive at once; weir's
+#          CRD allows at most 32 dependencies per step, so weir refuses it)
 #   w3     1,000 single-step flows (weir-batch: 1,000 Batches)
 #   c20x5  20 flows x 5 chained steps (the first side-by-side run's shape)
 # Knobs: PROFILES ("default production"), DURATIONS ("0s 1s"), REPEATS (3),
 # SCALE (divide every flow count by it, at least 1 flow: SCALE=10 for a quick
-# check), IDLE_S (10), DRIVER_TIMEOUT (1800s), CREATORS (8), EXTRA_NODES (8),
+# check), SETTLE_S (5), IDLE_S (10), KEEP_METRICS (0; 1 keeps the raw
+# scrapes), DRIVER_TIMEOUT (1800s), CREATORS (8), EXTRA_NODES (8),
 # PEER_TUNED_QPS (1000), PEER_TUNED_BURST (2000), BENCH_OUT (build/bench-peers),
 # BENCH_CLUSTER_DIR (/tmp/weir-bench-peers; wiped by every run: never point it
 # at a control plane you use), PEERS_BENCH (the driver; default
@@ -242,23 +247,29 @@ start_volcano() {  # tuned: 0|1
 
 # Argo Workflows runs out of cluster, as its own development setup does, in
 # namespace argo watching only the benchmark's namespace. Its health endpoint
-# is always :6060.
+# is always :6060, which another Argo on the machine may hold (it then only
+# logs that), so readiness is its metrics port (TLS, self-signed), set in its
+# configmap, and its log; the driver's warm-up flow waits for the rest.
+argo_ready() {  # metrics_port
+  curl -sfk "https://127.0.0.1:$1/metrics" >/dev/null &&
+    grep -q "Starting Workflow Controller" "$run_dir/workflow-controller.log"
+}
 start_argo() {  # tuned: 0|1
-  local env=(LEADER_ELECTION_DISABLE=true) limits=()
+  local env=(LEADER_ELECTION_DISABLE=true) limits=() metrics
   if (($1)); then
     env+=(DEFAULT_REQUEUE_TIME=1s)
     limits=(--qps="$PEER_TUNED_QPS" --burst="$PEER_TUNED_BURST")
   fi
-  [[ -z $(ss -Htln 'sport = :6060' 2>/dev/null) ]] || { log "port 6060 (Argo's health endpoint) is in use"; return 1; }
   "$KUBECTL" apply --server-side -f "$ARGO_CRDS" >/dev/null || return 1
   "$KUBECTL" wait --for=condition=Established crd --all --timeout=60s >/dev/null || return 1
   "$KUBECTL" create namespace argo >/dev/null || return 1
-  # It exits without its configmap; its metrics go to a free port.
+  # It exits without its configmap.
+  metrics=$(free_port)
   "$KUBECTL" create configmap workflow-controller-configmap -n argo \
-    --from-literal=config="$(printf 'metricsConfig:\n  port: %s\n' "$(free_port)")" >/dev/null || return 1
+    --from-literal=config="$(printf 'metricsConfig:\n  port: %s\n' "$metrics")" >/dev/null || return 1
   start_proc workflow-controller env "${env[@]}" "$ARGO_WORKFLOW_CONTROLLER" --kubeconfig="$KUBECONFIG" \
     --namespace=argo --namespaced --managed-namespace="$NS" --executor-image=argoexec:bench "${limits[@]}"
-  wait_until 60 "workflow-controller /healthz" curl -sf http://127.0.0.1:6060/healthz
+  wait_until 60 "workflow-controller's metrics and start" argo_ready "$metrics"
 }
 
 start_system() {
@@ -301,16 +312,18 @@ cpu_snapshot() {
 scrape() { "$KUBECTL" get --raw /metrics >"$1"; }
 
 # Reads the three scrapes (before idling, after idling, after the run) and
-# prints key=value figures: API writes and reads per step net of the
-# background rate and of the driver's own creates, 409s and Event writes per
-# step. Writes the per-(resource, subresource, verb, code) counts of the run
-# to requests.tsv.
-api_figures() {  # m0 m1 m2 idle_s run_s created steps
+# prints key=value figures per step of the run: API writes net of the
+# driver's own creates, reads, 409s and Event writes; and the idle write rate.
+# Node heartbeats (Node status, node Leases: kwok's, alike for every system;
+# every controller runs without leader election) are left out. Writes the
+# per-(resource, subresource, verb, code) counts of the run to requests.tsv.
+api_figures() {  # m0 m1 m2 idle_s created steps
   python3 - "$@" "$run_dir/requests.tsv" <<'PY'
 import re, sys
-m0, m1, m2, idle, run, created, steps, out = sys.argv[1:]
-idle, run, created, steps = float(idle), float(run), int(created), int(steps)
+m0, m1, m2, idle, created, steps, out = sys.argv[1:]
+idle, created, steps = float(idle), int(created), max(int(steps), 1)
 line = re.compile(r'^apiserver_request_total\{(.*)\} ([0-9.e+]+)$')
+HEARTBEATS = {"/nodes", "coordination.k8s.io/leases"}
 def read(path):
     counts = {}
     for l in open(path):
@@ -327,23 +340,20 @@ def read(path):
 c0, c1, c2 = read(m0), read(m1), read(m2)
 WRITES, READS = {"POST", "PUT", "PATCH", "DELETE", "APPLY"}, {"GET", "LIST", "WATCH"}
 def total(a, b, pred):
-    return sum(v - a.get(k, 0) for k, v in b.items() if pred(k))
-is_write = lambda k: k[2] in WRITES
-bg_writes = total(c0, c1, is_write) / idle if idle > 0 else 0.0
-bg_reads = total(c0, c1, lambda k: k[2] in READS) / idle if idle > 0 else 0.0
-writes = total(c1, c2, is_write) - bg_writes * run - created
-reads = total(c1, c2, lambda k: k[2] in READS) - bg_reads * run
-conflicts = total(c1, c2, lambda k: is_write(k) and k[3] == "409")
-events = total(c1, c2, lambda k: is_write(k) and k[0].endswith("/events"))
+    return sum(v - a.get(k, 0) for k, v in b.items() if k[0] not in HEARTBEATS and pred(k))
+write = lambda k: k[2] in WRITES
+read_ = lambda k: k[2] in READS
 with open(out, "w") as f:
     f.write("resource\tsubresource\tverb\tcode\tcount\n")
     for k in sorted(c2):
         d = c2[k] - c1.get(k, 0)
         if d:
             f.write("\t".join(k) + "\t%d\n" % d)
-s = max(steps, 1)
-print("writes_per_step=%.2f reads_per_step=%.2f conflicts_per_step=%.3f events_per_step=%.2f bg_writes_per_s=%.2f"
-      % (writes / s, reads / s, conflicts / s, events / s, bg_writes))
+print("writes_per_step=%.2f reads_per_step=%.2f conflicts_per_step=%.3f events_per_step=%.2f idle_writes_per_s=%.2f" % (
+    (total(c1, c2, write) - created) / steps, total(c1, c2, read_) / steps,
+    total(c1, c2, lambda k: write(k) and k[3] == "409") / steps,
+    total(c1, c2, lambda k: write(k) and k[0].endswith("/events")) / steps,
+    total(c0, c1, write) / idle if idle > 0 else 0.0))
 PY
 }
 
@@ -364,7 +374,7 @@ jf() {  # json key
 
 COLUMNS_TSV=(session system workload shape flows steps profile duration repeat ok run_s wall_s steps_per_s
   flow_p50_s flow_p99_s step_p50_ms step_p99_ms status_p50_ms status_p99_ms
-  writes_per_step reads_per_step conflicts_per_step events_per_step bg_writes_per_s
+  writes_per_step reads_per_step conflicts_per_step events_per_step idle_writes_per_s
   controller_cpu_s controller_cpu_per_1k_steps controller_hwm_mib
   apiserver_cpu_s etcd_cpu_s kcm_cpu_s scheduler_cpu_s kwok_cpu_s machine_busy_pct load1 run_dir)
 
@@ -414,7 +424,7 @@ run_one() {  # profile system workload duration repeat
     created=$(jq -r '.created // 0' <<<"$json")
     # The driver's warm-up flow ran inside the measured window too.
     total_steps=$(jq -r --argjson flows "$flows" '(.steps // 0) * (($flows + 1) / $flows) | floor' <<<"$json")
-    api=$(api_figures "$m0" "$m1" "$m2" "$IDLE_S" "$run_s" "$created" "$total_steps") || api=""
+    api=$(api_figures "$m0" "$m1" "$m2" "$IDLE_S" "$created" "$total_steps") || api=""
     for p in $(controller_pids); do hwm=$(awk -v a="$hwm" -v b="$(hwm_mib "$p")" 'BEGIN {print a + b}'); done
   fi
   f+=("$session" "$system" "$wl" "$shape" "$flows" "$steps" "$profile" "$duration" "$rep" "$ok" "${run_s:-}")
@@ -425,7 +435,7 @@ run_one() {  # profile system workload duration repeat
   if [[ -n $api ]]; then
     local ctrl
     ctrl=$(diff_cpu "$cpu1" "$cpu2" controller)
-    for p in writes_per_step reads_per_step conflicts_per_step events_per_step bg_writes_per_s; do
+    for p in writes_per_step reads_per_step conflicts_per_step events_per_step idle_writes_per_s; do
       f+=("$(get "$api" "$p")")
     done
     if [[ $system == raw ]]; then f+=("" "" ""); else
@@ -498,7 +508,12 @@ PY
 
 mkdir -p "$BENCH_OUT"
 results="$BENCH_OUT/results.tsv"
-[[ -s $results ]] || (IFS=$'\t'; echo "${COLUMNS_TSV[*]}") >"$results"
+header=$(IFS=$'\t'; echo "${COLUMNS_TSV[*]}")
+if [[ -s $results && $(head -n1 "$results") != "$header" ]]; then
+  log "$results has other columns (an older version of this script): moving it to $results.old"
+  mv "$results" "$results.old"
+fi
+[[ -s $results ]] || echo "$header" >"$results"
 session="$(date -u +%Y%m%dT%H%M%SZ)"
 run_dir="$BENCH_OUT/runs/$session"
 log "bench-peers session $session: systems [$SYSTEMS], workloads [$WORKLOADS], profiles [$PROFILES]," \
