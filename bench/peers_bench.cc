@@ -30,7 +30,10 @@
 //       created (every object the driver created: namespace, templates,
 //         warm-up, flows, raw's Jobs; to subtract from the API server's
 //         write counts), succeeded, failed.
-//     Exit 0 only if every measured flow reached a terminal phase.
+//     Terminal: weir's JobFlow status.phase Succeeded, Failed or Canceled (a
+//     Batch's also Killed); Volcano's status.state.phase Succeed or Failed;
+//     Argo's status.phase Succeeded, Failed or Error; raw: every Job
+//     Complete, or one Failed. Exit 0 only if every measured flow got there.
 //   peers_bench cleanup --namespace=NS
 //     Deletes the namespace (weir's objects there wait for weir-controller
 //     to drop its finalizer).

@@ -9,21 +9,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "reconcile/children.h"
 
 namespace weir::bench {
 namespace {
 
 using nlohmann::json;
 
-constexpr char kWeirApiVersion[] = "weir.dev/v1alpha1";
 constexpr char kWeirTemplate[] = "t";
 // raw: the labels naming a Job's (and its pod's) flow and step.
 constexpr char kRawFlowLabel[] = "bench.weir.dev/flow";
 constexpr char kRawStepLabel[] = "bench.weir.dev/step";
-// What weir, Volcano and Argo put on the objects they create.
-constexpr char kWeirFlowLabel[] = "weir.dev/flow";
-constexpr char kWeirStepLabel[] = "weir.dev/step";
-constexpr char kWeirBatchLabel[] = "weir.dev/batch";
+// What Volcano and Argo put on the objects they create (weir's labels are
+// reconcile/children.h's).
 constexpr char kVolcanoJobNameLabel[] = "volcano.sh/job-name";
 constexpr char kArgoWorkflowLabel[] = "workflows.argoproj.io/workflow";
 constexpr char kArgoNodeNameAnnotation[] = "workflows.argoproj.io/node-name";
@@ -94,7 +92,7 @@ json WeirJobFlow(const Workload& workload, const std::string& flow) {
     for (const std::string& dep : step.depends_on) s["dependsOn"].push_back({{"step", dep}});
     steps.push_back(std::move(s));
   }
-  return {{"apiVersion", kWeirApiVersion},
+  return {{"apiVersion", reconcile::kApiVersion},
           {"kind", "JobFlow"},
           {"metadata", Meta(flow)},
           {"spec", {{"steps", std::move(steps)}}}};
@@ -233,7 +231,7 @@ std::vector<NewObject> SetupObjects(const Workload& workload) {
     case System::kWeir:
     case System::kBatch:
       objects.push_back({kube::resources::JobTemplates(),
-                         {{"apiVersion", kWeirApiVersion},
+                         {{"apiVersion", reconcile::kApiVersion},
                           {"kind", "JobTemplate"},
                           {"metadata", Meta(kWeirTemplate)},
                           {"spec", {{"jobSpec", {{"template", PodTemplate(workload)}}}}}}});
@@ -272,7 +270,7 @@ std::vector<NewObject> FlowObjects(const Workload& workload, const std::string& 
       return {{kube::resources::JobFlows(), WeirJobFlow(workload, flow)}};
     case System::kBatch:
       return {{kube::resources::Batches(),
-               {{"apiVersion", kWeirApiVersion},
+               {{"apiVersion", reconcile::kApiVersion},
                 {"kind", "Batch"},
                 {"metadata", Meta(flow)},
                 {"spec", {{"template", kWeirTemplate}}}}}};
@@ -388,9 +386,9 @@ void FlowTracker::AddFlow(const std::string& flow, MonoTime at) {
 std::optional<StepRef> FlowTracker::StepOfPod(const json& pod) const {
   switch (workload_.system) {
     case System::kWeir:
-      return StepRef{Label(pod, kWeirFlowLabel), Label(pod, kWeirStepLabel)};
+      return StepRef{Label(pod, reconcile::kLabelFlow), Label(pod, reconcile::kLabelStep)};
     case System::kBatch:
-      return StepRef{Label(pod, kWeirBatchLabel), workload_.steps[0].name};
+      return StepRef{Label(pod, reconcile::kLabelBatch), workload_.steps[0].name};
     case System::kRaw:
       return StepRef{Label(pod, kRawFlowLabel), Label(pod, kRawStepLabel)};
     case System::kVolcano: {
