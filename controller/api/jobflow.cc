@@ -15,7 +15,7 @@ using internal::IndexPath;
 namespace {
 
 constexpr size_t kMaxSteps = 300;
-constexpr size_t kMaxDependsOn = 32;
+constexpr size_t kMaxDependsOn = 64;
 
 absl::StatusOr<DependsOn> ParseDependsOn(const json& value, absl::string_view path) {
   WEIR_API_RETURN_IF_ERROR(internal::ExpectObject(value, path));

@@ -157,7 +157,7 @@ std::string ManyDeps(int n) {
 }
 
 const std::string kSteps301 = ManySteps(301);
-const std::string kDeps33 = ManyDeps(33);
+const std::string kDeps65 = ManyDeps(65);
 
 INSTANTIATE_TEST_SUITE_P(
     Table, BadJobFlowTest,
@@ -186,8 +186,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlow{"/spec/steps/1/patch", "\"x\"", "spec.steps[1].patch: must be an object"},
         BadFlow{"/spec/steps/1/dependsOn", "{\"step\": \"extract\"}",
                 "spec.steps[1].dependsOn: must be an array"},
-        BadFlow{"/spec/steps/3/dependsOn", kDeps33.c_str(),
-                "spec.steps[3].dependsOn: must have at most 32 items"},
+        BadFlow{"/spec/steps/3/dependsOn", kDeps65.c_str(),
+                "spec.steps[3].dependsOn: must have at most 64 items"},
         BadFlow{"/spec/steps/1/dependsOn/0", "\"extract\"",
                 "spec.steps[1].dependsOn[0]: must be an object"},
         BadFlow{"/spec/steps/1/dependsOn/0/step", "DELETE",

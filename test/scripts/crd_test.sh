@@ -18,7 +18,7 @@
 #      can refuse an update), the last refused>
 #   The API server must report no error beyond those, so each case tests one
 #   rule;
-# - a JobFlow of the schema's maximum size (300 steps with 32 dependencies
+# - a JobFlow of the schema's maximum size (300 steps with 64 dependencies
 #   each) is accepted, and refused if one dependency names no step: the CEL
 #   rules stay within the API server's per-call cost limit;
 # - edits while a flow runs: a started step cannot be removed, renamed or
@@ -180,19 +180,19 @@ for f in files:
   refused(name, ["apply", "-f", "-"], text, head("field")[0], "".join(head("error")), head("also"),
           len(re.findall(r"^---$", text, re.M)))
 
-# 300 steps with 63-character names, each depending on the 32 before it:
+# 300 steps with 63-character names, each depending on the 64 before it:
 # the CEL rules must stay within the API server's per-call cost limit.
 def flow(name, steps):
   return json.dumps({"apiVersion": "weir.dev/v1alpha1", "kind": "JobFlow",
                      "metadata": {"name": name}, "spec": {"steps": steps}})
 names = [f"{i:03d}-" + "s" * 59 for i in range(300)]
 steps = [{"name": n, "template": "etl",
-          "dependsOn": [{"step": d, "condition": "Completed"} for d in names[max(0, i - 32):i]]}
+          "dependsOn": [{"step": d, "condition": "Completed"} for d in names[max(0, i - 64):i]]}
          for i, n in enumerate(names)]
 r = subprocess.run([kubectl, "create", "--dry-run=server", "-n", ns, "-f", "-"],
                    input=flow("largest", steps), capture_output=True, text=True)
 if r.returncode != 0:
-  failures.append(f"a JobFlow of 300 steps with 32 dependencies each was refused: {r.stderr}")
+  failures.append(f"a JobFlow of 300 steps with 64 dependencies each was refused: {r.stderr}")
 steps[-1]["dependsOn"][-1]["step"] = "no-such-step"
 refused("the largest JobFlow, its last dependency on no step", ["create", "--dry-run=server", "-f", "-"],
         flow("largest-bad", steps), "spec.steps", "every dependsOn[].step must name a step of this flow")
