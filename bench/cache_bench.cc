@@ -3,18 +3,21 @@
 //
 // Usage (KUBECONFIG must point at the cluster; hack/bench.sh drives this):
 //   cache_bench populate <namespace> [jobs=10000] [pods=10000] [threads=16]
+//                        [unrelated_pods=0]
 //       Creates the namespace and the objects. Jobs are suspended (the job
 //       controller creates no pods); Pods carry a scheduling gate, so the
 //       scheduler and kwok leave them alone. Both look like weir's children:
 //       weir labels, an owner reference (to a ConfigMap of the namespace, so
 //       the garbage collector keeps them), a main container with resources;
-//       the Pods also carry the job controller's labels.
+//       the Pods also carry the job controller's labels. The unrelated pods
+//       are the same pods without weir's labels: someone else's workload.
 //   cache_bench measure <namespace>
 //       In this (fresh) process: reads the baseline RSS, starts an
 //       InformerFactory over Jobs and Pods of the namespace with the options
-//       weir-controller uses, waits for the caches to sync and prints the
-//       sync time and VmRSS/VmHWM from /proc/self/status, one line of
-//       key=value pairs. CACHE_PAGE_SIZE sets the list page size.
+//       weir-controller uses (reconcile::ChildInformerOptions: weir's objects
+//       only), waits for the caches to sync and prints the sync time and
+//       VmRSS/VmHWM from /proc/self/status, one line of key=value pairs.
+//       CACHE_PAGE_SIZE sets the list page size.
 //   cache_bench cleanup <namespace>
 //       Deletes the namespace.
 #include <malloc.h>
@@ -37,6 +40,7 @@
 #include "kube/errors.h"
 #include "kube/http_client.h"
 #include "nlohmann/json.hpp"
+#include "reconcile/children.h"
 #include "runtime/informer.h"
 #include "runtime/log.h"
 
@@ -45,8 +49,7 @@ namespace {
 using nlohmann::json;
 namespace kube = weir::kube;
 namespace runtime = weir::runtime;
-
-constexpr char kBatchUidLabel[] = "weir.dev/batch-uid";
+namespace reconcile = weir::reconcile;
 
 // "VmRSS" etc. from /proc/self/status, in KiB; -1 if absent.
 long StatusKiB(const std::string& field) {
@@ -95,9 +98,10 @@ json MainContainer() {
 }
 
 json Labels(int i) {
-  return {{kBatchUidLabel, Uid(i)},
-          {"weir.dev/batch", absl::StrCat("batch-", i)},
-          {"weir.dev/attempt", "1"}};
+  return {{reconcile::kLabelManagedBy, reconcile::kManagedByValue},
+          {reconcile::kLabelBatchUid, Uid(i)},
+          {reconcile::kLabelBatch, absl::StrCat("batch-", i)},
+          {reconcile::kLabelAttempt, "1"}};
 }
 
 // Every object is owned by one ConfigMap of the namespace (an owner that
@@ -132,9 +136,9 @@ json BenchJob(int i, const std::string& owner_uid) {
                 {"volumes", {{{"name", "scratch"}, {"emptyDir", json::object()}}}}}}}}}}};
 }
 
-json BenchPod(int i, const std::string& owner_uid) {
-  const std::string name = absl::StrCat("batch-", i, "-1-abcde-xyz12");
-  json labels = Labels(i);
+// A pod with a scheduling gate (the scheduler and kwok leave it alone) and
+// the job controller's labels, like a weir child's pod.
+json GatedPod(const std::string& name, json labels, const std::string& owner_uid, int i) {
   labels["batch.kubernetes.io/job-name"] = absl::StrCat("batch-", i, "-1-abcde");
   labels["job-name"] = absl::StrCat("batch-", i, "-1-abcde");
   labels["batch.kubernetes.io/controller-uid"] = Uid(100000 + i);
@@ -149,6 +153,15 @@ json BenchPod(int i, const std::string& owner_uid) {
         {"automountServiceAccountToken", false},
         {"containers", json::array({MainContainer()})},
         {"volumes", {{{"name", "scratch"}, {"emptyDir", json::object()}}}}}}};
+}
+
+json BenchPod(int i, const std::string& owner_uid) {
+  return GatedPod(absl::StrCat("batch-", i, "-1-abcde-xyz12"), Labels(i), owner_uid, i);
+}
+
+// A pod of another workload: weir's pod without weir's labels.
+json UnrelatedPod(int i, const std::string& owner_uid) {
+  return GatedPod(absl::StrCat("other-", i, "-xyz12"), {{"app", "other"}}, owner_uid, i);
 }
 
 // Creates objects [0, n) of `make` with `threads` workers; AlreadyExists
@@ -180,7 +193,7 @@ bool CreateAll(kube::Client& client, const kube::ResourceRef& ref, const std::st
   return failed == 0;
 }
 
-int Populate(const std::string& ns, int jobs, int pods, int threads) {
+int Populate(const std::string& ns, int jobs, int pods, int threads, int unrelated) {
   absl::StatusOr<std::unique_ptr<kube::HttpClient>> client = NewClient(0);
   if (!client.ok()) {
     std::fprintf(stderr, "client: %s\n", client.status().ToString().c_str());
@@ -207,10 +220,13 @@ int Populate(const std::string& ns, int jobs, int pods, int threads) {
   const auto start = std::chrono::steady_clock::now();
   bool ok = CreateAll(**client, kube::resources::Jobs(), ns, jobs, threads, owner_uid, BenchJob);
   ok = CreateAll(**client, kube::resources::Pods(), ns, pods, threads, owner_uid, BenchPod) && ok;
+  ok = CreateAll(**client, kube::resources::Pods(), ns, unrelated, threads, owner_uid,
+                 UnrelatedPod) &&
+       ok;
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("populated namespace=%s jobs=%d pods=%d seconds=%.1f\n", ns.c_str(), jobs, pods,
-              secs);
+  std::printf("populated namespace=%s jobs=%d pods=%d unrelated_pods=%d seconds=%.1f\n", ns.c_str(),
+              jobs, pods, unrelated, secs);
   return ok ? 0 : 1;
 }
 
@@ -236,8 +252,7 @@ int Measure(const std::string& ns) {
   log_options.level = runtime::LogLevel::kWarning;
   fo.logger = runtime::Logger(log_options);
   runtime::InformerFactory factory(client->get(), fo);
-  runtime::InformerOptions child;  // as weir-controller: children indexed by batch uid
-  child.store.indexed_label_keys.push_back(kBatchUidLabel);
+  runtime::InformerOptions child = reconcile::ChildInformerOptions();
   // CACHE_PAGE_SIZE overrides the reflector's list page size (default 500).
   if (const char* page = std::getenv("CACHE_PAGE_SIZE"); page != nullptr && std::atoi(page) > 0) {
     child.reflector.page_size = std::atoi(page);
@@ -283,7 +298,8 @@ int Cleanup(const std::string& ns) {
 
 int Usage(const char* argv0) {
   std::fprintf(stderr,
-               "usage: %s populate <ns> [jobs] [pods] [threads] | measure <ns> | cleanup <ns>\n",
+               "usage: %s populate <ns> [jobs] [pods] [threads] [unrelated_pods] | measure <ns> | "
+               "cleanup <ns>\n",
                argv0);
   return 2;
 }
@@ -303,7 +319,8 @@ int main(int argc, char** argv) {
     const int jobs = argc > 3 ? std::atoi(argv[3]) : 10000;
     const int pods = argc > 4 ? std::atoi(argv[4]) : 10000;
     const int threads = argc > 5 ? std::atoi(argv[5]) : 16;
-    return Populate(ns, jobs, pods, threads);
+    const int unrelated = argc > 6 ? std::atoi(argv[6]) : 0;
+    return Populate(ns, jobs, pods, threads, unrelated);
   }
   if (mode == "measure") return Measure(ns);
   if (mode == "cleanup") return Cleanup(ns);

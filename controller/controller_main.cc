@@ -174,16 +174,7 @@ int Run(const weir::ClientDecorator& decorate) {
   if (!manager.ok()) return fail("bad controller settings", manager.status());
   weir::runtime::Manager& mgr = **manager;
 
-  // Only weir's Jobs and pods: the cache does not grow with other workloads.
-  weir::runtime::InformerOptions child_options;
-  child_options.reflector.label_selector =
-      absl::StrCat(weir::reconcile::kLabelManagedBy, "=", weir::reconcile::kManagedByValue);
-  for (const char* key : weir::reconcile::kBatchChildIndexLabels) {
-    child_options.store.indexed_label_keys.push_back(key);
-  }
-  for (const char* key : weir::reconcile::kFlowChildIndexLabels) {
-    child_options.store.indexed_label_keys.push_back(key);
-  }
+  const weir::runtime::InformerOptions child_options = weir::reconcile::ChildInformerOptions();
   weir::runtime::Informer& batches = mgr.informers().For(weir::kube::resources::Batches());
   weir::runtime::Informer& flows = mgr.informers().For(weir::kube::resources::JobFlows());
   weir::runtime::Informer& jobs = mgr.informers().For(weir::kube::resources::Jobs(), child_options);

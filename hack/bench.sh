@@ -7,10 +7,13 @@
 #   1. WorkQueue throughput on one thread (build/bin/work_queue_bench,
 #      QUEUE_CYCLES cycles per repeat, QUEUE_REPEATS repeats).
 #   2. The informer cache on the local control plane (build/bin/cache_bench):
-#      CACHE_JOBS suspended Jobs and CACHE_PODS scheduling-gated Pods are
-#      created in a fresh namespace, then CACHE_REPEATS fresh processes each
-#      sync an InformerFactory over them and report sync time and resident
-#      memory. The namespace is deleted at the end, whatever happens.
+#      CACHE_JOBS suspended Jobs and CACHE_PODS scheduling-gated Pods shaped
+#      like weir's children are created in a fresh namespace, then
+#      CACHE_REPEATS fresh processes each sync an InformerFactory over them
+#      (weir-controller's options: weir's objects only) and report sync time
+#      and resident memory; then CACHE_UNRELATED_PODS pods of another
+#      workload (no weir labels) are added beside them and it is measured
+#      again. The namespace is deleted at the end, whatever happens.
 #   3. weir-controller end to end (build/bin/controller_bench): applies crds/
 #      and deploy/, then CONTROLLER_REPEATS times (fresh namespace and
 #      controller process each) BATCHES Batches, and FLOWS JobFlows of STEPS
@@ -35,6 +38,7 @@ QUEUE_REPEATS=${QUEUE_REPEATS:-9}
 CACHE_JOBS=${CACHE_JOBS:-10000}
 CACHE_PODS=${CACHE_PODS:-10000}
 CACHE_REPEATS=${CACHE_REPEATS:-3}
+CACHE_UNRELATED_PODS=${CACHE_UNRELATED_PODS:-50000}
 BATCHES=${BATCHES:-1000}
 FLOWS=${FLOWS:-100}
 STEPS=${STEPS:-10}
@@ -77,6 +81,7 @@ fi
 eval "$("$cluster" env)"
 
 cache_out=()
+unrelated_out=()
 if part cache; then
   log "cache: creating $CACHE_JOBS Jobs and $CACHE_PODS Pods in namespace $ns"
   "$cache_bench" populate "$ns" "$CACHE_JOBS" "$CACHE_PODS"
@@ -86,6 +91,16 @@ if part cache; then
     echo "$line"
     cache_out+=("$line")
   done
+  if ((CACHE_UNRELATED_PODS > 0)); then
+    log "cache: adding $CACHE_UNRELATED_PODS pods of another workload to namespace $ns"
+    "$cache_bench" populate "$ns" "$CACHE_JOBS" "$CACHE_PODS" 16 "$CACHE_UNRELATED_PODS"
+    for ((i = 1; i <= CACHE_REPEATS; i++)); do
+      log "cache: measure $i/$CACHE_REPEATS beside the unrelated pods (fresh process)"
+      line=$("$cache_bench" measure "$ns")
+      echo "$line"
+      unrelated_out+=("$line")
+    done
+  fi
 fi
 
 batch_out=()
@@ -131,6 +146,12 @@ if part cache; then
   echo "  baseline VmRSS MiB:   $(stat base_rss_mib "${cache_out[@]}")"
   echo "  malloc in use MiB:    $(stat heap_in_use_mib "${cache_out[@]}")"
   echo "  malloc free MiB:      $(stat heap_free_mib "${cache_out[@]}")  (freed, not returned to the system)"
+  if ((${#unrelated_out[@]})); then
+    echo "same, beside $CACHE_UNRELATED_PODS pods of another workload in the namespace:"
+    echo "  sync time s:          $(stat sync_s "${unrelated_out[@]}")"
+    echo "  VmRSS after sync MiB: $(stat rss_mib "${unrelated_out[@]}")"
+    echo "  VmHWM MiB:            $(stat hwm_mib "${unrelated_out[@]}")"
+  fi
 fi
 if part controller; then
   echo "weir-controller, $BATCHES Batches, $CONTROLLER_REPEATS runs (pods succeed at once):"

@@ -33,9 +33,6 @@
 
 namespace weir::reconcile {
 
-// Label keys the Job and Pod caches must index for BatchReconciler.
-inline constexpr const char* kBatchChildIndexLabels[] = {"weir.dev/batch-uid"};
-
 class BatchReconciler final : public runtime::Reconciler {
  public:
   // REQUIRES: every pointer in `deps` non-null and outliving this object.

@@ -29,9 +29,6 @@
 
 namespace weir::reconcile {
 
-// Label keys the Job and Pod caches must index for FlowReconciler.
-inline constexpr const char* kFlowChildIndexLabels[] = {"weir.dev/flow-uid"};
-
 class FlowReconciler final : public runtime::Reconciler {
  public:
   // REQUIRES: every pointer in `deps` non-null and outliving this object.
