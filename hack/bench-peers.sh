@@ -125,6 +125,7 @@ driver_system() {
 # --- processes --------------------------------------------------------------------
 
 declare -A procs=()   # name -> pid of each system process this script started
+declare -A metrics=() # name -> its /metrics URL (its own API client's request counts)
 driver_pid=
 
 # A free loopback port.
@@ -152,6 +153,7 @@ stop_system() {
   local name
   for name in "${!procs[@]}"; do stop_pid "${procs[$name]}"; done
   procs=()
+  metrics=()
 }
 
 cleanup() {
@@ -216,12 +218,21 @@ fresh_control_plane() {  # profile
 # --- the systems ----------------------------------------------------------------------
 
 start_weir() {
-  install_weir || return 1
-  local health
+  # (Its check that the kinds are served says "No resources found".)
+  install_weir 2> >(grep -v '^No resources found' >&2) || return 1
+  local health port
   health=$(free_port)
+  port=$(free_port)
+  metrics[weir-controller]="http://127.0.0.1:$port/metrics"
   start_proc weir-controller "$weir_controller" --kubeconfig="$KUBECONFIG" \
-    --health-bind-address="127.0.0.1:$health" --metrics-bind-address="127.0.0.1:$(free_port)"
+    --health-bind-address="127.0.0.1:$health" --metrics-bind-address="127.0.0.1:$port"
   wait_until 60 "weir-controller /readyz" curl -sf "http://127.0.0.1:$health/readyz"
+}
+
+# kubectl wait fails at once on a CRD created so recently that it has no
+# conditions yet, so it is retried.
+crds_established() {
+  wait_until 60 "CRDs Established" "$KUBECTL" wait --for=condition=Established crd --all --timeout=10s
 }
 
 queue_open() { [[ $("$KUBECTL" get queues.scheduling.volcano.sh default -o jsonpath='{.status.state}') == Open ]]; }
@@ -231,17 +242,21 @@ queue_open() { [[ $("$KUBECTL" get queues.scheduling.volcano.sh default -o jsonp
 # and creates the default Queue. No webhooks: the driver's JobTemplates fill
 # in what they would.
 start_volcano() {  # tuned: 0|1
-  local limits=()
+  local limits=() p
   (($1)) && limits=(--kube-api-qps="$PEER_TUNED_QPS" --kube-api-burst="$PEER_TUNED_BURST")
   # Some CRDs are too large for client-side apply's annotation.
   "$KUBECTL" apply --server-side -f "$VOLCANO_CRDS" >/dev/null || return 1
-  "$KUBECTL" wait --for=condition=Established crd --all --timeout=60s >/dev/null || return 1
+  crds_established || return 1
+  p=$(free_port)
+  metrics[vc-scheduler]="http://127.0.0.1:$p/metrics"
   start_proc vc-scheduler "$VC_SCHEDULER" --kubeconfig="$KUBECONFIG" --leader-elect=false \
-    --scheduler-conf="$VOLCANO_SCHEDULER_CONF" --listen-address="127.0.0.1:$(free_port)"
+    --scheduler-conf="$VOLCANO_SCHEDULER_CONF" --listen-address="127.0.0.1:$p"
   wait_until 60 "vc-scheduler's default Queue" "$KUBECTL" get queues.scheduling.volcano.sh default || return 1
+  p=$(free_port)
+  metrics[vc-controller-manager]="http://127.0.0.1:$p/metrics"
   start_proc vc-controller-manager "$VC_CONTROLLER_MANAGER" --kubeconfig="$KUBECONFIG" --leader-elect=false \
     --controllers=job-controller,jobflow-controller,jobtemplate-controller,queue-controller \
-    --listen-address="127.0.0.1:$(free_port)" "${limits[@]}"
+    --listen-address="127.0.0.1:$p" "${limits[@]}"
   wait_until 60 "the default Queue Open" queue_open
 }
 
@@ -255,21 +270,22 @@ argo_ready() {  # metrics_port
     grep -q "Starting Workflow Controller" "$run_dir/workflow-controller.log"
 }
 start_argo() {  # tuned: 0|1
-  local env=(LEADER_ELECTION_DISABLE=true) limits=() metrics
+  local env=(LEADER_ELECTION_DISABLE=true) limits=() port
   if (($1)); then
     env+=(DEFAULT_REQUEUE_TIME=1s)
     limits=(--qps="$PEER_TUNED_QPS" --burst="$PEER_TUNED_BURST")
   fi
   "$KUBECTL" apply --server-side -f "$ARGO_CRDS" >/dev/null || return 1
-  "$KUBECTL" wait --for=condition=Established crd --all --timeout=60s >/dev/null || return 1
+  crds_established || return 1
   "$KUBECTL" create namespace argo >/dev/null || return 1
   # It exits without its configmap.
-  metrics=$(free_port)
+  port=$(free_port)
+  metrics[workflow-controller]="https://127.0.0.1:$port/metrics"
   "$KUBECTL" create configmap workflow-controller-configmap -n argo \
-    --from-literal=config="$(printf 'metricsConfig:\n  port: %s\n' "$metrics")" >/dev/null || return 1
+    --from-literal=config="$(printf 'metricsConfig:\n  port: %s\n' "$port")" >/dev/null || return 1
   start_proc workflow-controller env "${env[@]}" "$ARGO_WORKFLOW_CONTROLLER" --kubeconfig="$KUBECONFIG" \
     --namespace=argo --namespaced --managed-namespace="$NS" --executor-image=argoexec:bench "${limits[@]}"
-  wait_until 60 "workflow-controller's metrics and start" argo_ready "$metrics"
+  wait_until 60 "workflow-controller's metrics and start" argo_ready "$port"
 }
 
 start_system() {
@@ -310,6 +326,18 @@ cpu_snapshot() {
 }
 
 scrape() { "$KUBECTL" get --raw /metrics >"$1"; }
+
+# Keeps each system process's own count of its API requests (weir:
+# weir_api_requests_total, Argo: argo_workflows_k8s_request_duration_count;
+# Volcano's listen addresses served none here) in the run's directory, for
+# telling components apart; not parsed here.
+scrape_clients() {
+  local name
+  for name in "${!metrics[@]}"; do
+    curl -sfk "${metrics[$name]}" 2>/dev/null |
+      grep -E '^[a-z_]*(requests?_total|request_duration_count)' >"$run_dir/$name.requests" || true
+  done
+}
 
 # Reads the three scrapes (before idling, after idling, after the run) and
 # prints key=value figures per step of the run: API writes net of the
@@ -412,6 +440,7 @@ run_one() {  # profile system workload duration repeat
     machine1=$(cpu_total)
     cpu2=$(cpu_snapshot)
     scrape "$m2"
+    scrape_clients
     json=$(jq -c 'select(type == "object")' "$run_dir/driver.json" 2>/dev/null) || json=""
     [[ -n $json ]] || { json="{}"; ok=0; }
   fi
