@@ -40,8 +40,7 @@
 #   argo-tuned     DEFAULT_REQUEUE_TIME=1s, client limits PEER_TUNED_QPS/BURST
 # Workloads (WORKLOADS):
 #   w1     100 flows x 10 chained steps
-#   w2     20 flows, fan-out 1 -> 48 -> 1 (960 pods alive at once; weir's
-#          CRD allows at most 32 dependencies per step, so weir refuses it)
+#   w2     20 flows, fan-out 1 -> 48 -> 1 (960 pods alive at once)
 #   w3     1,000 single-step flows (weir-batch: 1,000 Batches)
 #   c20x5  20 flows x 5 chained steps (the first side-by-side run's shape)
 # Knobs: PROFILES ("default production"), DURATIONS ("0s 1s"), REPEATS (3),
