@@ -40,6 +40,7 @@
 #include "kube/errors.h"
 #include "kube/http_client.h"
 #include "nlohmann/json.hpp"
+#include "reconcile/child_informers.h"
 #include "reconcile/children.h"
 #include "runtime/informer.h"
 #include "runtime/log.h"

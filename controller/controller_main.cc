@@ -21,6 +21,7 @@
 #include "kube/http_client.h"
 #include "kube/server_check.h"
 #include "reconcile/batch_reconciler.h"
+#include "reconcile/child_informers.h"
 #include "reconcile/children.h"
 #include "reconcile/flow_reconciler.h"
 #include "runtime/informer.h"

@@ -219,11 +219,4 @@ std::optional<int> AttemptOf(const nlohmann::json& object) {
   return attempt;
 }
 
-runtime::InformerOptions ChildInformerOptions() {
-  runtime::InformerOptions options;
-  options.reflector.label_selector = absl::StrCat(kLabelManagedBy, "=", kManagedByValue);
-  options.store.indexed_label_keys = {kLabelBatchUid, kLabelFlowUid};
-  return options;
-}
-
 }  // namespace weir::reconcile

@@ -13,7 +13,6 @@
 #include "absl/strings/string_view.h"
 #include "api/quantity.h"
 #include "nlohmann/json.hpp"
-#include "runtime/informer.h"
 
 namespace weir::reconcile {
 
@@ -104,11 +103,5 @@ std::optional<int> AttemptOf(const nlohmann::json& object);
 // The name of the main container of a pod spec: `main_container` if set,
 // else the first container's name ("" if there is none).
 std::string MainContainerName(const nlohmann::json& pod_spec, absl::string_view main_container);
-
-// How weir-controller caches Jobs and pods: only those labelled
-// weir.dev/managed-by=weir (every child Job and, through its template, its
-// pods), so memory does not grow with other workloads; indexed by the owner
-// uid labels the reconcilers look children up by.
-runtime::InformerOptions ChildInformerOptions();
 
 }  // namespace weir::reconcile
