@@ -82,30 +82,30 @@ eval "$("$cluster" env)"
 
 cache_out=()
 unrelated_out=()
+# measure_cache <array> <what>: CACHE_REPEATS fresh processes, lines into <array>.
+measure_cache() {
+  local -n out=$1
+  local i line
+  for ((i = 1; i <= CACHE_REPEATS; i++)); do
+    log "cache: measure $i/$CACHE_REPEATS$2 (fresh process)"
+    line=$("$cache_bench" measure "$ns")
+    echo "$line"
+    out+=("$line")
+  done
+}
 if part cache; then
   log "cache: creating $CACHE_JOBS Jobs and $CACHE_PODS Pods in namespace $ns"
   "$cache_bench" populate "$ns" "$CACHE_JOBS" "$CACHE_PODS"
-  for ((i = 1; i <= CACHE_REPEATS; i++)); do
-    log "cache: measure $i/$CACHE_REPEATS (fresh process)"
-    line=$("$cache_bench" measure "$ns")
-    echo "$line"
-    cache_out+=("$line")
-  done
+  measure_cache cache_out ""
   if ((CACHE_UNRELATED_PODS > 0)); then
     log "cache: adding $CACHE_UNRELATED_PODS pods of another workload to namespace $ns"
     "$cache_bench" populate "$ns" "$CACHE_JOBS" "$CACHE_PODS" 16 "$CACHE_UNRELATED_PODS"
-    for ((i = 1; i <= CACHE_REPEATS; i++)); do
-      log "cache: measure $i/$CACHE_REPEATS beside the unrelated pods (fresh process)"
-      line=$("$cache_bench" measure "$ns")
-      echo "$line"
-      unrelated_out+=("$line")
-    done
+    measure_cache unrelated_out " beside the unrelated pods"
   fi
 fi
 
 batch_out=()
 flow_out=()
-loads=()
 if part controller; then
   # One left by `make run` (watching every namespace) would act on them too.
   "$cluster" stop-controller
