@@ -478,15 +478,16 @@ class PodClassifier {
     if (std::optional<Outcome> o = ImageOrConfigError()) return *o;
 
     if (main_running) {
-      const std::optional<absl::Time> since = Time(main_.running(), "startedAt");
-      // A startedAt ahead of this clock (skew) is not waited for.
+      Outcome o = StillGoing(Phase::kRunning, "",
+                             absl::StrCat("container \"", main_.name, "\" is running"));
+      // Still starting (a startedAt ahead of this clock, skew, is not waited for).
+      const std::optional<absl::Time> since = o.started_at;
       if (since.has_value() && obs_.now >= *since && obs_.now < *since + kRunningReportDelay) {
-        Outcome o = StillGoing(Phase::kPending, "", std::string(kStartingMessage));
+        o.phase = Phase::kPending;
+        o.message = kStartingMessage;
         o.look_again_at = *since + kRunningReportDelay;
-        return o;
       }
-      return StillGoing(Phase::kRunning, "",
-                        absl::StrCat("container \"", main_.name, "\" is running"));
+      return o;
     }
 
     const json& conds = Field(pod_.status, "conditions");
