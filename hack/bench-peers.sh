@@ -46,7 +46,9 @@
 # Knobs: PROFILES ("default production"), DURATIONS ("0s 1s"), REPEATS (3),
 # SCALE (divide every flow count by it, at least 1 flow: SCALE=10 for a quick
 # check), SETTLE_S (5), IDLE_S (10), KEEP_METRICS (0; 1 keeps the raw
-# scrapes), DRIVER_TIMEOUT (1800s), CREATORS (8), EXTRA_NODES (8),
+# scrapes), PPROF_S (0; N > 0 saves an N-second CPU profile of the API server
+# taken while the driver runs, as kube-apiserver.pprof, for `go tool pprof`),
+# DRIVER_TIMEOUT (1800s), CREATORS (8), EXTRA_NODES (8),
 # PEER_TUNED_QPS (1000), PEER_TUNED_BURST (2000), BENCH_OUT (build/bench-peers),
 # BENCH_CLUSTER_DIR (/tmp/weir-bench-peers; wiped by every run: never point it
 # at a control plane you use), PEERS_BENCH (the driver; default
@@ -67,6 +69,9 @@ SCALE=${SCALE:-1}
 IDLE_S=${IDLE_S:-10}
 SETTLE_S=${SETTLE_S:-5}
 KEEP_METRICS=${KEEP_METRICS:-0}
+PPROF_S=${PPROF_S:-0}
+# (hack/cluster.sh turns profiling off; the later flag wins.)
+((PPROF_S == 0)) || export WEIR_APISERVER_ARGS="${WEIR_APISERVER_ARGS:-} --profiling=true"
 DRIVER_TIMEOUT=${DRIVER_TIMEOUT:-1800s}
 CREATORS=${CREATORS:-8}
 EXTRA_NODES=${EXTRA_NODES:-8}
@@ -433,11 +438,17 @@ run_one() {  # profile system workload duration repeat
       --steps="$steps" --width="$width" --duration="$duration" --namespace="$NS" \
       --creators="$CREATORS" --timeout="$DRIVER_TIMEOUT" >"$run_dir/driver.json" 2>"$run_dir/driver.log" &
     driver_pid=$!
+    if ((PPROF_S > 0)); then
+      "$KUBECTL" get --raw "/debug/pprof/profile?seconds=$PPROF_S" >"$run_dir/kube-apiserver.pprof" &
+      pprof_pid=$!
+    fi
     wait "$driver_pid" || ok=0
     driver_pid=
     t1=$(date +%s.%N)
     machine1=$(cpu_total)
     cpu2=$(cpu_snapshot)
+    [[ -z ${pprof_pid:-} ]] || wait "$pprof_pid" || log "no API server profile; see $run_dir"
+    pprof_pid=
     scrape "$m2"
     scrape_clients
     json=$(jq -c 'select(type == "object")' "$run_dir/driver.json" 2>/dev/null) || json=""
