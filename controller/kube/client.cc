@@ -67,6 +67,19 @@ absl::Status WatchStream::ForEach(const std::function<bool(const WatchEvent&)>& 
   return status();
 }
 
+absl::StatusOr<nlohmann::json> Client::ListEach(
+    const ResourceRef& ref, absl::string_view ns, const ListOptions& options,
+    const std::function<void(nlohmann::json item)>& each) {
+  absl::StatusOr<nlohmann::json> page = List(ref, ns, options);
+  if (!page.ok()) return page;
+  auto items = page->find("items");
+  if (items != page->end() && items->is_array()) {
+    for (nlohmann::json& item : *items) each(std::move(item));
+  }
+  if (page->is_object()) (*page)["items"] = nlohmann::json::array();
+  return page;
+}
+
 absl::StatusOr<nlohmann::json> Client::ListAll(const ResourceRef& ref, absl::string_view ns,
                                                ListOptions options) {
   if (options.limit <= 0) options.limit = 500;

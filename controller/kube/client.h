@@ -191,6 +191,15 @@ class Client {
   virtual absl::StatusOr<nlohmann::json> List(const ResourceRef& ref, absl::string_view ns,
                                               const ListOptions& options = {}) = 0;
 
+  // One page like List, but each item goes to `each`, in order, and the page
+  // comes back with an empty items array. HttpClient hands an item over as
+  // soon as it is decoded, so a reader that keeps a reduced copy never holds
+  // the whole page decoded: after a list of tens of thousands of objects the
+  // heap is not left fragmented by them. This default calls List.
+  virtual absl::StatusOr<nlohmann::json> ListEach(
+      const ResourceRef& ref, absl::string_view ns, const ListOptions& options,
+      const std::function<void(nlohmann::json item)>& each);
+
   virtual absl::StatusOr<nlohmann::json> Create(const ResourceRef& ref, absl::string_view ns,
                                                 const nlohmann::json& object,
                                                 const CreateOptions& options = {}) = 0;

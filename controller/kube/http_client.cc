@@ -93,6 +93,26 @@ absl::StatusOr<std::string> BuildPath(const ResourceRef& ref, absl::string_view 
   return path;
 }
 
+nlohmann::json ParseListEach(absl::string_view body,
+                             const std::function<void(nlohmann::json)>& each) {
+  // Depth 1 holds the List's own keys; an item ends at depth 2 inside
+  // "items". Returning false drops the handed-over item from the result.
+  bool in_items = false;
+  nlohmann::json::parser_callback_t callback = [&](int depth, nlohmann::json::parse_event_t event,
+                                                   nlohmann::json& parsed) {
+    if (depth == 1 && event == nlohmann::json::parse_event_t::key) {
+      in_items = parsed.is_string() && parsed.get_ref<const std::string&>() == "items";
+    } else if (in_items && depth == 2 &&
+               (event == nlohmann::json::parse_event_t::object_end ||
+                event == nlohmann::json::parse_event_t::value)) {
+      each(std::move(parsed));
+      return false;
+    }
+    return true;
+  };
+  return nlohmann::json::parse(body.begin(), body.end(), callback, /*allow_exceptions=*/false);
+}
+
 }  // namespace internal
 
 namespace {
@@ -290,6 +310,9 @@ class HttpClient::Impl {
     const nlohmann::json* body = nullptr;
     std::string content_type = "application/json";
     std::string accept = "application/json";
+    // For a list: each item of a successful answer goes here as it is
+    // decoded, and the List object is returned with an empty items array.
+    const std::function<void(nlohmann::json)>* each_item = nullptr;
   };
 
   // Builds the HTTP message; the token is fetched per attempt.
@@ -347,7 +370,10 @@ class HttpClient::Impl {
       Observe(r.verb, ref, code, start);
       if (code >= 200 && code <= 299) {
         if (absl::StripAsciiWhitespace(body).empty()) return nlohmann::json::object();
-        nlohmann::json parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+        nlohmann::json parsed =
+            r.each_item == nullptr
+                ? nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false)
+                : internal::ParseListEach(body, *r.each_item);
         if (parsed.is_discarded()) {
           return absl::InternalError(absl::StrCat(r.verb, " ", ref.ToString(),
                                                   ": response is not JSON: ", body.substr(0, 200)));
@@ -475,9 +501,22 @@ absl::StatusOr<nlohmann::json> HttpClient::GetPath(absl::string_view path) {
 
 absl::StatusOr<nlohmann::json> HttpClient::List(const ResourceRef& ref, absl::string_view ns,
                                                 const ListOptions& options) {
+  return ListPage(ref, ns, options, nullptr);
+}
+
+absl::StatusOr<nlohmann::json> HttpClient::ListEach(
+    const ResourceRef& ref, absl::string_view ns, const ListOptions& options,
+    const std::function<void(nlohmann::json item)>& each) {
+  return ListPage(ref, ns, options, &each);
+}
+
+absl::StatusOr<nlohmann::json> HttpClient::ListPage(
+    const ResourceRef& ref, absl::string_view ns, const ListOptions& options,
+    const std::function<void(nlohmann::json item)>* each) {
   absl::StatusOr<std::string> path = internal::BuildPath(ref, ns, "", "", false);
   if (!path.ok()) return path.status();
   Impl::Request r{"list", http::methods::GET, *std::move(path), {}};
+  r.each_item = each;
   if (!options.label_selector.empty())
     r.params.emplace_back("labelSelector", options.label_selector);
   if (!options.field_selector.empty())

@@ -62,6 +62,10 @@ class HttpClient final : public Client {
                                      const GetOptions& options = {}) override;
   absl::StatusOr<nlohmann::json> List(const ResourceRef& ref, absl::string_view ns,
                                       const ListOptions& options = {}) override;
+  // Parses the page item by item (see Client::ListEach).
+  absl::StatusOr<nlohmann::json> ListEach(
+      const ResourceRef& ref, absl::string_view ns, const ListOptions& options,
+      const std::function<void(nlohmann::json item)>& each) override;
   absl::StatusOr<nlohmann::json> Create(const ResourceRef& ref, absl::string_view ns,
                                         const nlohmann::json& object,
                                         const CreateOptions& options = {}) override;
@@ -97,6 +101,10 @@ class HttpClient final : public Client {
  private:
   class Impl;
   explicit HttpClient(std::unique_ptr<Impl> impl);
+  // List and ListEach: `each` null for a whole page.
+  absl::StatusOr<nlohmann::json> ListPage(const ResourceRef& ref, absl::string_view ns,
+                                          const ListOptions& options,
+                                          const std::function<void(nlohmann::json item)>* each);
   std::unique_ptr<Impl> impl_;
 };
 
@@ -111,6 +119,12 @@ std::string EncodeQuery(const std::vector<std::pair<std::string, std::string>>& 
 absl::StatusOr<std::string> BuildPath(const ResourceRef& ref, absl::string_view ns,
                                       absl::string_view name, absl::string_view subresource,
                                       bool name_required);
+// Parses a List body, handing each element of its top-level "items" array to
+// `each` as soon as it is decoded (so the page is never decoded whole); the
+// result has "items": [] in their place. A body that is not JSON comes back
+// discarded (is_discarded()), like nlohmann::json::parse without exceptions.
+nlohmann::json ParseListEach(absl::string_view body,
+                             const std::function<void(nlohmann::json)>& each);
 }  // namespace internal
 
 }  // namespace weir::kube

@@ -232,6 +232,41 @@ TEST_F(HttpClientTest, ListAllFollowsContinue) {
   EXPECT_EQ(server_.seen()[1].query, "limit=2&continue=p2");
 }
 
+TEST_F(HttpClientTest, ListEachHandsOverEveryItemInOrderAndReturnsThePageWithout) {
+  // Objects nested in items, and List keys before and after items, are not items.
+  server_.SetHandler([](http::http_request req, const Seen&) {
+    req.reply(http::status_codes::OK,
+              R"({"kind":"PodList","metadata":{"resourceVersion":"7","continue":"c"},)"
+              R"("items":[{"n":1,"spec":{"a":{"b":[{"c":1}]}}},{"n":2},{"n":3,"m":{}}],)"
+              R"("extra":{"items":[{"n":9}]}})",
+              "application/json");
+  });
+  auto client = NewClient();
+  std::vector<nlohmann::json> seen;
+  absl::StatusOr<nlohmann::json> page = client->ListEach(
+      resources::Pods(), "ns", Limit(3), [&](nlohmann::json item) { seen.push_back(item); });
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0]["n"], 1);
+  EXPECT_EQ(seen[0]["spec"]["a"]["b"][0]["c"], 1);
+  EXPECT_EQ(seen[2]["m"], nlohmann::json::object());
+  EXPECT_EQ((*page)["items"], nlohmann::json::array());
+  EXPECT_EQ((*page)["metadata"]["continue"], "c");
+  EXPECT_EQ((*page)["extra"]["items"][0]["n"], 9);
+  EXPECT_EQ(server_.seen()[0].query, "limit=3");
+  EXPECT_THAT(observer_.records(), ElementsAre("list pods 200"));
+}
+
+TEST_F(HttpClientTest, ListEachOfABodyThatIsNotJsonIsInternal) {
+  server_.SetHandler([](http::http_request req, const Seen&) {
+    req.reply(http::status_codes::OK, R"({"items":[{"n":1},{"n":)", "application/json");
+  });
+  auto client = NewClient();
+  absl::StatusOr<nlohmann::json> page =
+      client->ListEach(resources::Pods(), "ns", {}, [](nlohmann::json) {});
+  EXPECT_EQ(page.status().code(), absl::StatusCode::kInternal) << page.status();
+}
+
 TEST_F(HttpClientTest, CreateUpdateAndStatus) {
   auto client = NewClient();
   nlohmann::json obj = {{"metadata", {{"name", "b1"}, {"resourceVersion", "7"}}}};

@@ -170,13 +170,23 @@ absl::Status Reflector::ListAndReplace() {
   // never goes back in time.
   //
   // Page by page (as Client::ListAll does), and each item goes to the sink's
-  // Reduce as its page arrives: only the reduced objects accumulate, so a
-  // list of many large objects is never in memory whole.
+  // Reduce as the client decodes it: only the reduced objects accumulate, so
+  // a list of many large objects is never in memory whole, not even a page.
   std::string rv;
   std::vector<json> items;
   const std::string api_version = options_.resource.ApiVersion();
+  const auto reduce = [&](json item) {
+    // List items come without apiVersion/kind; watch events have them.
+    if (item.is_object()) {
+      if (!item.contains("apiVersion")) item["apiVersion"] = api_version;
+      if (!item.contains("kind") && !options_.resource.kind.empty()) {
+        item["kind"] = options_.resource.kind;
+      }
+    }
+    items.push_back(sink_->Reduce(std::move(item)));
+  };
   while (true) {
-    absl::StatusOr<json> page = client_->List(options_.resource, options_.ns, lo);
+    absl::StatusOr<json> page = client_->ListEach(options_.resource, options_.ns, lo, reduce);
     if (!page.ok()) {
       absl::MutexLock l(&mu_);
       ++stats_.failed_lists;
@@ -184,21 +194,6 @@ absl::Status Reflector::ListAndReplace() {
     }
     if (lo.continue_token.empty()) rv = kube::MetadataString(*page, "resourceVersion");
     const std::string next = kube::MetadataString(*page, "continue");
-    if (page->contains("items") && (*page)["items"].is_array()) {
-      json& page_items = (*page)["items"];
-      items.reserve(items.size() + page_items.size());
-      for (json& item : page_items) {
-        // List items come without apiVersion/kind; watch events have them.
-        if (item.is_object()) {
-          if (!item.contains("apiVersion")) item["apiVersion"] = api_version;
-          if (!item.contains("kind") && !options_.resource.kind.empty()) {
-            item["kind"] = options_.resource.kind;
-          }
-        }
-        items.push_back(sink_->Reduce(std::move(item)));
-        item = json();  // free the full object now
-      }
-    }
     if (next.empty()) break;
     lo.continue_token = next;
     // A continued list is served from the snapshot named by the token.
