@@ -18,7 +18,6 @@
 #include <cstdio>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,17 +82,14 @@ class ScriptedApiServer {
   using Stream = concurrency::streams::producer_consumer_buffer<uint8_t>;
 
   ScriptedApiServer() {
-    std::mt19937 rng(std::random_device{}());
-    for (int i = 0; i < 50 && listener_ == nullptr; ++i) {
-      port_ = 20000 + static_cast<int>(rng() % 30000);
-      auto l = std::make_unique<http::experimental::listener::http_listener>(
-          absl::StrCat("http://127.0.0.1:", port_, "/"));
-      l->support([this](http::http_request req) { Handle(std::move(req)); });
-      try {
-        l->open().wait();
-        listener_ = std::move(l);
-      } catch (const std::exception&) {
-      }
+    port_ = FreeLoopbackPort();
+    listener_ = std::make_unique<http::experimental::listener::http_listener>(
+        absl::StrCat("http://127.0.0.1:", port_, "/"));
+    listener_->support([this](http::http_request req) { Handle(std::move(req)); });
+    try {
+      listener_->open().wait();
+    } catch (const std::exception&) {
+      listener_.reset();  // the port was taken meanwhile: listening() says so
     }
   }
   // REQUIRES: the client has stopped (no more watches come).
