@@ -93,6 +93,16 @@ absl::StatusOr<std::string> BuildPath(const ResourceRef& ref, absl::string_view 
   return path;
 }
 
+}  // namespace internal
+
+namespace {
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+// Parses a List body, handing each element of its top-level "items" array to
+// `each` as soon as it is decoded (so the page is never decoded whole); the
+// result has "items": [] in their place. A body that is not JSON comes back
+// discarded (is_discarded()), like nlohmann::json::parse without exceptions.
 nlohmann::json ParseListEach(absl::string_view body,
                              const std::function<void(nlohmann::json)>& each) {
   // Depth 1 holds the List's own keys; an item ends at depth 2 inside
@@ -112,12 +122,6 @@ nlohmann::json ParseListEach(absl::string_view body,
   };
   return nlohmann::json::parse(body.begin(), body.end(), callback, /*allow_exceptions=*/false);
 }
-
-}  // namespace internal
-
-namespace {
-
-using Params = std::vector<std::pair<std::string, std::string>>;
 
 // Maps anything cpprestsdk (or the code below it) throws to a status.
 absl::Status StatusFromException(std::exception_ptr ep, bool canceled) {
@@ -373,7 +377,7 @@ class HttpClient::Impl {
         nlohmann::json parsed =
             r.each_item == nullptr
                 ? nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false)
-                : internal::ParseListEach(body, *r.each_item);
+                : ParseListEach(body, *r.each_item);
         if (parsed.is_discarded()) {
           return absl::InternalError(absl::StrCat(r.verb, " ", ref.ToString(),
                                                   ": response is not JSON: ", body.substr(0, 200)));

@@ -119,12 +119,6 @@ std::string EncodeQuery(const std::vector<std::pair<std::string, std::string>>& 
 absl::StatusOr<std::string> BuildPath(const ResourceRef& ref, absl::string_view ns,
                                       absl::string_view name, absl::string_view subresource,
                                       bool name_required);
-// Parses a List body, handing each element of its top-level "items" array to
-// `each` as soon as it is decoded (so the page is never decoded whole); the
-// result has "items": [] in their place. A body that is not JSON comes back
-// discarded (is_discarded()), like nlohmann::json::parse without exceptions.
-nlohmann::json ParseListEach(absl::string_view body,
-                             const std::function<void(nlohmann::json)>& each);
 }  // namespace internal
 
 }  // namespace weir::kube

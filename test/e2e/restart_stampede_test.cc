@@ -171,7 +171,7 @@ class ScriptedApiServer {
       patched_.insert(name);
       return patched;
     }
-    if (req.method() == http::methods::GET && !absl::StrContains(path, "/version")) {
+    if (req.method() == http::methods::GET) {
       // Any other list this start makes (JobFlows, JobTemplates, Jobs, Pods): empty.
       const std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
       if (parts.size() >= 5 && parts[parts.size() - 3] == "namespaces") {
