@@ -3,11 +3,13 @@
 #include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ssl.hpp>
 #include <chrono>
 #include <exception>
 #include <system_error>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -184,46 +186,49 @@ void ConfigureTls(boost::asio::ssl::context& ctx, const std::string& ca, const s
   }
 }
 
-// A watch over one long-lived HTTP response, read line by line.
+// A watch over one long-lived HTTP response. Each read waits for at least
+// one byte and then takes everything already buffered, so a burst of events
+// costs one task, not one per byte as istream::read_line does.
 class HttpWatchStream final : public WatchStream {
  public:
   HttpWatchStream(std::unique_ptr<httpc::http_client> client, http::http_response response,
                   std::unique_ptr<pplx::cancellation_token_source> cancel)
       : client_(std::move(client)),
         response_(std::move(response)),
-        body_(response_.body()),
+        body_(response_.body().streambuf()),
         cancel_(std::move(cancel)) {}
 
   ~HttpWatchStream() override {
     Cancel();
     // Release the body before the client that owns the connection.
-    body_ = concurrency::streams::istream();
+    body_ = concurrency::streams::streambuf<uint8_t>();
     response_ = http::http_response();
   }
 
   bool Next(WatchEvent* event) override {
+    // The most read at once: bounds the copy, not the line (the decoder
+    // keeps a partial line across reads).
+    constexpr size_t kMaxRead = 1 << 20;
     if (ended_) return false;
     while (true) {
       if (canceled_) return End(MakeStatus(Reason::kCanceled, "watch canceled"));
-      std::string line;
+      if (decoder_.Next(event)) return true;
+      if (!decoder_.status().ok()) return End(decoder_.status());
+      if (at_end_) return End(absl::OkStatus());
       try {
-        // A buffer of the body's own character type: read_line would
-        // reinterpret a char buffer as an unsigned char one (UBSan: "not an
-        // object of type basic_streambuf").
-        concurrency::streams::container_buffer<std::vector<uint8_t>> buf;
-        body_.read_line(buf).get();
-        line.assign(buf.collection().begin(), buf.collection().end());
-        if (line.empty() && body_.is_eof()) {
-          if (canceled_) return End(MakeStatus(Reason::kCanceled, "watch canceled"));
-          return End(absl::OkStatus());
+        // getn of no more than is buffered completes at once; of 1 byte
+        // when nothing is, it waits for the next.
+        chunk_.resize(std::clamp<size_t>(body_.in_avail(), 1, kMaxRead));
+        const size_t n = body_.getn(chunk_.data(), chunk_.size()).get();
+        if (n == 0) {
+          at_end_ = true;
+          decoder_.Finish();
+        } else {
+          decoder_.Feed(absl::string_view(reinterpret_cast<const char*>(chunk_.data()), n));
         }
       } catch (...) {
         return End(StatusFromException(std::current_exception(), canceled_));
       }
-      line.push_back('\n');  // read_line drops it
-      decoder_.Feed(line);
-      if (decoder_.Next(event)) return true;
-      if (!decoder_.status().ok()) return End(decoder_.status());
     }
   }
 
@@ -251,11 +256,14 @@ class HttpWatchStream final : public WatchStream {
 
   std::unique_ptr<httpc::http_client> client_;
   http::http_response response_;
-  concurrency::streams::istream body_;
+  concurrency::streams::streambuf<uint8_t> body_;
   std::unique_ptr<pplx::cancellation_token_source> cancel_;
   std::atomic<bool> canceled_{false};
-  WatchDecoder decoder_;  // reader thread only
-  bool ended_ = false;    // reader thread only
+  // Reader thread only:
+  WatchDecoder decoder_;
+  std::vector<uint8_t> chunk_;
+  bool at_end_ = false;
+  bool ended_ = false;
   mutable absl::Mutex mu_;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
 };
@@ -448,7 +456,9 @@ class HttpClient::Impl {
       }
       concurrency::streams::istream body = resp.body();
       while (true) {
-        // As in HttpWatchStream::Next: a buffer of the body's own type.
+        // A buffer of the body's own character type: read_line would
+        // reinterpret a char buffer as an unsigned char one (UBSan: "not an
+        // object of type basic_streambuf").
         concurrency::streams::container_buffer<std::vector<uint8_t>> buf;
         body.read_line(buf).get();
         if (buf.collection().empty() && body.is_eof()) return absl::OkStatus();

@@ -645,6 +645,40 @@ TEST_F(HttpClientTest, WatchStreamsTypedEvents) {
   EXPECT_THAT(observer_.records(), ElementsAre("watch configmaps 200"));
 }
 
+// The body arrives in pieces that do not follow lines: one ends inside an
+// event, the next holds the rest of it, a whole event of 3 MiB (more than one
+// read takes) and the start of the last, which the close completes without a
+// newline.
+TEST_F(HttpClientTest, WatchTakesEventsInPiecesOfAnySize) {
+  StreamingReply reply;
+  server_.SetHandler([&](http::http_request req, const Seen&) { reply.Reply(req); });
+  auto client = NewClient();
+  absl::StatusOr<std::unique_ptr<WatchStream>> w = client->Watch(resources::Pods(), "", {});
+  ASSERT_TRUE(w.ok()) << w.status();
+  auto event = [](const char* type, const std::string& name, const std::string& note) {
+    return nlohmann::json{
+        {"type", type},
+        {"object", {{"metadata", {{"name", name}, {"annotations", {{"note", note}}}}}}}}
+        .dump();
+  };
+  const std::string first = event("ADDED", "a", "x") + "\n";
+  const std::string big = event("MODIFIED", "b", std::string(3 << 20, 'y')) + "\r\n";
+  const std::string all = first + big + event("DELETED", "c", "z");
+  reply.SendText(all.substr(0, 20));
+  reply.SendText(all.substr(20, first.size() + big.size() + 10 - 20));
+  reply.SendText(all.substr(first.size() + big.size() + 10));
+  reply.Close();
+  std::vector<std::string> seen;
+  absl::Status end = (*w)->ForEach([&](const WatchEvent& e) {
+    seen.push_back(
+        absl::StrCat(e.object["metadata"]["name"].get<std::string>(), " ",
+                     e.object["metadata"]["annotations"]["note"].get<std::string>().size()));
+    return true;
+  });
+  EXPECT_TRUE(end.ok()) << end;
+  EXPECT_THAT(seen, ElementsAre("a 1", absl::StrCat("b ", 3 << 20), "c 1"));
+}
+
 TEST_F(HttpClientTest, WatchCancelFromAnotherThreadUnblocksNext) {
   StreamingReply reply;
   server_.SetHandler([&](http::http_request req, const Seen&) { reply.Reply(req); });

@@ -17,8 +17,9 @@
 // - Never throws, on any bytes. Splitting the same bytes differently gives
 //   the same events.
 //
-// HttpWatchStream feeds it the lines cpprestsdk reads off the connection
-// (cpprestsdk has already undone the HTTP chunked transfer coding).
+// HttpWatchStream feeds it the bytes as cpprestsdk hands them over, in
+// pieces of whatever size arrived (the HTTP chunked transfer coding already
+// undone).
 // Thread-compatible.
 #pragma once
 
