@@ -34,11 +34,6 @@ bool IsWeirAnnotation(const std::string& key) {
   return absl::StartsWith(key, "weir.dev/") || absl::StartsWith(key, "sim.weir.dev/");
 }
 
-std::vector<std::string> NamespaceValues(const json& object) {
-  const json* metadata = Member(object, "metadata");
-  return {metadata == nullptr ? std::string() : StringMember(*metadata, "namespace")};
-}
-
 std::vector<std::string> OwnerUidValues(const json& object) {
   std::vector<std::string> out;
   const json* metadata = Member(object, "metadata");
@@ -262,7 +257,6 @@ ObjectPtr Store::Entry::Snapshot() const {
 // ---- Store -----------------------------------------------------------------
 
 Store::Store(StoreOptions options) : options_(std::move(options)) {
-  indexes_[kNamespaceIndex].fn = NamespaceValues;
   if (options_.index_owner_uid) indexes_[kOwnerUidIndex].fn = OwnerUidValues;
   if (!options_.indexed_label_keys.empty()) {
     indexes_[kLabelIndex].fn = LabelValues(options_.indexed_label_keys);
@@ -457,7 +451,15 @@ std::vector<std::string> Store::ListKeys() const {
 
 std::vector<ObjectPtr> Store::ListNamespace(absl::string_view ns) const {
   if (ns.empty()) return List();
-  return ByIndex(kNamespaceIndex, ns);
+  // Keys are "namespace/name", so a namespace's objects are adjacent.
+  const std::string prefix = absl::StrCat(ns, "/");
+  absl::MutexLock l(&mu_);
+  std::vector<ObjectPtr> out;
+  for (auto it = objects_.lower_bound(prefix);
+       it != objects_.end() && absl::StartsWith(it->first, prefix); ++it) {
+    out.push_back(it->second.Snapshot());
+  }
+  return out;
 }
 
 std::vector<ObjectPtr> Store::ByIndex(absl::string_view index, absl::string_view value) const {

@@ -11,7 +11,7 @@
 //     is stored, so only the fields controllers read are kept (see
 //     TransformFor() and the Pod/Job transforms below). Index functions and
 //     readers see the transformed object.
-//   - Indexes: always by namespace; by owner uid (every
+//   - Indexes: by owner uid (every
 //     metadata.ownerReferences[].uid) unless disabled; by label "key=value"
 //     for the label keys named in StoreOptions::indexed_label_keys; plus any
 //     custom index added with AddIndex(). Index lookups return objects in key
@@ -63,7 +63,6 @@ using Transform = std::function<nlohmann::json(nlohmann::json)>;
 using IndexFunc = std::function<std::vector<std::string>(const nlohmann::json&)>;
 
 // Built-in index names.
-inline constexpr char kNamespaceIndex[] = "namespace";
 inline constexpr char kOwnerUidIndex[] = "owner-uid";
 inline constexpr char kLabelIndex[] = "label";  // values are "key=value"
 
@@ -175,7 +174,8 @@ class Store {
   // All objects in key order.
   std::vector<ObjectPtr> List() const;
   std::vector<std::string> ListKeys() const;
-  // Objects in `ns` (all when empty).
+  // Objects in `ns` (all when empty), in key order. No index: a
+  // namespace's keys are adjacent in the map.
   std::vector<ObjectPtr> ListNamespace(absl::string_view ns) const;
   // Objects whose index `index` has `value`. Empty if there is no such
   // index (or no such object).
