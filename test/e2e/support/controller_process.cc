@@ -129,14 +129,23 @@ absl::StatusOr<std::string> ControllerProcess::HttpGet(const std::string& path) 
 }
 
 std::vector<std::string> ControllerProcess::SanitizerReports() const {
+  // A report is its first line and the stack under it, up to the sanitizer's
+  // SUMMARY line: CI keeps the test's output, not the controller's log.
+  constexpr int kMaxLines = 60;
   std::vector<std::string> reports;
   std::ifstream log(log_path_);
+  int lines_left = 0;
   for (std::string line; std::getline(log, line);) {
     if (absl::StrContains(line, "WARNING: ThreadSanitizer:") ||
         absl::StrContains(line, "ERROR: AddressSanitizer:") ||
         absl::StrContains(line, "ERROR: LeakSanitizer:") ||
         absl::StrContains(line, ": runtime error: ")) {
       reports.push_back(line);
+      lines_left = kMaxLines;
+    } else if (lines_left > 0) {
+      absl::StrAppend(&reports.back(), "\n", line);
+      --lines_left;
+      if (absl::StartsWith(line, "SUMMARY:")) lines_left = 0;
     }
   }
   return reports;

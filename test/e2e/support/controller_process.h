@@ -44,8 +44,8 @@ class ControllerProcess {
   const std::string& log_path() const { return log_path_; }
   // GET http://127.0.0.1:<health port><path>; the body, or an error.
   absl::StatusOr<std::string> HttpGet(const std::string& path) const;
-  // The first line of each sanitizer report (TSan, ASan, LeakSanitizer,
-  // UBSan) in the log, for sanitizer builds (hack/sanitize.sh).
+  // Each sanitizer report (TSan, ASan, LeakSanitizer, UBSan) in the log,
+  // its first line and stack, for sanitizer builds (hack/sanitize.sh).
   std::vector<std::string> SanitizerReports() const;
 
  private:
