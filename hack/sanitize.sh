@@ -24,7 +24,7 @@ jobs=${JOBS:-$(nproc)}
 e2e_tests='^(BatchTest|FlowTest|BatchChaosTest|NodeLostTimeoutTest|FixtureStrictnessTest)\.'
 
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$WEIR_ROOT/test/tsan/suppressions.txt"
-export ASAN_OPTIONS="detect_leaks=1"
+export ASAN_OPTIONS="detect_leaks=1 handle_abort=1"
 export UBSAN_OPTIONS="print_stacktrace=1"
 
 # The source of the installed libabsl-dev, from Debian's source package,

@@ -1,14 +1,11 @@
 #include "runtime/reflector.h"
 
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
-
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "kube/errors.h"
+#include "runtime/release_memory.h"
 #include "runtime/store.h"
 
 namespace weir::runtime {
@@ -202,12 +199,10 @@ absl::Status Reflector::ListAndReplace() {
   }
   const size_t count = items.size();
   sink_->Replace(std::move(items));
-#ifdef __GLIBC__
   // Give the pages the full objects occupied back to the system: glibc keeps
   // freed memory in its arenas, and after a large list that is most of the
   // resident memory.
-  malloc_trim(0);
-#endif
+  ReleaseFreedMemory();
   absl::MutexLock l(&mu_);
   last_rv_ = rv;
   synced_ = true;
