@@ -87,6 +87,22 @@ TEST(StoreTest, ListIsInKeyOrderAndByNamespace) {
   EXPECT_THAT(store.ListNamespace("none"), IsEmpty());
 }
 
+// A namespace is the keys that start with "ns/": not those of a namespace
+// whose name starts with the same letters, nor cluster-scoped objects.
+TEST(StoreTest, ListNamespaceTakesOnlyThatNamespace) {
+  Store store;
+  for (const char* ns : {"a", "a-b", "a.b", "ab", "b"}) store.Upsert(Obj(ns, "x", "1"));
+  store.Upsert(Obj("", "a", "1"));
+  store.Upsert(Obj("", "a0", "1"));
+  EXPECT_THAT(store.ListKeys(), ElementsAre("a", "a-b/x", "a.b/x", "a/x", "a0", "ab/x", "b/x"));
+  for (const char* ns : {"a", "a-b", "a.b", "ab", "b"}) {
+    std::vector<ObjectPtr> in = store.ListNamespace(ns);
+    ASSERT_EQ(in.size(), 1u) << ns;
+    EXPECT_EQ((*in[0])["metadata"]["namespace"], ns);
+  }
+  EXPECT_EQ(store.ListNamespace("").size(), 7u);
+}
+
 TEST(StoreTest, OwnerIndexFollowsUpdatesAndDeletes) {
   Store store;
   store.Upsert(Obj("ns", "j1", "1", {}, {Owner("u1")}));
@@ -123,7 +139,6 @@ TEST(StoreTest, LabelIndexOnlyForConfiguredKeys) {
 TEST(StoreTest, NoLabelIndexWithoutKeys) {
   Store store;
   EXPECT_FALSE(store.HasIndex(kLabelIndex));
-  EXPECT_TRUE(store.HasIndex(kNamespaceIndex));
   EXPECT_TRUE(store.HasIndex(kOwnerUidIndex));
   StoreOptions options;
   options.index_owner_uid = false;
@@ -147,7 +162,7 @@ TEST(StoreTest, CustomIndexCoversExistingAndNewObjects) {
   EXPECT_THAT(Names(store.ByIndex("tier", "gold")), ElementsAre("a", "b"));
   EXPECT_THAT(store.ByIndex("no-such-index", "gold"), IsEmpty());
   EXPECT_TRUE(absl::IsAlreadyExists(store.AddIndex("tier", nullptr)));
-  EXPECT_TRUE(absl::IsAlreadyExists(store.AddIndex(kNamespaceIndex, nullptr)));
+  EXPECT_TRUE(absl::IsAlreadyExists(store.AddIndex(kOwnerUidIndex, nullptr)));
 }
 
 TEST(StoreTest, ReplaceComputesDeltas) {
