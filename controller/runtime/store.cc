@@ -235,8 +235,14 @@ std::shared_ptr<const std::string> Pack(const json& object) {
   return std::make_shared<const std::string>(bytes.begin(), bytes.end());
 }
 
+// Not json::from_msgpack: it returns `res ? result : discarded`, which copies
+// the whole decoded tree once more (a third of a decode's time). The same
+// SAX parser it uses, with the result moved.
 ObjectPtr Unpack(const std::string& packed) {
-  return std::make_shared<const json>(json::from_msgpack(packed));
+  json object;
+  nlohmann::detail::json_sax_dom_parser<json> parser(object, /*allow_exceptions_=*/true);
+  json::sax_parse(packed, &parser, json::input_format_t::msgpack);
+  return std::make_shared<const json>(std::move(object));
 }
 
 }  // namespace
