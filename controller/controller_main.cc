@@ -36,6 +36,9 @@ ABSL_FLAG(std::string, kubeconfig, "",
 ABSL_FLAG(std::string, context, "", "kubeconfig context to use; empty means the current context.");
 ABSL_FLAG(std::string, namespace, "", "Namespace to watch; empty means all namespaces.");
 ABSL_FLAG(int, workers, 4, "Concurrent reconciles per controller.");
+ABSL_FLAG(absl::Duration, child_event_delay, absl::Milliseconds(100),
+          "How long a Job's or pod's change waits before its owner is reconciled, so "
+          "the changes of that time are looked at together; 0 reconciles at once.");
 ABSL_FLAG(bool, leader_elect, false,
           "Hold a coordination.k8s.io/v1 Lease so only one replica reconciles.");
 ABSL_FLAG(std::string, metrics_bind_address, "127.0.0.1:8080",
@@ -78,20 +81,6 @@ void AcceptDashedFlagNames(int argc, char** argv) {
       if (*c == '-') *c = '_';
     }
   }
-}
-
-// Enqueues, in `controller`, the owner (by `owner_key`) of a Job or pod.
-std::shared_ptr<weir::runtime::EventHandlerFuncs> ChildHandler(
-    std::optional<std::string> (*owner_key)(const nlohmann::json&),
-    weir::runtime::Controller& controller) {
-  auto handler = std::make_shared<weir::runtime::EventHandlerFuncs>();
-  auto owner = [owner_key, &controller](const ObjectPtr& o) {
-    if (std::optional<std::string> key = owner_key(*o)) controller.EnqueueKey(*key);
-  };
-  handler->on_add = owner;
-  handler->on_update = [owner](const ObjectPtr&, const ObjectPtr& o) { owner(o); };
-  handler->on_delete = owner;
-  return handler;
 }
 
 // Checks the API server's release and the APIs weir uses (kube/server_check.h)
@@ -220,7 +209,7 @@ int Run(const weir::ClientDecorator& decorate) {
 
   batches.AddEventHandler(weir::runtime::EnqueueObjectHandler(batch_controller));
   flows.AddEventHandler(weir::runtime::EnqueueObjectHandler(flow_controller));
-  // Before the ChildHandlers: the reconcile a deletion triggers sees the
+  // Before the owner handlers: the reconcile a deletion triggers sees the
   // final state.
   auto record_deleted = std::make_shared<weir::runtime::EventHandlerFuncs>();
   record_deleted->on_delete = [&](const ObjectPtr& pod) {
@@ -228,11 +217,12 @@ int Run(const weir::ClientDecorator& decorate) {
     deleted_flow_pods.Add(pod);
   };
   pods.AddEventHandler(record_deleted);
+  const absl::Duration child_delay = absl::GetFlag(FLAGS_child_event_delay);
   for (weir::runtime::Informer* children : {&jobs, &pods}) {
-    children->AddEventHandler(
-        ChildHandler(&weir::reconcile::BatchReconciler::OwnerKey, batch_controller));
-    children->AddEventHandler(
-        ChildHandler(&weir::reconcile::FlowReconciler::OwnerKey, flow_controller));
+    children->AddEventHandler(weir::runtime::EnqueueOwnerHandler(
+        batch_controller, &weir::reconcile::BatchReconciler::OwnerKey, child_delay));
+    children->AddEventHandler(weir::runtime::EnqueueOwnerHandler(
+        flow_controller, &weir::reconcile::FlowReconciler::OwnerKey, child_delay));
   }
   // A JobTemplate that appears or changes: wake the Batches and JobFlows
   // that use it (a started step keeps the version it started with).

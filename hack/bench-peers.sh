@@ -48,6 +48,7 @@
 # check), SETTLE_S (5), IDLE_S (10), KEEP_METRICS (0; 1 keeps the raw
 # scrapes), PPROF_S (0; N > 0 saves an N-second CPU profile of the API server
 # taken while the driver runs, as kube-apiserver.pprof, for `go tool pprof`),
+# WEIR_CONTROLLER_ARGS (more weir-controller flags, e.g. --workers=8),
 # DRIVER_TIMEOUT (1800s), CREATORS (8), EXTRA_NODES (8),
 # PEER_TUNED_QPS (1000), PEER_TUNED_BURST (2000), BENCH_OUT (build/bench-peers),
 # BENCH_CLUSTER_DIR (/tmp/weir-bench-peers; wiped by every run: never point it
@@ -229,7 +230,8 @@ start_weir() {
   port=$(free_port)
   metrics[weir-controller]="http://127.0.0.1:$port/metrics"
   start_proc weir-controller "$weir_controller" --kubeconfig="$KUBECONFIG" \
-    --health-bind-address="127.0.0.1:$health" --metrics-bind-address="127.0.0.1:$port"
+    --health-bind-address="127.0.0.1:$health" --metrics-bind-address="127.0.0.1:$port" \
+    ${WEIR_CONTROLLER_ARGS:-}
   wait_until 60 "weir-controller /readyz" curl -sf "http://127.0.0.1:$health/readyz"
 }
 
@@ -334,12 +336,13 @@ scrape() { "$KUBECTL" get --raw /metrics >"$1"; }
 # Keeps each system process's own count of its API requests (weir:
 # weir_api_requests_total, Argo: argo_workflows_k8s_request_duration_count;
 # Volcano's listen addresses served none here) in the run's directory, for
-# telling components apart; not parsed here.
+# telling components apart, with weir's reconcile and work-queue counts and
+# time per reconcile; not parsed here.
 scrape_clients() {
   local name
   for name in "${!metrics[@]}"; do
     curl -sfk "${metrics[$name]}" 2>/dev/null |
-      grep -E '^[a-z_]*(requests?_total|request_duration_count)' >"$run_dir/$name.requests" || true
+      grep -E '^[a-z_]*(requests?_total|request_duration_count|reconcile_total|workqueue_adds_total|reconcile_time_seconds_(sum|count))' >"$run_dir/$name.requests" || true
   done
 }
 

@@ -462,6 +462,22 @@ std::shared_ptr<ResourceEventHandler> EnqueueObjectHandler(Controller& controlle
   return handler;
 }
 
+std::shared_ptr<ResourceEventHandler> EnqueueOwnerHandler(Controller& controller,
+                                                          OwnerKeyFunc owner_key,
+                                                          absl::Duration delay) {
+  auto handler = std::make_shared<EventHandlerFuncs>();
+  auto enqueue = [&controller, owner_key = std::move(owner_key), delay](const ObjectPtr& child) {
+    if (child == nullptr) return;
+    if (std::optional<std::string> key = owner_key(*child)) {
+      controller.EnqueueKeyAfter(*key, delay);
+    }
+  };
+  handler->on_add = enqueue;
+  handler->on_update = [enqueue](const ObjectPtr&, const ObjectPtr& child) { enqueue(child); };
+  handler->on_delete = enqueue;
+  return handler;
+}
+
 // ---- Signals ---------------------------------------------------------------
 
 namespace {

@@ -56,6 +56,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -250,6 +251,19 @@ class Manager {
 // An informer handler that enqueues "namespace/name" of every added, updated
 // or deleted object into `controller` (which must outlive the informer).
 std::shared_ptr<ResourceEventHandler> EnqueueObjectHandler(Controller& controller);
+
+// The key of the object that owns `child`, or nullopt if it has none.
+using OwnerKeyFunc = std::function<std::optional<std::string>(const nlohmann::json& child)>;
+
+// An informer handler for children (Jobs, pods): enqueues the owner key of
+// every added, updated or deleted child into `controller`, `delay` later
+// (at once if <= 0). A child changes several times within moments (created,
+// scheduled, running, ended, the job controller's bookkeeping); the changes
+// of `delay` make one reconcile instead of one each (WorkQueue::AddAfter: the
+// earlier time wins, and a pending key is not added again).
+std::shared_ptr<ResourceEventHandler> EnqueueOwnerHandler(Controller& controller,
+                                                          OwnerKeyFunc owner_key,
+                                                          absl::Duration delay);
 
 // Turns SIGTERM and SIGINT into a call of `on_signal(signo)` on a helper
 // thread (the signal handler itself only writes a byte to a self-pipe). With

@@ -632,5 +632,43 @@ TEST(EnqueueObjectHandlerTest, EnqueuesNamespaceAndName) {
   EXPECT_TRUE(controller.Stop(absl::InfiniteDuration()));
 }
 
+// ---- EnqueueOwnerHandler ---------------------------------------------------
+
+// The changes of a child within the delay make one reconcile of its owner,
+// the delay after the first of them.
+TEST(EnqueueOwnerHandlerTest, ChangesWithinTheDelayMakeOneReconcile) {
+  FakeClock clock;
+  TestReconciler reconciler;
+  ControllerOptions options;
+  options.name = "c";
+  options.clock = &clock;
+  Controller controller(std::move(options), reconciler);
+  auto handler = EnqueueOwnerHandler(
+      controller,
+      [](const json& child) -> std::optional<std::string> {
+        if (!child.contains("owner")) return std::nullopt;
+        return child["owner"].get<std::string>();
+      },
+      absl::Milliseconds(100));
+  auto child = [](int rv) {
+    return std::make_shared<const json>(json{{"owner", "ns/flow"}, {"rv", rv}});
+  };
+  handler->OnAdd(child(1));
+  clock.Advance(absl::Milliseconds(60));
+  handler->OnUpdate(child(1), child(2));
+  handler->OnUpdate(child(2), child(3));
+  handler->OnAdd(std::make_shared<const json>(json{{"rv", 4}}));  // no owner
+  EXPECT_EQ(controller.queue().Len(), 0u);
+  EXPECT_EQ(controller.queue().NumWaiting(), 1u);
+  clock.Advance(absl::Milliseconds(40));
+  EXPECT_EQ(controller.queue().Len(), 1u);
+  handler->OnDelete(child(3));  // pending: nothing more
+  EXPECT_EQ(controller.queue().NumWaiting(), 0u);
+  controller.Start();
+  ASSERT_TRUE(reconciler.WaitForCalls(1));
+  EXPECT_TRUE(controller.Stop(absl::InfiniteDuration()));
+  EXPECT_THAT(reconciler.calls(), ElementsAre("ns/flow"));
+}
+
 }  // namespace
 }  // namespace weir::runtime

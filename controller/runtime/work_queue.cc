@@ -46,6 +46,8 @@ void WorkQueue::AddAfter(absl::string_view key, absl::Duration delay) {
   const absl::Time ready = clock_.Now() + delay;
   absl::MutexLock l(&mu_);
   if (shutting_down_) return;
+  // Pending: handed out before `ready` anyway, reading a newer cache.
+  if (dirty_.contains(key)) return;
   auto [it, inserted] = waiting_.try_emplace(key, ready);
   if (!inserted) {
     if (it->second <= ready) return;  // the earlier time wins

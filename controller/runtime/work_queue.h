@@ -10,7 +10,9 @@
 //     dirty and it is queued again by Done(), so no change is lost.
 //   - Order: distinct ready keys are handed out first-in first-out.
 //   - AddAfter(key, d) makes the key ready d later on the queue's Clock; if
-//     the key is already waiting, the earlier of the two times wins.
+//     the key is already waiting, the earlier of the two times wins; if it is
+//     already pending (queued, or to be queued again at Done) nothing
+//     changes: it will be handed out sooner anyway.
 //   - AddRateLimited(key) = AddAfter(key, limiter.When(key)); Forget(key)
 //     resets its backoff, NumRequeues(key) reports it.
 //   - ShutDown(): adds are ignored from then on, delayed keys are dropped and
@@ -85,7 +87,8 @@ class WorkQueue {
 
   // Marks `key` as needing processing. No-op after ShutDown().
   void Add(absl::string_view key);
-  // Adds `key` once `delay` has passed on the clock (at once if <= 0).
+  // Adds `key` once `delay` has passed on the clock (at once if <= 0);
+  // nothing if it is already pending.
   void AddAfter(absl::string_view key, absl::Duration delay);
   // Adds `key` after the rate limiter's delay for it; counts a retry.
   void AddRateLimited(absl::string_view key);

@@ -139,6 +139,23 @@ TEST_F(WorkQueueTest, DelayedKeyAlreadyQueuedIsNotDuplicated) {
   EXPECT_EQ(q_.Len(), 1u);
 }
 
+// A pending key is handed out before the delay would end, reading a newer
+// cache: the delayed add would only be one more reconcile.
+TEST_F(WorkQueueTest, AddAfterOfAPendingKeyAddsNothingLater) {
+  q_.Add("ns/a");
+  q_.AddAfter("ns/a", Seconds(1));  // queued
+  EXPECT_EQ(q_.NumWaiting(), 0u);
+  EXPECT_EQ(MustGet(q_), "ns/a");
+  q_.Add("ns/a");
+  q_.AddAfter("ns/a", Seconds(1));  // processing and dirty: queued again at Done
+  EXPECT_EQ(q_.NumWaiting(), 0u);
+  q_.Done("ns/a");
+  EXPECT_EQ(MustGet(q_), "ns/a");
+  q_.Done("ns/a");
+  clock_.Advance(Seconds(1));
+  EXPECT_EQ(q_.Len(), 0u);
+}
+
 TEST_F(WorkQueueTest, DelayedKeyBecomingReadyWhileProcessingWaitsForDone) {
   q_.Add("ns/a");
   EXPECT_EQ(MustGet(q_), "ns/a");
