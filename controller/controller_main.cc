@@ -35,10 +35,11 @@ ABSL_FLAG(std::string, kubeconfig, "",
           "then $KUBECONFIG, then ~/.kube/config.");
 ABSL_FLAG(std::string, context, "", "kubeconfig context to use; empty means the current context.");
 ABSL_FLAG(std::string, namespace, "", "Namespace to watch; empty means all namespaces.");
-ABSL_FLAG(int, workers, 4, "Concurrent reconciles per controller.");
-ABSL_FLAG(absl::Duration, child_event_delay, absl::Milliseconds(100),
-          "How long a Job's or pod's change waits before its owner is reconciled, so "
-          "the changes of that time are looked at together; 0 reconciles at once.");
+ABSL_FLAG(int, workers, 16, "Concurrent reconciles per controller.");
+ABSL_FLAG(absl::Duration, event_delay, absl::Milliseconds(100),
+          "How long a change of a Batch, JobFlow or their Jobs and pods waits before the "
+          "owner is reconciled, so the changes of that time are looked at together; 0 "
+          "reconciles at once.");
 ABSL_FLAG(bool, leader_elect, false,
           "Hold a coordination.k8s.io/v1 Lease so only one replica reconciles.");
 ABSL_FLAG(std::string, metrics_bind_address, "127.0.0.1:8080",
@@ -207,8 +208,13 @@ int Run(const weir::ClientDecorator& decorate) {
   weir::runtime::Controller& flow_controller =
       mgr.AddController("jobflow", flow_reconciler, workers);
 
-  batches.AddEventHandler(weir::runtime::EnqueueObjectHandler(batch_controller));
-  flows.AddEventHandler(weir::runtime::EnqueueObjectHandler(flow_controller));
+  // A step's Job and pod change several times within moments (created,
+  // scheduled, running, ended, the job controller's bookkeeping), as does the
+  // owner with weir's own writes: one reconcile after them costs less than
+  // one for each.
+  const absl::Duration event_delay = absl::GetFlag(FLAGS_event_delay);
+  batches.AddEventHandler(weir::runtime::EnqueueObjectHandler(batch_controller, event_delay));
+  flows.AddEventHandler(weir::runtime::EnqueueObjectHandler(flow_controller, event_delay));
   // Before the owner handlers: the reconcile a deletion triggers sees the
   // final state.
   auto record_deleted = std::make_shared<weir::runtime::EventHandlerFuncs>();
@@ -217,12 +223,11 @@ int Run(const weir::ClientDecorator& decorate) {
     deleted_flow_pods.Add(pod);
   };
   pods.AddEventHandler(record_deleted);
-  const absl::Duration child_delay = absl::GetFlag(FLAGS_child_event_delay);
   for (weir::runtime::Informer* children : {&jobs, &pods}) {
     children->AddEventHandler(weir::runtime::EnqueueOwnerHandler(
-        batch_controller, &weir::reconcile::BatchReconciler::OwnerKey, child_delay));
+        batch_controller, &weir::reconcile::BatchReconciler::OwnerKey, event_delay));
     children->AddEventHandler(weir::runtime::EnqueueOwnerHandler(
-        flow_controller, &weir::reconcile::FlowReconciler::OwnerKey, child_delay));
+        flow_controller, &weir::reconcile::FlowReconciler::OwnerKey, event_delay));
   }
   // A JobTemplate that appears or changes: wake the Batches and JobFlows
   // that use it (a started step keeps the version it started with).

@@ -449,12 +449,14 @@ absl::Status Manager::Shutdown(absl::Status result) {
 
 // ---- EnqueueObjectHandler --------------------------------------------------
 
-std::shared_ptr<ResourceEventHandler> EnqueueObjectHandler(Controller& controller) {
+std::shared_ptr<ResourceEventHandler> EnqueueObjectHandler(Controller& controller,
+                                                           absl::Duration delay) {
   auto handler = std::make_shared<EventHandlerFuncs>();
-  auto enqueue = [&controller](const ObjectPtr& object) {
+  auto enqueue = [&controller, delay](const ObjectPtr& object) {
     if (object == nullptr) return;
-    controller.Enqueue(
-        Request{kube::MetadataString(*object, "namespace"), kube::MetadataString(*object, "name")});
+    controller.EnqueueAfter(
+        Request{kube::MetadataString(*object, "namespace"), kube::MetadataString(*object, "name")},
+        delay);
   };
   handler->on_add = enqueue;
   handler->on_update = [enqueue](const ObjectPtr&, const ObjectPtr& object) { enqueue(object); };

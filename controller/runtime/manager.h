@@ -249,8 +249,10 @@ class Manager {
 };
 
 // An informer handler that enqueues "namespace/name" of every added, updated
-// or deleted object into `controller` (which must outlive the informer).
-std::shared_ptr<ResourceEventHandler> EnqueueObjectHandler(Controller& controller);
+// or deleted object into `controller` (which must outlive the informer),
+// `delay` later (see EnqueueOwnerHandler).
+std::shared_ptr<ResourceEventHandler> EnqueueObjectHandler(
+    Controller& controller, absl::Duration delay = absl::ZeroDuration());
 
 // The key of the object that owns `child`, or nullopt if it has none.
 using OwnerKeyFunc = std::function<std::optional<std::string>(const nlohmann::json& child)>;

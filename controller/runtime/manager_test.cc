@@ -632,6 +632,23 @@ TEST(EnqueueObjectHandlerTest, EnqueuesNamespaceAndName) {
   EXPECT_TRUE(controller.Stop(absl::InfiniteDuration()));
 }
 
+TEST(EnqueueObjectHandlerTest, WaitsTheDelayFirst) {
+  TestReconciler reconciler;
+  FakeClock clock;
+  ControllerOptions options;
+  options.name = "c";
+  options.clock = &clock;
+  Controller controller(std::move(options), reconciler);
+  auto handler = EnqueueObjectHandler(controller, absl::Milliseconds(100));
+  auto obj = std::make_shared<const json>(json{{"metadata", {{"name", "a"}, {"namespace", "ns"}}}});
+  handler->OnAdd(obj);
+  handler->OnUpdate(obj, obj);
+  EXPECT_EQ(controller.queue().Len(), 0u);
+  EXPECT_EQ(controller.queue().NumWaiting(), 1u);
+  clock.Advance(absl::Milliseconds(100));
+  EXPECT_EQ(controller.queue().Len(), 1u);
+}
+
 // ---- EnqueueOwnerHandler ---------------------------------------------------
 
 // The changes of a child within the delay make one reconcile of its owner,

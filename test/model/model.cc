@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <optional>
 #include <set>
@@ -611,14 +612,14 @@ class Search {
   Search(const Scenario& scenario, const Bounds& bounds) : scenario_(scenario), bounds_(bounds) {}
 
   Result Run() {
-    const absl::Time start = absl::Now();
+    start_ = absl::Now();
     json owner = scenario_.owner;
     State initial{.world = World(owner, scenario_.templates, absl::FromUnixSeconds(1'800'000'000)),
                   .past = std::nullopt,
                   .done = {}};
     trace_.push_back("user: create " + owner.value("kind", "") + " " + NameOf(owner));
     Visit(initial);
-    result_.elapsed = absl::Now() - start;
+    result_.elapsed = absl::Now() - start_;
     return result_;
   }
 
@@ -631,6 +632,10 @@ class Search {
     if (++result_.states > bounds_.max_states) {
       result_.complete = false;
       return;
+    }
+    if (bounds_.progress_every > 0 && result_.states % bounds_.progress_every == 0) {
+      result_.elapsed = absl::Now() - start_;
+      std::cerr << Summary(scenario_.name, result_) << " so far" << std::endl;
     }
     const int depth = static_cast<int>(trace_.size()) - 1;
     result_.max_depth = std::max(result_.max_depth, depth);
@@ -780,6 +785,7 @@ class Search {
   const Scenario& scenario_;
   const Bounds& bounds_;
   Result result_;
+  absl::Time start_;
   absl::flat_hash_set<size_t> seen_;
   std::vector<std::string> trace_;
   std::vector<std::string> settle_steps_;  // of the latest Settle

@@ -50,6 +50,8 @@ struct Bounds {
   int max_stale = 1;         // reconciles from a lagging view per path
   int max_refusals = 1;      // Job creates refused (422) per path
   int64_t max_states = 2'000'000;
+  // Every this many states, a Summary() line to stderr (0: none).
+  int64_t progress_every = 0;
   // Pod endings explored: Succeeded, Error, OOMKilled, Evicted, PodDeleted,
   // ImagePull.
   std::vector<std::string> outcomes = {"Succeeded", "Error",      "OOMKilled",

@@ -24,7 +24,8 @@ bool Full() {
   return mode != nullptr && std::string(mode) == "full";
 }
 
-void Override(const char* name, int& bound) {
+template <typename Int>
+void Override(const char* name, Int& bound) {
   const char* value = std::getenv(name);
   if (value != nullptr && !absl::SimpleAtoi(value, &bound)) {
     ADD_FAILURE() << name << "=" << value << " is not a number";
@@ -38,6 +39,10 @@ Bounds Pick(Bounds ci, Bounds full) {
   Override("WEIR_MODEL_USERS", b.max_user_actions);
   Override("WEIR_MODEL_FAULTS", b.max_faults);
   Override("WEIR_MODEL_STALE", b.max_stale);
+  Override("WEIR_MODEL_MAX_STATES", b.max_states);
+  // A full run takes up to an hour: say how far it is.
+  if (Full()) b.progress_every = 100'000;
+  Override("WEIR_MODEL_PROGRESS", b.progress_every);
   return b;
 }
 
