@@ -447,22 +447,7 @@ absl::Status Manager::Shutdown(absl::Status result) {
   return result;
 }
 
-// ---- EnqueueObjectHandler --------------------------------------------------
-
-std::shared_ptr<ResourceEventHandler> EnqueueObjectHandler(Controller& controller,
-                                                           absl::Duration delay) {
-  auto handler = std::make_shared<EventHandlerFuncs>();
-  auto enqueue = [&controller, delay](const ObjectPtr& object) {
-    if (object == nullptr) return;
-    controller.EnqueueAfter(
-        Request{kube::MetadataString(*object, "namespace"), kube::MetadataString(*object, "name")},
-        delay);
-  };
-  handler->on_add = enqueue;
-  handler->on_update = [enqueue](const ObjectPtr&, const ObjectPtr& object) { enqueue(object); };
-  handler->on_delete = enqueue;
-  return handler;
-}
+// ---- EnqueueOwnerHandler, EnqueueObjectHandler -----------------------------
 
 std::shared_ptr<ResourceEventHandler> EnqueueOwnerHandler(Controller& controller,
                                                           OwnerKeyFunc owner_key,
@@ -478,6 +463,18 @@ std::shared_ptr<ResourceEventHandler> EnqueueOwnerHandler(Controller& controller
   handler->on_update = [enqueue](const ObjectPtr&, const ObjectPtr& child) { enqueue(child); };
   handler->on_delete = enqueue;
   return handler;
+}
+
+std::shared_ptr<ResourceEventHandler> EnqueueObjectHandler(Controller& controller,
+                                                           absl::Duration delay) {
+  return EnqueueOwnerHandler(
+      controller,
+      [](const nlohmann::json& object) -> std::optional<std::string> {
+        return Request{kube::MetadataString(object, "namespace"),
+                       kube::MetadataString(object, "name")}
+            .Key();
+      },
+      delay);
 }
 
 // ---- Signals ---------------------------------------------------------------

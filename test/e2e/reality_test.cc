@@ -424,7 +424,9 @@ TEST_F(RealityTest, AConfigErrorFixedWithinTheGraceRuns) {
   ASSERT_TRUE(Eventually(
       [&] {
         b = Get("batches.weir.dev", "needs-settings");
-        return b["status"].value("terminationReason", "") == "CreateContainerConfigError";
+        // (No status yet right after the create.)
+        return b.value("status", json::object()).value("terminationReason", "") ==
+               "CreateContainerConfigError";
       },
       absl::Seconds(60)))
       << b.dump();
