@@ -607,16 +607,25 @@ TEST(SignalHandlersDeathTest, SecondSignalExitsAtOnce) {
       ::testing::ExitedWithCode(1), "");
 }
 
-// ---- EnqueueObjectHandler --------------------------------------------------
+// ---- EnqueueObjectHandler, EnqueueOwnerHandler -----------------------------
 
-TEST(EnqueueObjectHandlerTest, EnqueuesNamespaceAndName) {
-  TestReconciler reconciler;
-  FakeClock clock;
+ControllerOptions OnClock(FakeClock& clock) {
   ControllerOptions options;
   options.name = "c";
   options.clock = &clock;
-  Controller controller(std::move(options), reconciler);
-  auto handler = EnqueueObjectHandler(controller);
+  return options;
+}
+
+// A controller on a fake clock, for the handlers.
+class HandlerTest : public ::testing::Test {
+ protected:
+  FakeClock clock_;
+  TestReconciler reconciler_;
+  Controller controller_{OnClock(clock_), reconciler_};
+};
+
+TEST_F(HandlerTest, ObjectHandlerEnqueuesNamespaceAndName) {
+  auto handler = EnqueueObjectHandler(controller_);
   auto obj = [](const char* ns, const char* name) {
     json o = {{"metadata", {{"name", name}}}};
     if (ns[0] != '\0') o["metadata"]["namespace"] = ns;
@@ -625,43 +634,29 @@ TEST(EnqueueObjectHandlerTest, EnqueuesNamespaceAndName) {
   handler->OnAdd(obj("ns", "a"));
   handler->OnUpdate(obj("ns", "a"), obj("ns", "b"));
   handler->OnDelete(obj("", "cluster-scoped"));
-  EXPECT_EQ(controller.queue().Len(), 3);
-  controller.Start();
-  ASSERT_TRUE(reconciler.WaitForCalls(3));
-  EXPECT_THAT(reconciler.calls(), ElementsAre("ns/a", "ns/b", "cluster-scoped"));
-  EXPECT_TRUE(controller.Stop(absl::InfiniteDuration()));
+  EXPECT_EQ(controller_.queue().Len(), 3);
+  controller_.Start();
+  ASSERT_TRUE(reconciler_.WaitForCalls(3));
+  EXPECT_THAT(reconciler_.calls(), ElementsAre("ns/a", "ns/b", "cluster-scoped"));
+  EXPECT_TRUE(controller_.Stop(absl::InfiniteDuration()));
 }
 
-TEST(EnqueueObjectHandlerTest, WaitsTheDelayFirst) {
-  TestReconciler reconciler;
-  FakeClock clock;
-  ControllerOptions options;
-  options.name = "c";
-  options.clock = &clock;
-  Controller controller(std::move(options), reconciler);
-  auto handler = EnqueueObjectHandler(controller, absl::Milliseconds(100));
+TEST_F(HandlerTest, ObjectHandlerWaitsTheDelayFirst) {
+  auto handler = EnqueueObjectHandler(controller_, absl::Milliseconds(100));
   auto obj = std::make_shared<const json>(json{{"metadata", {{"name", "a"}, {"namespace", "ns"}}}});
   handler->OnAdd(obj);
   handler->OnUpdate(obj, obj);
-  EXPECT_EQ(controller.queue().Len(), 0u);
-  EXPECT_EQ(controller.queue().NumWaiting(), 1u);
-  clock.Advance(absl::Milliseconds(100));
-  EXPECT_EQ(controller.queue().Len(), 1u);
+  EXPECT_EQ(controller_.queue().Len(), 0u);
+  EXPECT_EQ(controller_.queue().NumWaiting(), 1u);
+  clock_.Advance(absl::Milliseconds(100));
+  EXPECT_EQ(controller_.queue().Len(), 1u);
 }
-
-// ---- EnqueueOwnerHandler ---------------------------------------------------
 
 // The changes of a child within the delay make one reconcile of its owner,
 // the delay after the first of them.
-TEST(EnqueueOwnerHandlerTest, ChangesWithinTheDelayMakeOneReconcile) {
-  FakeClock clock;
-  TestReconciler reconciler;
-  ControllerOptions options;
-  options.name = "c";
-  options.clock = &clock;
-  Controller controller(std::move(options), reconciler);
+TEST_F(HandlerTest, OwnerHandlerMakesOneReconcileOfTheChangesWithinTheDelay) {
   auto handler = EnqueueOwnerHandler(
-      controller,
+      controller_,
       [](const json& child) -> std::optional<std::string> {
         if (!child.contains("owner")) return std::nullopt;
         return child["owner"].get<std::string>();
@@ -671,20 +666,20 @@ TEST(EnqueueOwnerHandlerTest, ChangesWithinTheDelayMakeOneReconcile) {
     return std::make_shared<const json>(json{{"owner", "ns/flow"}, {"rv", rv}});
   };
   handler->OnAdd(child(1));
-  clock.Advance(absl::Milliseconds(60));
+  clock_.Advance(absl::Milliseconds(60));
   handler->OnUpdate(child(1), child(2));
   handler->OnUpdate(child(2), child(3));
   handler->OnAdd(std::make_shared<const json>(json{{"rv", 4}}));  // no owner
-  EXPECT_EQ(controller.queue().Len(), 0u);
-  EXPECT_EQ(controller.queue().NumWaiting(), 1u);
-  clock.Advance(absl::Milliseconds(40));
-  EXPECT_EQ(controller.queue().Len(), 1u);
+  EXPECT_EQ(controller_.queue().Len(), 0u);
+  EXPECT_EQ(controller_.queue().NumWaiting(), 1u);
+  clock_.Advance(absl::Milliseconds(40));
+  EXPECT_EQ(controller_.queue().Len(), 1u);
   handler->OnDelete(child(3));  // pending: nothing more
-  EXPECT_EQ(controller.queue().NumWaiting(), 0u);
-  controller.Start();
-  ASSERT_TRUE(reconciler.WaitForCalls(1));
-  EXPECT_TRUE(controller.Stop(absl::InfiniteDuration()));
-  EXPECT_THAT(reconciler.calls(), ElementsAre("ns/flow"));
+  EXPECT_EQ(controller_.queue().NumWaiting(), 0u);
+  controller_.Start();
+  ASSERT_TRUE(reconciler_.WaitForCalls(1));
+  EXPECT_TRUE(controller_.Stop(absl::InfiniteDuration()));
+  EXPECT_THAT(reconciler_.calls(), ElementsAre("ns/flow"));
 }
 
 }  // namespace
