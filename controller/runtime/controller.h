@@ -128,9 +128,6 @@ class Controller {
   void Enqueue(const Request& request) { queue_.Add(request.Key()); }
   void EnqueueKey(absl::string_view key) { queue_.Add(key); }
   void EnqueueKeyAfter(absl::string_view key, absl::Duration delay) { queue_.AddAfter(key, delay); }
-  void EnqueueAfter(const Request& request, absl::Duration delay) {
-    queue_.AddAfter(request.Key(), delay);
-  }
   WorkQueue& queue() { return queue_; }
   const std::string& name() const { return name_; }
 
