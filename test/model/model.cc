@@ -725,9 +725,9 @@ class Search {
         return std::string(st.message());
       }
     }
-    const std::vector<oracle::Violation> violations = history.Check();
-    if (!violations.empty()) return "the oracle: " + history.Report(violations);
-    if (history.Summary().jobs_in_cancel_window > 0) {
+    const oracle::Verdict verdict = history.Judge();
+    if (!verdict.violations.empty()) return "the oracle: " + history.Report(verdict.violations);
+    if (verdict.stats.jobs_in_cancel_window > 0) {
       return "invariant 2: a Job was created after its owner or step was asked to stop";
     }
     if (!end.empty()) return "liveness: " + end;

@@ -214,7 +214,8 @@ bool OwnerStopped(const json& owner, Kind kind) {
 // All versions, indexed by object and relation.
 class Index {
  public:
-  explicit Index(std::vector<Version> versions) : all_(std::move(versions)) {
+  // REQUIRES: `versions` sorted and numbered, outliving the index.
+  explicit Index(const std::vector<Version>& versions) : all_(versions) {
     for (const Version& v : all_) {
       const std::string uid = Uid(v.object);
       if (!by_uid_.contains(uid)) order_.push_back(uid);
@@ -270,7 +271,7 @@ class Index {
   }
 
  private:
-  std::vector<Version> all_;
+  const std::vector<Version>& all_;
   std::vector<std::string> order_;
   std::map<std::string, std::vector<const Version*>> by_uid_;
   std::map<std::string, Kind> kind_;
@@ -945,45 +946,42 @@ absl::Status History::Add(Kind kind, const json& event) {
   if (type != "ADDED" && type != "MODIFIED" && type != "DELETED") {
     return absl::DataLossError(absl::StrCat("a ", KindName(kind), " watch sent ", event.dump()));
   }
-  const json object = event.value("object", json());
+  json object = event.value("object", json());
   int64_t rv = 0;
   if (Uid(object).empty() || !absl::SimpleAtoi(Str(object, {"metadata", "resourceVersion"}), &rv)) {
     return absl::DataLossError(absl::StrCat(
         "a ", KindName(kind), " event without uid or resourceVersion: ", event.dump()));
   }
-  versions_.push_back({0, rv, type, kind, object});
+  // Kept in resourceVersion order (equal ones in arrival order), numbered:
+  // watches of different kinds deliver in their own order, mostly near the
+  // end, so the insertion is cheap.
+  const auto at =
+      std::upper_bound(versions_.begin(), versions_.end(), rv,
+                       [](int64_t value, const Version& v) { return value < v.resource_version; });
+  const auto inserted = versions_.insert(at, {0, rv, type, kind, std::move(object)});
+  for (auto it = inserted; it != versions_.end(); ++it) {
+    it->number = static_cast<int>(it - versions_.begin()) + 1;
+  }
   return absl::OkStatus();
 }
 
-std::vector<Version> History::Sorted() const {
-  std::vector<Version> sorted = versions_;
-  std::stable_sort(sorted.begin(), sorted.end(), [](const Version& a, const Version& b) {
-    return a.resource_version < b.resource_version;
-  });
-  for (size_t i = 0; i < sorted.size(); ++i) sorted[i].number = static_cast<int>(i) + 1;
-  return sorted;
-}
-
-std::vector<Violation> History::Check() const {
-  Index index(Sorted());
-  std::vector<Violation> violations = Checker(index).Run();
-  violations.insert(violations.end(), extra_.begin(), extra_.end());
-  return violations;
-}
-
-Stats History::Summary() const {
-  Index index(Sorted());
+Verdict History::Judge() const {
+  Index index(versions_);
   Checker checker(index);
-  checker.Run();
-  Stats stats = checker.stats();
-  for (const std::string& uid : index.uids()) stats.pods += index.kind(uid) == Kind::kPod;
-  return stats;
+  Verdict verdict{.violations = checker.Run(), .stats = checker.stats()};
+  verdict.violations.insert(verdict.violations.end(), extra_.begin(), extra_.end());
+  for (const std::string& uid : index.uids()) verdict.stats.pods += index.kind(uid) == Kind::kPod;
+  return verdict;
 }
+
+std::vector<Violation> History::Check() const { return Judge().violations; }
+
+Stats History::Summary() const { return Judge().stats; }
 
 std::string History::Describe(const Violation& violation) const {
   std::string out = absl::StrCat("invariant ", violation.invariant, ": ", violation.what, "\n");
   const std::set<std::string> involved(violation.uids.begin(), violation.uids.end());
-  for (const Version& v : Sorted()) {
+  for (const Version& v : versions_) {
     if (involved.contains(Uid(v.object))) absl::StrAppend(&out, "    ", Summarize(v), "\n");
   }
   return out;

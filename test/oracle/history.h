@@ -62,6 +62,12 @@ struct Stats {
   int units_failed = 0;
 };
 
+// What a judgement of the history found.
+struct Verdict {
+  std::vector<Violation> violations;  // empty if every invariant held
+  Stats stats;
+};
+
 class History {
  public:
   // Adds one watch event {"type": ..., "object": ...}. BOOKMARK events are
@@ -71,7 +77,10 @@ class History {
   // Adds a violation found outside the history (invariant 4).
   void AddViolation(Violation violation) { extra_.push_back(std::move(violation)); }
 
-  // Judges the history so far; an empty list means every invariant held.
+  // Judges the history so far, once, for both its violations and its stats.
+  Verdict Judge() const;
+  // Judge()'s violations (an empty list means every invariant held), and its
+  // stats.
   std::vector<Violation> Check() const;
   Stats Summary() const;
   // The violation with the numbered history of the objects it names.
@@ -80,10 +89,7 @@ class History {
   std::string Report(const std::vector<Violation>& violations) const;
 
  private:
-  // The versions in resourceVersion order, numbered.
-  std::vector<Version> Sorted() const;
-
-  std::vector<Version> versions_;
+  std::vector<Version> versions_;  // in resourceVersion order, numbered
   std::vector<Violation> extra_;
 };
 
