@@ -460,13 +460,7 @@ std::shared_ptr<ResourceEventHandler> EnqueueOwnerHandler(Controller& controller
     }
   };
   handler->on_add = enqueue;
-  handler->on_update = [enqueue](const ObjectPtr& old_child, const ObjectPtr& child) {
-    // Nothing a reconcile reads changed (the transform keeps only that).
-    if (old_child != nullptr && child != nullptr && SameButResourceVersion(*old_child, *child)) {
-      return;
-    }
-    enqueue(child);
-  };
+  handler->on_update = [enqueue](const ObjectPtr&, const ObjectPtr& child) { enqueue(child); };
   handler->on_delete = enqueue;
   return handler;
 }

@@ -250,7 +250,7 @@ class Manager {
 
 // An informer handler that enqueues "namespace/name" of every added, updated
 // or deleted object into `controller` (which must outlive the informer),
-// `delay` later, updates as EnqueueOwnerHandler does.
+// `delay` later (see EnqueueOwnerHandler).
 std::shared_ptr<ResourceEventHandler> EnqueueObjectHandler(
     Controller& controller, absl::Duration delay = absl::ZeroDuration());
 
@@ -259,11 +259,10 @@ using OwnerKeyFunc = std::function<std::optional<std::string>(const nlohmann::js
 
 // An informer handler for children (Jobs, pods): enqueues the owner key of
 // every added, updated or deleted child into `controller`, `delay` later
-// (at once if <= 0). An update whose cached object differs only in its
-// resourceVersion (SameButResourceVersion) enqueues nothing. A child changes several times within
-// moments (created, scheduled, running, ended, the job controller's bookkeeping); the changes of
-// `delay` make one reconcile instead of one each (WorkQueue::AddAfter: the earlier time wins, and a
-// pending key is not added again).
+// (at once if <= 0). A child changes several times within moments (created,
+// scheduled, running, ended, the job controller's bookkeeping); the changes
+// of `delay` make one reconcile instead of one each (WorkQueue::AddAfter: the
+// earlier time wins, and a pending key is not added again).
 std::shared_ptr<ResourceEventHandler> EnqueueOwnerHandler(Controller& controller,
                                                           OwnerKeyFunc owner_key,
                                                           absl::Duration delay);

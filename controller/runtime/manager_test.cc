@@ -682,20 +682,5 @@ TEST_F(HandlerTest, OwnerHandlerMakesOneReconcileOfTheChangesWithinTheDelay) {
   EXPECT_THAT(reconciler_.calls(), ElementsAre("ns/flow"));
 }
 
-// An update of nothing a reconcile reads (the cached objects differ only in
-// their resourceVersion) is no reason to reconcile.
-TEST_F(HandlerTest, AnUpdateOnlyOfTheResourceVersionEnqueuesNothing) {
-  auto handler = EnqueueObjectHandler(controller_);
-  auto obj = [](const char* rv, const char* phase) {
-    return std::make_shared<const json>(
-        json{{"metadata", {{"name", "a"}, {"namespace", "ns"}, {"resourceVersion", rv}}},
-             {"status", {{"phase", phase}}}});
-  };
-  handler->OnUpdate(obj("1", "Running"), obj("2", "Running"));
-  EXPECT_EQ(controller_.queue().Len(), 0u);
-  handler->OnUpdate(obj("2", "Running"), obj("3", "Succeeded"));
-  EXPECT_EQ(controller_.queue().Len(), 1u);
-}
-
 }  // namespace
 }  // namespace weir::runtime

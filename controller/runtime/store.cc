@@ -81,28 +81,6 @@ std::string ResourceVersionOf(const json& object) {
   return metadata == nullptr ? std::string() : StringMember(*metadata, "resourceVersion");
 }
 
-bool SameButResourceVersion(const json& a, const json& b) {
-  if (!a.is_object() || !b.is_object() || a.size() != b.size()) return a == b;
-  for (auto it = a.begin(); it != a.end(); ++it) {
-    const auto other = b.find(it.key());
-    if (other == b.end()) return false;
-    if (it.key() != "metadata" || !it->is_object() || !other->is_object()) {
-      if (*it != *other) return false;
-      continue;
-    }
-    const json& ma = *it;
-    const json& mb = *other;
-    const auto counted = [](const json& m) { return m.size() - m.count("resourceVersion"); };
-    if (counted(ma) != counted(mb)) return false;
-    for (auto f = ma.begin(); f != ma.end(); ++f) {
-      if (f.key() == "resourceVersion") continue;
-      const auto g = mb.find(f.key());
-      if (g == mb.end() || *f != *g) return false;
-    }
-  }
-  return true;
-}
-
 // ---- Transforms ------------------------------------------------------------
 
 namespace transforms {

@@ -72,10 +72,6 @@ std::string ObjectKey(absl::string_view ns, absl::string_view name);
 std::string ObjectKey(const nlohmann::json& object);
 // metadata.resourceVersion, or "" if absent.
 std::string ResourceVersionOf(const nlohmann::json& object);
-// True if `a` and `b` differ at most in metadata.resourceVersion: after the
-// transform, a change to a field nobody reads (a Job's status.ready, a
-// managedFields entry) leaves the object equal but for it.
-bool SameButResourceVersion(const nlohmann::json& a, const nlohmann::json& b);
 
 // ---- Transforms ------------------------------------------------------------
 
@@ -104,8 +100,8 @@ nlohmann::json Pod(nlohmann::json object);
 // MinimalMetadata (without the job controller's labels) plus the whole spec
 // (the JobFlow planner rebuilds an attempt from a previous attempt's Job),
 // status.startTime and status.conditions[].{type,status,reason,message,
-// lastTransitionTime}. Not the pod counts (active, ready, succeeded...): the
-// reconcilers read pods for those, and each count's change would be an event.
+// lastTransitionTime}. Not the pod counts (active, ready, succeeded...) nor
+// completionTime: the reconcilers read the pods themselves.
 nlohmann::json Job(nlohmann::json object);
 
 }  // namespace transforms
