@@ -30,7 +30,8 @@ class EditsTest : public ControllerFixture {
  protected:
   // The condition `type` of `flow` (null if absent).
   static json Condition(const json& flow, const std::string& type) {
-    for (const json& c : flow["status"].value("conditions", json::array())) {
+    const json status = flow.value("status", json::object());  // none before the first write
+    for (const json& c : status.value("conditions", json::array())) {
       if (c.value("type", "") == type) return c;
     }
     return json();
