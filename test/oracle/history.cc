@@ -952,21 +952,27 @@ absl::Status History::Add(Kind kind, const json& event) {
     return absl::DataLossError(absl::StrCat(
         "a ", KindName(kind), " event without uid or resourceVersion: ", event.dump()));
   }
-  // Kept in resourceVersion order (equal ones in arrival order), numbered:
-  // watches of different kinds deliver in their own order, mostly near the
-  // end, so the insertion is cheap.
-  const auto at =
-      std::upper_bound(versions_.begin(), versions_.end(), rv,
-                       [](int64_t value, const Version& v) { return value < v.resource_version; });
-  const auto inserted = versions_.insert(at, {0, rv, type, kind, std::move(object)});
-  for (auto it = inserted; it != versions_.end(); ++it) {
-    it->number = static_cast<int>(it - versions_.begin()) + 1;
-  }
+  // The number holds while events come in resourceVersion order (the model
+  // checker's single history); Ordered() sorts a copy once they do not (the
+  // e2e oracle feeds one watch after the other).
+  in_order_ = in_order_ && (versions_.empty() || versions_.back().resource_version <= rv);
+  versions_.push_back({static_cast<int>(versions_.size()) + 1, rv, type, kind, std::move(object)});
   return absl::OkStatus();
 }
 
+const std::vector<Version>& History::Ordered(std::vector<Version>& scratch) const {
+  if (in_order_) return versions_;
+  scratch = versions_;
+  std::stable_sort(scratch.begin(), scratch.end(), [](const Version& a, const Version& b) {
+    return a.resource_version < b.resource_version;
+  });
+  for (size_t i = 0; i < scratch.size(); ++i) scratch[i].number = static_cast<int>(i) + 1;
+  return scratch;
+}
+
 Verdict History::Judge() const {
-  Index index(versions_);
+  std::vector<Version> scratch;
+  Index index(Ordered(scratch));
   Checker checker(index);
   Verdict verdict{.violations = checker.Run(), .stats = checker.stats()};
   verdict.violations.insert(verdict.violations.end(), extra_.begin(), extra_.end());
@@ -981,7 +987,8 @@ Stats History::Summary() const { return Judge().stats; }
 std::string History::Describe(const Violation& violation) const {
   std::string out = absl::StrCat("invariant ", violation.invariant, ": ", violation.what, "\n");
   const std::set<std::string> involved(violation.uids.begin(), violation.uids.end());
-  for (const Version& v : versions_) {
+  std::vector<Version> scratch;
+  for (const Version& v : Ordered(scratch)) {
     if (involved.contains(Uid(v.object))) absl::StrAppend(&out, "    ", Summarize(v), "\n");
   }
   return out;

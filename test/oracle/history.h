@@ -89,7 +89,12 @@ class History {
   std::string Report(const std::vector<Violation>& violations) const;
 
  private:
-  std::vector<Version> versions_;  // in resourceVersion order, numbered
+  // The versions in resourceVersion order, numbered: versions_ itself if
+  // they were added in that order, else `scratch`, filled with a sorted copy.
+  const std::vector<Version>& Ordered(std::vector<Version>& scratch) const;
+
+  std::vector<Version> versions_;  // as added, numbered so
+  bool in_order_ = true;           // versions_ is in resourceVersion order
   std::vector<Violation> extra_;
 };
 

@@ -3,6 +3,7 @@
 #include "test/oracle/history.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -23,12 +24,15 @@ class Script {
  public:
   void Event(Kind kind, const std::string& type, json object) {
     object["metadata"]["resourceVersion"] = std::to_string(++rv_);
-    ASSERT_TRUE(history_.Add(kind, {{"type", type}, {"object", object}}).ok());
+    events_.push_back({kind, {{"type", type}, {"object", object}}});
+    ASSERT_TRUE(history_.Add(kind, events_.back().second).ok());
   }
   History& history() { return history_; }
+  const std::vector<std::pair<Kind, json>>& events() const { return events_; }
 
  private:
   History history_;
+  std::vector<std::pair<Kind, json>> events_;
   int rv_ = 100;
 };
 
@@ -121,6 +125,26 @@ TEST(OracleTest, ACleanHistoryReportsNothing) {
   EXPECT_EQ(s.history().Summary().jobs, 1);
   EXPECT_EQ(s.history().Summary().pods, 1);
   EXPECT_EQ(s.history().Summary().units_failed, 0);
+}
+
+// The e2e oracle feeds one watch after the other: the history is judged, and
+// its versions numbered and listed, in resourceVersion order all the same.
+TEST(OracleTest, EventsFedOneKindAfterTheOtherAreJudgedInResourceVersionOrder) {
+  Script s;
+  RunAttempt(s, 1, "Error");
+  s.Event(Kind::kBatch, "MODIFIED", Batch(1, Succeeded()));
+  History by_kind;
+  for (Kind kind : {Kind::kBatch, Kind::kJob, Kind::kPod}) {
+    for (const auto& [k, event] : s.events()) {
+      if (k == kind) {
+        ASSERT_TRUE(by_kind.Add(k, event).ok());
+      }
+    }
+  }
+  const std::vector<Violation> violations = by_kind.Check();
+  ASSERT_THAT(Invariants(violations), ::testing::Each(3));
+  EXPECT_EQ(by_kind.Report(violations), s.history().Report(s.history().Check()));
+  EXPECT_THAT(by_kind.Report(violations), HasSubstr("#1 rv=101 ADDED Batch"));
 }
 
 TEST(OracleTest, CanceledAfterTheUserAskedIsClean) {

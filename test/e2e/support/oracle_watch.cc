@@ -234,8 +234,9 @@ oracle::Stats FinishAndJudge(std::unique_ptr<OracleWatch> watch) {
     ADD_FAILURE() << "the oracle's watch: " << history.status();
     return {};
   }
-  const std::vector<oracle::Violation> violations = history->Check();
-  const oracle::Stats stats = history->Summary();
+  const oracle::Verdict verdict = history->Judge();
+  const std::vector<oracle::Violation>& violations = verdict.violations;
+  const oracle::Stats& stats = verdict.stats;
   std::printf(
       "oracle: %d owners, %d Jobs, %d pods, %d Jobs in the cancel window, %d pods created for a "
       "deleted Job (job controller), %zu violations\n",
