@@ -1,21 +1,25 @@
 #include "test/model/model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "api/batch.h"
 #include "api/jobflow.h"
 #include "api/jobtemplate.h"
@@ -102,13 +106,34 @@ void RankResourceVersions(json& j) {
   walk(j, true);
 }
 
+// The state's identity for deduplication: the world and the lagging view.
+// The budgets left are not part of it (the seen table compares them).
 size_t HashOf(const State& s) {
   json c = {{"world", s.world.Canonical()},
-            {"past", s.past.has_value() ? World::Canonical(*s.past) : json()},
-            {"budget", {s.users, s.faults, s.stale, s.refusals}},
-            {"done", s.done}};
+            {"past", s.past.has_value() ? World::Canonical(*s.past) : json()}};
   RankResourceVersions(c);
   return absl::HashOf(c.dump());
+}
+
+// What a path may still spend from a state. A state reached again with
+// more of some budget than every earlier visit had (a shorter path to it, a
+// fault not yet used) is explored again: skipping it would cut moves the
+// bounds allow. (The user actions left follow from the state: the world's
+// facts record those taken.)
+struct Left {
+  int depth = 0, faults = 0, stale = 0, refusals = 0;
+
+  bool Covers(const Left& o) const {
+    return depth >= o.depth && faults >= o.faults && stale >= o.stale && refusals >= o.refusals;
+  }
+};
+
+// True if `a` and `b` are the same world: a move that stored nothing (a
+// write that failed before its first effect) leads to a state the one
+// before it covers.
+bool SameWorld(const World& a, const World& b) {
+  return a.history() == b.history() && a.now() == b.now() && a.facts() == b.facts() &&
+         a.view().templates == b.view().templates;
 }
 
 // ---- One reconcile, as the reconcilers carry it out ----
@@ -607,52 +632,118 @@ std::string JudgeEnd(const World& world) {
 
 // ---- The search ----
 
-class Search {
+// What the workers of one search share: the seen table and the result. A
+// worker claims a state (with the budget it has left) before exploring it,
+// so no two workers explore the same state with the same budget, and a
+// state claimed is explored to the end by its claimant: the search stays
+// complete whatever the workers' timing.
+class SeenTable {
  public:
-  Search(const Scenario& scenario, const Bounds& bounds) : scenario_(scenario), bounds_(bounds) {}
+  SeenTable(const Bounds& bounds, const std::string& name) : bounds_(bounds), name_(name) {}
 
-  Result Run() {
-    start_ = absl::Now();
-    json owner = scenario_.owner;
-    State initial{.world = World(owner, scenario_.templates, absl::FromUnixSeconds(1'800'000'000)),
-                  .past = std::nullopt,
-                  .done = {}};
-    trace_.push_back("user: create " + owner.value("kind", "") + " " + NameOf(owner));
-    Visit(initial);
+  // False if an earlier claim of `hash` covers `left`; else claims it and
+  // counts it. A revisit is a claim of a known state with more left.
+  bool Claim(size_t hash, const Left& left, int depth) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    std::vector<Left>& claims = seen_[hash];
+    for (const Left& c : claims) {
+      if (c.Covers(left)) return false;
+    }
+    if (result_.states >= bounds_.max_states) {
+      result_.complete = false;
+      return false;
+    }
+    if (claims.empty()) {
+      ++result_.states;
+    } else {
+      ++result_.revisits;
+    }
+    std::erase_if(claims, [&](const Left& c) { return left.Covers(c); });
+    claims.push_back(left);
+    result_.max_depth = std::max(result_.max_depth, depth);
+    const int64_t visits = result_.states + result_.revisits;
+    if (bounds_.progress_every > 0 && visits % bounds_.progress_every == 0) {
+      result_.elapsed = absl::Now() - start_;
+      std::cerr << Summary(name_, result_) << " so far" << std::endl;
+    }
+    return true;
+  }
+
+  void CountTransition() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    ++result_.transitions;
+  }
+
+  // The first violation found wins; the workers stop.
+  void Fail(std::string violation) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (result_.violation.empty()) result_.violation = std::move(violation);
+    stop_ = true;
+  }
+  bool stopped() const { return stop_.load(std::memory_order_relaxed); }
+
+  Result Finish() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     result_.elapsed = absl::Now() - start_;
     return result_;
   }
 
  private:
-  // Explores from `s` (not yet visited) unless it is known.
+  const Bounds& bounds_;
+  const std::string& name_;
+  const absl::Time start_ = absl::Now();
+  std::atomic<bool> stop_ = false;
+  absl::Mutex mu_;
+  absl::flat_hash_map<size_t, std::vector<Left>> seen_ ABSL_GUARDED_BY(mu_);
+  Result result_ ABSL_GUARDED_BY(mu_);
+};
+
+// One worker: a depth-first search from the initial state. Worker `id`
+// takes each state's moves in its own order (odd workers from the last), so
+// workers sharing a table spread over different parts of the space.
+class Search {
+ public:
+  Search(const Scenario& scenario, const Bounds& bounds, SeenTable& table, int id)
+      : scenario_(scenario), bounds_(bounds), table_(table), reverse_(id % 2 == 1) {}
+
+  void Run() {
+    const json& owner = scenario_.owner;
+    State initial{.world = World(owner, scenario_.templates, absl::FromUnixSeconds(1'800'000'000)),
+                  .past = std::nullopt,
+                  .done = {}};
+    trace_.push_back("user: create " + owner.value("kind", "") + " " + NameOf(owner));
+    Visit(initial);
+  }
+
+ private:
+  // Explores from `s` unless an earlier visit covers it.
   void Visit(const State& s) {
-    ++result_.transitions;
-    if (!result_.violation.empty()) return;
-    if (!seen_.insert(HashOf(s)).second) return;
-    if (++result_.states > bounds_.max_states) {
-      result_.complete = false;
-      return;
-    }
-    if (bounds_.progress_every > 0 && result_.states % bounds_.progress_every == 0) {
-      result_.elapsed = absl::Now() - start_;
-      std::cerr << Summary(scenario_.name, result_) << " so far" << std::endl;
-    }
+    table_.CountTransition();
+    if (table_.stopped()) return;
     const int depth = static_cast<int>(trace_.size()) - 1;
-    result_.max_depth = std::max(result_.max_depth, depth);
+    const Left left{.depth = bounds_.max_depth - depth,
+                    .faults = bounds_.max_faults - s.faults,
+                    .stale = bounds_.max_stale - s.stale,
+                    .refusals = bounds_.max_refusals - s.refusals};
+    if (!table_.Claim(HashOf(s), left, depth)) return;
     if (std::string why = CheckState(s); !why.empty()) {
       Fail(why);
       return;
     }
     if (depth >= bounds_.max_depth) return;
-    for (Move& m : Successors(s)) {
+    std::vector<Move> moves = Successors(s);
+    if (reverse_) std::reverse(moves.begin(), moves.end());
+    for (Move& m : moves) {
       State next = s;
       if (bounds_.max_stale > next.stale) next.past = s.world.view();
       m.apply(next);
-      if (!bounds_.max_stale || next.stale >= bounds_.max_stale) next.past.reset();
+      if (SameWorld(next.world, s.world)) continue;
+      // A lagging view no older than the world is no lagging view.
+      if (next.stale >= bounds_.max_stale || next.past == next.world.view()) next.past.reset();
       trace_.push_back(m.label);
       Visit(next);
       trace_.pop_back();
-      if (!result_.violation.empty()) return;
+      if (table_.stopped()) return;
     }
   }
 
@@ -779,14 +870,13 @@ class Search {
     for (size_t i = 0; i < settle_steps_.size(); ++i) {
       absl::StrAppend(&out, "  ", trace_.size() + i + 1, ". (quiet) ", settle_steps_[i], "\n");
     }
-    result_.violation = out;
+    table_.Fail(std::move(out));
   }
 
   const Scenario& scenario_;
   const Bounds& bounds_;
-  Result result_;
-  absl::Time start_;
-  absl::flat_hash_set<size_t> seen_;
+  SeenTable& table_;
+  const bool reverse_;
   std::vector<std::string> trace_;
   std::vector<std::string> settle_steps_;  // of the latest Settle
 };
@@ -794,12 +884,18 @@ class Search {
 }  // namespace
 
 Result Check(const Scenario& scenario, const Bounds& bounds) {
-  return Search(scenario, bounds).Run();
+  SeenTable table(bounds, scenario.name);
+  std::vector<std::thread> workers;
+  for (int id = 0; id < std::max(1, bounds.threads); ++id) {
+    workers.emplace_back([&, id] { Search(scenario, bounds, table, id).Run(); });
+  }
+  for (std::thread& w : workers) w.join();
+  return table.Finish();
 }
 
 std::string Summary(const std::string& name, const Result& result) {
-  return absl::StrFormat("%s: %d states, %d transitions, depth %d, %s%s", name, result.states,
-                         result.transitions, result.max_depth,
+  return absl::StrFormat("%s: %d states (%d revisited), %d transitions, depth %d, %s%s", name,
+                         result.states, result.revisits, result.transitions, result.max_depth,
                          absl::FormatDuration(absl::Trunc(result.elapsed, absl::Milliseconds(100))),
                          result.complete ? "" : " (cut at max_states)");
 }

@@ -20,8 +20,11 @@
 // real classifier and retry policy) followed by the real OwnerWrites against
 // the model's API server (world.h), in the reconcilers' order.
 //
-// In every new state (deduplicated by a hash of a canonical encoding) it
-// checks:
+// States are deduplicated by a hash of a canonical encoding; a known state
+// is explored again only when reached with more of some budget left (depth,
+// faults, stale views, refusals) than every earlier visit, so the bounds
+// are searched completely. Bounds::threads workers share the seen table.
+// In every state explored it checks:
 //   - safety: the independent oracle (test/oracle/history.h) judges the
 //     whole history of the path for invariants 1, 2, 3 and 5 of
 //     docs/design.md §7, with no Job in the cancel window (the model's
@@ -50,6 +53,8 @@ struct Bounds {
   int max_stale = 1;         // reconciles from a lagging view per path
   int max_refusals = 1;      // Job creates refused (422) per path
   int64_t max_states = 2'000'000;
+  // Workers sharing one seen table (one per core for the full bounds).
+  int threads = 1;
   // Every this many states, a Summary() line to stderr (0: none).
   int64_t progress_every = 0;
   // Pod endings explored: Succeeded, Error, OOMKilled, Evicted, PodDeleted,
@@ -68,7 +73,8 @@ struct Scenario {
 };
 
 struct Result {
-  int64_t states = 0;       // distinct states reached
+  int64_t states = 0;       // distinct states explored
+  int64_t revisits = 0;     // known states explored again, with more budget left
   int64_t transitions = 0;  // moves taken (to new or known states)
   int max_depth = 0;
   absl::Duration elapsed;
@@ -79,7 +85,7 @@ struct Result {
 
 Result Check(const Scenario& scenario, const Bounds& bounds);
 
-// "<name>: N states, N transitions, depth N, Ns".
+// "<name>: N states (N revisited), N transitions, depth N, Ns".
 std::string Summary(const std::string& name, const Result& result);
 
 }  // namespace weir::model

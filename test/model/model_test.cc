@@ -1,12 +1,15 @@
 // The model checker (model.h) over a Batch with retries and OOM retries and
 // over JobFlows of up to 4 steps. Bounds: WEIR_MODEL=full (make model) or
 // the CI sample (the default, in make unit); WEIR_MODEL_DEPTH,
-// WEIR_MODEL_USERS, WEIR_MODEL_FAULTS and WEIR_MODEL_STALE override them.
+// WEIR_MODEL_USERS, WEIR_MODEL_FAULTS, WEIR_MODEL_STALE and
+// WEIR_MODEL_THREADS (the full bounds use every core) override them.
 #include "test/model/model.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -40,8 +43,12 @@ Bounds Pick(Bounds ci, Bounds full) {
   Override("WEIR_MODEL_FAULTS", b.max_faults);
   Override("WEIR_MODEL_STALE", b.max_stale);
   Override("WEIR_MODEL_MAX_STATES", b.max_states);
-  // A full run takes up to an hour: say how far it is.
-  if (Full()) b.progress_every = 100'000;
+  // A full run takes up to hours: use every core and say how far it is.
+  if (Full()) {
+    b.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    b.progress_every = 100'000;
+  }
+  Override("WEIR_MODEL_THREADS", b.threads);
   Override("WEIR_MODEL_PROGRESS", b.progress_every);
   return b;
 }

@@ -40,6 +40,8 @@ class World {
   struct View {
     std::optional<nlohmann::json> owner;
     std::map<std::string, nlohmann::json> templates, jobs, pods;  // by name
+
+    bool operator==(const View&) const = default;
   };
 
   // `owner` is stored (uid, resourceVersion, generation 1, the admission
