@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "base/json_path.h"
 #include "reconcile/children.h"
 
 namespace weir::bench {
@@ -34,27 +35,9 @@ constexpr std::pair<System, absl::string_view> kSystems[] = {{System::kWeir, "we
 constexpr std::pair<Shape, absl::string_view> kShapes[] = {
     {Shape::kChain, "chain"}, {Shape::kFanout, "fanout"}, {Shape::kSingle, "single"}};
 
-// object.a.b...; a null json if any part is absent.
-const json& At(const json& object, std::initializer_list<const char*> path) {
-  static const json* const kNull = new json();
-  const json* at = &object;
-  for (const char* key : path) {
-    if (!at->is_object()) return *kNull;
-    auto it = at->find(key);
-    if (it == at->end()) return *kNull;
-    at = &*it;
-  }
-  return *at;
-}
-
-std::string StringAt(const json& object, std::initializer_list<const char*> path) {
-  const json& value = At(object, path);
-  return value.is_string() ? value.get<std::string>() : "";
-}
-
 // The elements of the array at object.a.b...; none if it is not an array.
 std::vector<json> ArrayAt(const json& object, std::initializer_list<const char*> path) {
-  const json& value = At(object, path);
+  const json& value = JsonAt(object, path);
   return value.is_array() ? value.get<std::vector<json>>() : std::vector<json>{};
 }
 
@@ -524,7 +507,7 @@ void FlowTracker::ObserveOwner(const json& owner, MonoTime at) {
     }
     case System::kArgo: {
       // status.nodes: node id -> {displayName: <task>, type, phase}.
-      const json& nodes = At(owner, {"status", "nodes"});
+      const json& nodes = JsonAt(owner, {"status", "nodes"});
       for (auto node = nodes.begin(); nodes.is_object() && node != nodes.end(); ++node) {
         const std::string phase = StringAt(*node, {"phase"});
         if (StringAt(*node, {"type"}) == "Pod" &&

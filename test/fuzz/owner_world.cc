@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/meta.h"
+#include "base/json_path.h"
 #include "fuzz.h"
 
 namespace weir::fuzz {
@@ -14,19 +15,12 @@ using nlohmann::json;
 
 namespace {
 
-// The value at `path` (object keys), or `fallback`.
-json At(const json& object, std::initializer_list<const char*> path, json fallback) {
-  const json* at = &object;
-  for (const char* key : path) {
-    if (!at->is_object() || !at->contains(key)) return fallback;
-    at = &(*at)[key];
-  }
-  return *at;
-}
+std::string NameOf(const json& object) { return StringAt(object, {"metadata", "name"}); }
 
-std::string NameOf(const json& object) {
-  json name = At(object, {"metadata", "name"}, "");
-  return name.is_string() ? name.get<std::string>() : "";
+// The value at `path` (object keys), or `fallback` if it is absent or null.
+json At(const json& object, std::initializer_list<const char*> path, json fallback) {
+  const json& value = JsonAt(object, path);
+  return value.is_null() ? fallback : value;
 }
 
 std::vector<const json*> Pointers(const std::vector<json>& objects) {

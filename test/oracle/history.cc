@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/json_path.h"
 
 namespace weir::oracle {
 namespace {
@@ -56,30 +57,14 @@ bool Reachable(const std::string& from, const std::string& to) {
   return false;
 }
 
-// The value at `path`, or null if any part of it is missing.
-const json& At(const json& o, std::initializer_list<const char*> path) {
-  static const json* null = new json();
-  const json* cur = &o;
-  for (const char* key : path) {
-    if (!cur->is_object()) return *null;
-    auto it = cur->find(key);
-    if (it == cur->end()) return *null;
-    cur = &*it;
-  }
-  return *cur;
+std::string Uid(const json& o) { return StringAt(o, {"metadata", "uid"}); }
+std::string Name(const json& o) { return StringAt(o, {"metadata", "name"}); }
+std::string Label(const json& o, const char* key) {
+  return StringAt(o, {"metadata", "labels", key});
 }
-
-std::string Str(const json& o, std::initializer_list<const char*> path) {
-  const json& v = At(o, path);
-  return v.is_string() ? v.get<std::string>() : "";
-}
-
-std::string Uid(const json& o) { return Str(o, {"metadata", "uid"}); }
-std::string Name(const json& o) { return Str(o, {"metadata", "name"}); }
-std::string Label(const json& o, const char* key) { return Str(o, {"metadata", "labels", key}); }
-bool Deleting(const json& o) { return !At(o, {"metadata", "deletionTimestamp"}).is_null(); }
+bool Deleting(const json& o) { return !JsonAt(o, {"metadata", "deletionTimestamp"}).is_null(); }
 int64_t Generation(const json& o) {
-  const json& g = At(o, {"metadata", "generation"});
+  const json& g = JsonAt(o, {"metadata", "generation"});
   return g.is_number_integer() ? g.get<int64_t>() : 0;
 }
 
@@ -92,7 +77,7 @@ std::string OwnerUidOf(const json& child) {
 }
 
 bool ConditionTrue(const json& o, const std::string& type) {
-  const json& conditions = At(o, {"status", "conditions"});
+  const json& conditions = JsonAt(o, {"status", "conditions"});
   if (!conditions.is_array()) return false;
   for (const json& c : conditions) {
     if (c.is_object() && c.value("type", "") == type && c.value("status", "") == "True") {
@@ -102,7 +87,7 @@ bool ConditionTrue(const json& o, const std::string& type) {
   return false;
 }
 bool ConditionFalse(const json& o, const std::string& type) {
-  const json& conditions = At(o, {"status", "conditions"});
+  const json& conditions = JsonAt(o, {"status", "conditions"});
   if (!conditions.is_array()) return false;
   for (const json& c : conditions) {
     if (c.is_object() && c.value("type", "") == type && c.value("status", "") == "False") {
@@ -123,29 +108,29 @@ struct Unit {
 };
 
 std::string PhaseField(const json& o) {
-  const std::string p = Str(o, {"phase"});
+  const std::string p = StringAt(o, {"phase"});
   return p.empty() ? "Pending" : p;
 }
 
 Unit UnitOf(const json& owner, Kind kind, const std::string& step) {
   Unit u;
-  const json& status = At(owner, {"status"});
+  const json& status = JsonAt(owner, {"status"});
   if (kind == Kind::kBatch) {
     u.present = true;
     u.phase = PhaseField(status);
-    if (At(status, {"attempts"}).is_array()) u.attempts = At(status, {"attempts"});
-    u.reason = Str(status, {"terminationReason"});
-    u.exit_code = At(status, {"exitCode"});
-    u.job = Str(status, {"job"});
+    if (JsonAt(status, {"attempts"}).is_array()) u.attempts = JsonAt(status, {"attempts"});
+    u.reason = StringAt(status, {"terminationReason"});
+    u.exit_code = JsonAt(status, {"exitCode"});
+    u.job = StringAt(status, {"job"});
     return u;
   }
-  const json& steps = At(status, {"steps"});
+  const json& steps = JsonAt(status, {"steps"});
   if (!steps.is_array()) return u;
   for (const json& s : steps) {
     if (!s.is_object() || s.value("name", "") != step) continue;
     u.present = true;
     u.phase = PhaseField(s);
-    if (At(s, {"attempts"}).is_array()) u.attempts = At(s, {"attempts"});
+    if (JsonAt(s, {"attempts"}).is_array()) u.attempts = JsonAt(s, {"attempts"});
   }
   return u;
 }
@@ -155,7 +140,7 @@ std::vector<std::string> UnitNames(const json& owner, Kind kind) {
   if (kind == Kind::kBatch) return {""};
   std::set<std::string> names;
   for (const char* where : {"spec", "status"}) {
-    const json& steps = At(owner, {where, "steps"});
+    const json& steps = JsonAt(owner, {where, "steps"});
     if (!steps.is_array()) continue;
     for (const json& s : steps) {
       if (s.is_object() && s.contains("name") && s["name"].is_string()) names.insert(s["name"]);
@@ -167,7 +152,7 @@ std::vector<std::string> UnitNames(const json& owner, Kind kind) {
 // Whether the owner version asks to stop the whole owner: spec.cancel or a
 // delete.
 bool OwnerStopAsked(const json& owner) {
-  return At(owner, {"spec", "cancel"}) == true || Deleting(owner);
+  return JsonAt(owner, {"spec", "cancel"}) == true || Deleting(owner);
 }
 
 // Whether the owner version asks to stop this unit (a Batch, or one step).
@@ -178,10 +163,10 @@ bool OwnerStopAsked(const json& owner) {
 bool UnitStopAsked(const json& owner, Kind kind, const std::string& step) {
   if (OwnerStopAsked(owner)) return true;
   if (kind == Kind::kBatch) return false;
-  const json& steps = At(owner, {"spec", "steps"});
+  const json& steps = JsonAt(owner, {"spec", "steps"});
   if (!steps.is_array()) return false;
   std::string ran;  // the template the started step's record names
-  const json& records = At(owner, {"status", "steps"});
+  const json& records = JsonAt(owner, {"status", "steps"});
   for (const json& r : records.is_array() ? records : json::array()) {
     if (r.is_object() && r.value("name", "") == step && r.contains("attempts") &&
         r["attempts"].is_array() && !r["attempts"].empty()) {
@@ -202,7 +187,7 @@ bool UnitStopAsked(const json& owner, Kind kind, const std::string& step) {
 bool OwnerStopped(const json& owner, Kind kind) {
   if (ConditionFalse(owner, "Valid")) return true;
   if (kind == Kind::kBatch) return false;
-  const json& steps = At(owner, {"status", "steps"});
+  const json& steps = JsonAt(owner, {"status", "steps"});
   if (!steps.is_array()) return false;
   for (const json& s : steps) {
     const std::string p = PhaseField(s);
@@ -226,7 +211,7 @@ class Index {
         if (!owner.empty()) children_[owner].insert(uid);
       }
       if (v.kind == Kind::kPod) {
-        const json& refs = At(v.object, {"metadata", "ownerReferences"});
+        const json& refs = JsonAt(v.object, {"metadata", "ownerReferences"});
         if (!refs.is_array()) continue;
         for (const json& r : refs) {
           if (r.is_object() && r.value("kind", "") == "Job") {
@@ -283,9 +268,9 @@ class Index {
 // The main container's name for a Job of `owner`: the Batch's
 // spec.mainContainer, else the first container of the Job's pod template.
 std::string MainContainer(const json& owner, const json& job) {
-  const std::string named = Str(owner, {"spec", "mainContainer"});
+  const std::string named = StringAt(owner, {"spec", "mainContainer"});
   if (!named.empty()) return named;
-  const json& containers = At(job, {"spec", "template", "spec", "containers"});
+  const json& containers = JsonAt(job, {"spec", "template", "spec", "containers"});
   if (containers.is_array() && !containers.empty() && containers[0].is_object()) {
     return containers[0].value("name", "");
   }
@@ -309,12 +294,12 @@ bool AnyTerminated(const Index& index, const std::string& owner,
       for (const Version* v : index.versions(pod)) {
         if (v->resource_version >= before) break;
         for (const char* list : {"containerStatuses", "initContainerStatuses"}) {
-          const json& statuses = At(v->object, {"status", list});
+          const json& statuses = JsonAt(v->object, {"status", list});
           if (!statuses.is_array()) continue;
           for (const json& c : statuses) {
             for (const char* state : {"state", "lastState"}) {
-              const json& terminated = At(c, {state, "terminated"});
-              if (terminated.is_object() && match(Str(c, {"name"}), terminated, job_object)) {
+              const json& terminated = JsonAt(c, {state, "terminated"});
+              if (terminated.is_object() && match(StringAt(c, {"name"}), terminated, job_object)) {
                 return true;
               }
             }
@@ -445,7 +430,7 @@ class Checker {
     if (kind == Kind::kJobFlow) {
       CheckFlowPhase(owner);
       stats_.units_failed += std::any_of(versions.begin(), versions.end(), [](const Version* v) {
-        return Str(v->object, {"status", "phase"}) == "Failed";
+        return StringAt(v->object, {"status", "phase"}) == "Failed";
       });
     }
     std::set<std::string> names;
@@ -483,8 +468,8 @@ class Checker {
           const json& a = unit.attempts[i];
           if (!judged.insert(absl::StrCat(step, "/", i, "/", a.dump())).second) continue;
           JudgeRecord(owner, kind, step, *v, absl::StrCat(where, ", attempt record ", i + 1),
-                      Str(a, {"phase"}), Str(a, {"terminationReason"}), At(a, {"exitCode"}),
-                      {Str(a, {"job"})});
+                      StringAt(a, {"phase"}), StringAt(a, {"terminationReason"}),
+                      JsonAt(a, {"exitCode"}), {StringAt(a, {"job"})});
         }
         if (kind == Kind::kBatch &&
             judged
@@ -492,7 +477,7 @@ class Checker {
                                      unit.exit_code.dump(), "/", unit.job))
                 .second) {
           std::vector<std::string> jobs;
-          for (const json& a : unit.attempts) jobs.push_back(Str(a, {"job"}));
+          for (const json& a : unit.attempts) jobs.push_back(StringAt(a, {"job"}));
           JudgeRecord(owner, kind, step, *v, absl::StrCat(where, ", status"), "", unit.reason,
                       unit.exit_code, jobs);
         }
@@ -512,7 +497,7 @@ class Checker {
     }
     if (unit.phase == "Succeeded") {
       if (unit.attempts.empty() ||
-          Str(unit.attempts[unit.attempts.size() - 1], {"phase"}) != "Succeeded") {
+          StringAt(unit.attempts[unit.attempts.size() - 1], {"phase"}) != "Succeeded") {
         Report(3, absl::StrCat(where, " is Succeeded but its last attempt is not"), {owner});
       }
     }
@@ -581,13 +566,13 @@ class Checker {
         continue;
       }
       const json& now = after.attempts[i];
-      const std::string from = Str(was, {"phase"}), to = Str(now, {"phase"});
+      const std::string from = StringAt(was, {"phase"}), to = StringAt(now, {"phase"});
       if (IsTerminal(from) && was != now) {
         Report(3,
                absl::StrCat(where, ": ended attempt record ", i + 1, " changed from ", was.dump(),
                             " to ", now.dump()),
                {owner});
-      } else if (Str(was, {"job"}) != Str(now, {"job"})) {
+      } else if (StringAt(was, {"job"}) != StringAt(now, {"job"})) {
         Report(3, absl::StrCat(where, ": attempt record ", i + 1, " changed its Job"), {owner});
       } else if (from != to && !from.empty() && !Reachable(from, to)) {
         Report(3,
@@ -602,7 +587,7 @@ class Checker {
   void CheckFlowPhase(const std::string& owner) {
     std::string prev;
     for (const Version* v : index_.versions(owner)) {
-      const std::string phase = PhaseField(At(v->object, {"status"}));
+      const std::string phase = PhaseField(JsonAt(v->object, {"status"}));
       const std::string where = absl::StrCat("the flow in version #", v->number);
       if (!IsPhase(phase)) {
         Report(3, absl::StrCat(where, " has phase \"", phase, "\", not a phase"), {owner});
@@ -660,7 +645,7 @@ class Checker {
       }
       const Kind kind = owner_versions.front()->kind;
       int64_t generation = 0;
-      if (!absl::SimpleAtoi(Str(job, {"metadata", "annotations", "weir.dev/owner-generation"}),
+      if (!absl::SimpleAtoi(StringAt(job, {"metadata", "annotations", "weir.dev/owner-generation"}),
                             &generation)) {
         Report(2, absl::StrCat(who, " has no weir.dev/owner-generation annotation"), {owner, uid});
         continue;
@@ -690,7 +675,7 @@ class Checker {
       for (const Version* v : owner_versions) {
         if (v->resource_version >= created.resource_version) break;
         const Unit unit = UnitOf(v->object, kind, step);
-        const std::string owner_phase = PhaseField(At(v->object, {"status"}));
+        const std::string owner_phase = PhaseField(JsonAt(v->object, {"status"}));
         std::string ended;
         if (unit.present && (unit.phase == "Canceling" || IsTerminal(unit.phase))) {
           ended = absl::StrCat(UnitName(kind, step), " recorded ", unit.phase);
@@ -737,16 +722,16 @@ class Checker {
     static const json* none = new json();
     const std::string job = index_.job_of_pod(pod);
     std::string main = job.empty() || index_.versions(job).empty()
-                           ? Str(owner, {"spec", "mainContainer"})
+                           ? StringAt(owner, {"spec", "mainContainer"})
                            : MainContainer(owner, index_.versions(job).front()->object);
     if (main.empty()) {
-      const json& containers = At(object, {"spec", "containers"});
-      if (containers.is_array() && !containers.empty()) main = Str(containers[0], {"name"});
+      const json& containers = JsonAt(object, {"spec", "containers"});
+      if (containers.is_array() && !containers.empty()) main = StringAt(containers[0], {"name"});
     }
-    const json& statuses = At(object, {"status", "containerStatuses"});
+    const json& statuses = JsonAt(object, {"status", "containerStatuses"});
     if (!statuses.is_array()) return *none;
     for (const json& c : statuses) {
-      if (Str(c, {"name"}) == main) return At(c, {"state"});
+      if (StringAt(c, {"name"}) == main) return JsonAt(c, {"state"});
     }
     return *none;
   }
@@ -761,7 +746,7 @@ class Checker {
   void CheckNothingRunsOnceEnded(const std::string& owner) {
     const Version* ended = nullptr;
     for (const Version* v : index_.versions(owner)) {
-      if (v->type != "DELETED" && IsTerminal(PhaseField(At(v->object, {"status"})))) {
+      if (v->type != "DELETED" && IsTerminal(PhaseField(JsonAt(v->object, {"status"})))) {
         ended = v;
         break;
       }
@@ -775,15 +760,15 @@ class Checker {
         then = v;
       }
       if (then == nullptr || then->type == "DELETED" || Deleting(then->object)) continue;
-      const std::string phase = Str(then->object, {"status", "phase"});
+      const std::string phase = StringAt(then->object, {"status", "phase"});
       const json& main = MainState(ended->object, child, then->object);
-      if (At(main, {"terminated"}).is_object()) continue;
+      if (JsonAt(main, {"terminated"}).is_object()) continue;
       // Unknown: the node stopped reporting (its last container states are
       // stale); weir's NodeLost timeout ends such an attempt on purpose.
       if (phase == "Unknown") continue;
-      if (phase != "Running" && !At(main, {"running"}).is_object()) continue;
+      if (phase != "Running" && !JsonAt(main, {"running"}).is_object()) continue;
       Report(3,
-             absl::StrCat(Who(owner), " is ", PhaseField(At(ended->object, {"status"})),
+             absl::StrCat(Who(owner), " is ", PhaseField(JsonAt(ended->object, {"status"})),
                           " in version #", ended->number, " while ", Who(child), " is ",
                           phase.empty() ? "running" : phase, " (version #", then->number, ")"),
              {owner, child});
@@ -842,20 +827,20 @@ class Checker {
 std::string ContainerStates(const json& pod) {
   std::vector<std::string> out;
   for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
-    const json& statuses = At(pod, {"status", list});
+    const json& statuses = JsonAt(pod, {"status", list});
     if (!statuses.is_array()) continue;
     for (const json& c : statuses) {
       std::string state = "?";
-      if (At(c, {"state", "terminated"}).is_object()) {
-        const json& t = At(c, {"state", "terminated"});
+      if (JsonAt(c, {"state", "terminated"}).is_object()) {
+        const json& t = JsonAt(c, {"state", "terminated"});
         state = absl::StrCat("terminated(", t.value("reason", ""), " exit ",
                              t.contains("exitCode") ? t["exitCode"].dump() : "-", ")");
-      } else if (At(c, {"state", "running"}).is_object()) {
+      } else if (JsonAt(c, {"state", "running"}).is_object()) {
         state = "running";
-      } else if (At(c, {"state", "waiting"}).is_object()) {
-        state = absl::StrCat("waiting(", Str(c, {"state", "waiting", "reason"}), ")");
+      } else if (JsonAt(c, {"state", "waiting"}).is_object()) {
+        state = absl::StrCat("waiting(", StringAt(c, {"state", "waiting", "reason"}), ")");
       }
-      out.push_back(absl::StrCat(Str(c, {"name"}), "=", state));
+      out.push_back(absl::StrCat(StringAt(c, {"name"}), "=", state));
     }
   }
   return absl::StrJoin(out, " ");
@@ -865,11 +850,11 @@ std::string AttemptsSummary(const json& attempts) {
   std::vector<std::string> out;
   if (!attempts.is_array()) return "";
   for (const json& a : attempts) {
-    std::string s = absl::StrCat(a.value("attempt", 0), ":", Str(a, {"phase"}));
-    const std::string reason = Str(a, {"terminationReason"});
+    std::string s = absl::StrCat(a.value("attempt", 0), ":", StringAt(a, {"phase"}));
+    const std::string reason = StringAt(a, {"terminationReason"});
     if (!reason.empty()) absl::StrAppend(&s, "/", reason);
     if (a.contains("exitCode")) absl::StrAppend(&s, "/exit ", a["exitCode"].dump());
-    absl::StrAppend(&s, " ", Str(a, {"job"}));
+    absl::StrAppend(&s, " ", StringAt(a, {"job"}));
     out.push_back(s);
   }
   return absl::StrCat("[", absl::StrJoin(out, ", "), "]");
@@ -883,21 +868,21 @@ std::string Summarize(const Version& v) {
   switch (v.kind) {
     case Kind::kBatch:
       absl::StrAppend(&s, " gen=", Generation(o),
-                      At(o, {"spec", "cancel"}) == true ? " cancel" : "",
-                      " phase=", PhaseField(At(o, {"status"})));
-      if (!Str(o, {"status", "terminationReason"}).empty()) {
-        absl::StrAppend(&s, " reason=", Str(o, {"status", "terminationReason"}));
+                      JsonAt(o, {"spec", "cancel"}) == true ? " cancel" : "",
+                      " phase=", PhaseField(JsonAt(o, {"status"})));
+      if (!StringAt(o, {"status", "terminationReason"}).empty()) {
+        absl::StrAppend(&s, " reason=", StringAt(o, {"status", "terminationReason"}));
       }
-      if (At(o, {"status", "exitCode"}).is_number()) {
-        absl::StrAppend(&s, " exit=", At(o, {"status", "exitCode"}).dump());
+      if (JsonAt(o, {"status", "exitCode"}).is_number()) {
+        absl::StrAppend(&s, " exit=", JsonAt(o, {"status", "exitCode"}).dump());
       }
-      absl::StrAppend(&s, " attempts=", AttemptsSummary(At(o, {"status", "attempts"})));
+      absl::StrAppend(&s, " attempts=", AttemptsSummary(JsonAt(o, {"status", "attempts"})));
       if (ConditionTrue(o, "ResourcesReleased")) absl::StrAppend(&s, " released");
       break;
     case Kind::kJobFlow: {
       absl::StrAppend(&s, " gen=", Generation(o),
-                      At(o, {"spec", "cancel"}) == true ? " cancel" : "",
-                      " phase=", PhaseField(At(o, {"status"})));
+                      JsonAt(o, {"spec", "cancel"}) == true ? " cancel" : "",
+                      " phase=", PhaseField(JsonAt(o, {"status"})));
       for (const std::string& step : UnitNames(o, Kind::kJobFlow)) {
         const Unit u = UnitOf(o, Kind::kJobFlow, step);
         absl::StrAppend(&s, " | ", step, UnitStopAsked(o, Kind::kJobFlow, step) ? "(cancel)" : "",
@@ -911,14 +896,14 @@ std::string Summarize(const Version& v) {
       if (!Label(o, "weir.dev/step").empty())
         absl::StrAppend(&s, " step=", Label(o, "weir.dev/step"));
       absl::StrAppend(&s, " owner-generation=",
-                      Str(o, {"metadata", "annotations", "weir.dev/owner-generation"}));
+                      StringAt(o, {"metadata", "annotations", "weir.dev/owner-generation"}));
       for (const char* c : {"Complete", "Failed"}) {
         if (ConditionTrue(o, c)) absl::StrAppend(&s, " ", c);
       }
       break;
     }
     case Kind::kPod:
-      absl::StrAppend(&s, " phase=", Str(o, {"status", "phase"}), " ", ContainerStates(o));
+      absl::StrAppend(&s, " phase=", StringAt(o, {"status", "phase"}), " ", ContainerStates(o));
       break;
   }
   return s;
@@ -948,7 +933,8 @@ absl::Status History::Add(Kind kind, const json& event) {
   }
   json object = event.value("object", json());
   int64_t rv = 0;
-  if (Uid(object).empty() || !absl::SimpleAtoi(Str(object, {"metadata", "resourceVersion"}), &rv)) {
+  if (Uid(object).empty() ||
+      !absl::SimpleAtoi(StringAt(object, {"metadata", "resourceVersion"}), &rv)) {
     return absl::DataLossError(absl::StrCat(
         "a ", KindName(kind), " event without uid or resourceVersion: ", event.dump()));
   }
