@@ -698,26 +698,50 @@ class SeenTable {
   Result result_ ABSL_GUARDED_BY(mu_);
 };
 
-// One worker: a depth-first search from the initial state. Worker `id`
-// takes each state's moves in its own order (odd workers from the last), so
-// workers sharing a table spread over different parts of the space.
+// A state at the split depth and the path to it: a subtree of the search
+// for one worker.
+struct Subtree {
+  State state;
+  std::vector<std::string> trace;
+};
+
+// Depth-first search over one seen table. With one worker it runs from the
+// initial state to the end. With more, it first runs to kSplitDepth and
+// collects the states there (Split); then each worker explores subtrees
+// taken from that list in turn (Explore), so that no worker waits while
+// another explores a part the first has claimed.
 class Search {
  public:
-  Search(const Scenario& scenario, const Bounds& bounds, SeenTable& table, int id)
-      : scenario_(scenario), bounds_(bounds), table_(table), reverse_(id % 2 == 1) {}
+  static constexpr int kSplitDepth = 3;
 
-  void Run() {
+  Search(const Scenario& scenario, const Bounds& bounds, SeenTable& table)
+      : scenario_(scenario), bounds_(bounds), table_(table) {}
+
+  // From the initial state; if `split` is not null, stops at kSplitDepth
+  // and appends the states there to it.
+  void Run(std::vector<Subtree>* split) {
+    split_ = split;
     const json& owner = scenario_.owner;
     State initial{.world = World(owner, scenario_.templates, absl::FromUnixSeconds(1'800'000'000)),
                   .past = std::nullopt,
                   .done = {}};
     trace_.push_back("user: create " + owner.value("kind", "") + " " + NameOf(owner));
     Visit(initial);
+    split_ = nullptr;
+  }
+
+  void Explore(const Subtree& subtree) {
+    trace_ = subtree.trace;
+    Visit(subtree.state);
   }
 
  private:
   // Explores from `s` unless an earlier visit covers it.
   void Visit(const State& s) {
+    if (split_ != nullptr && static_cast<int>(trace_.size()) - 1 == kSplitDepth) {
+      split_->push_back({s, trace_});
+      return;
+    }
     table_.CountTransition();
     if (table_.stopped()) return;
     const int depth = static_cast<int>(trace_.size()) - 1;
@@ -732,7 +756,6 @@ class Search {
     }
     if (depth >= bounds_.max_depth) return;
     std::vector<Move> moves = Successors(s);
-    if (reverse_) std::reverse(moves.begin(), moves.end());
     for (Move& m : moves) {
       State next = s;
       if (bounds_.max_stale > next.stale) next.past = s.world.view();
@@ -876,7 +899,7 @@ class Search {
   const Scenario& scenario_;
   const Bounds& bounds_;
   SeenTable& table_;
-  const bool reverse_;
+  std::vector<Subtree>* split_ = nullptr;
   std::vector<std::string> trace_;
   std::vector<std::string> settle_steps_;  // of the latest Settle
 };
@@ -885,9 +908,21 @@ class Search {
 
 Result Check(const Scenario& scenario, const Bounds& bounds) {
   SeenTable table(bounds, scenario.name);
+  if (bounds.threads <= 1) {
+    Search(scenario, bounds, table).Run(nullptr);
+    return table.Finish();
+  }
+  std::vector<Subtree> subtrees;
+  Search(scenario, bounds, table).Run(&subtrees);
+  std::atomic<size_t> next = 0;
   std::vector<std::thread> workers;
-  for (int id = 0; id < std::max(1, bounds.threads); ++id) {
-    workers.emplace_back([&, id] { Search(scenario, bounds, table, id).Run(); });
+  for (int i = 0; i < bounds.threads; ++i) {
+    workers.emplace_back([&] {
+      Search search(scenario, bounds, table);
+      for (size_t at = next++; at < subtrees.size() && !table.stopped(); at = next++) {
+        search.Explore(subtrees[at]);
+      }
+    });
   }
   for (std::thread& w : workers) w.join();
   return table.Finish();
