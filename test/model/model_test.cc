@@ -37,17 +37,19 @@ void Override(const char* name, Int& bound) {
 
 // `ci` and `full`, with the environment's overrides.
 Bounds Pick(Bounds ci, Bounds full) {
-  Bounds b = Full() ? full : ci;
+  Bounds b = ci;
+  if (Full()) {
+    // A full run takes hours: use every core and say how far it is.
+    b = full;
+    b.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    b.progress_every = 100'000;
+    b.max_states = 50'000'000;  // a few GiB of seen table
+  }
   Override("WEIR_MODEL_DEPTH", b.max_depth);
   Override("WEIR_MODEL_USERS", b.max_user_actions);
   Override("WEIR_MODEL_FAULTS", b.max_faults);
   Override("WEIR_MODEL_STALE", b.max_stale);
   Override("WEIR_MODEL_MAX_STATES", b.max_states);
-  // A full run takes up to hours: use every core and say how far it is.
-  if (Full()) {
-    b.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    b.progress_every = 100'000;
-  }
   Override("WEIR_MODEL_THREADS", b.threads);
   Override("WEIR_MODEL_PROGRESS", b.progress_every);
   return b;
