@@ -24,6 +24,7 @@
 #include "api/jobflow.h"
 #include "api/jobtemplate.h"
 #include "api/meta.h"
+#include "base/json_path.h"
 #include "kube/client.h"
 #include "reconcile/batch_plan.h"
 #include "reconcile/children.h"
@@ -50,19 +51,14 @@ reconcile::BatchDefaults Defaults() {
 
 std::string NameOf(const json& o) { return o["metadata"].value("name", ""); }
 bool Deleting(const json& o) { return o["metadata"].contains("deletionTimestamp"); }
-const json& At(const json& o, const char* key) {
-  static const json* null = new json();
-  auto it = o.find(key);
-  return it == o.end() ? *null : *it;
-}
 std::string PodPhase(const json& pod) { return pod["status"].value("phase", "Pending"); }
 bool PodEnded(const json& pod) { return PodPhase(pod) == "Succeeded" || PodPhase(pod) == "Failed"; }
 bool PodRunning(const json& pod) {
-  const json& c = At(pod["status"], "containerStatuses");
+  const json& c = JsonAt(pod, {"status", "containerStatuses"});
   return c.is_array() && !c.empty() && c[0]["state"].contains("running");
 }
 bool PodWaiting(const json& pod) {
-  const json& c = At(pod["status"], "containerStatuses");
+  const json& c = JsonAt(pod, {"status", "containerStatuses"});
   return c.is_array() && !c.empty() && c[0]["state"].contains("waiting");
 }
 std::string JobOfPod(const json& pod) {
@@ -75,9 +71,20 @@ struct State {
   World world;
   // The view before the last move: what a lagging cache shows.
   std::optional<World::View> past;
-  int users = 0, faults = 0, stale = 0, refusals = 0;
-  std::set<std::string> done;  // user actions taken
+  int faults = 0, stale = 0, refusals = 0;
 };
+
+// The world's facts record each user action taken ("user <action>"), with
+// the phase it met.
+std::string UserFact(const std::string& action) { return "user " + action; }
+bool Asked(const World& world, const std::string& action) {
+  return world.facts().contains(UserFact(action));
+}
+int UserActions(const World& world) {
+  return static_cast<int>(
+      std::count_if(world.facts().begin(), world.facts().end(),
+                    [](const auto& f) { return f.first.starts_with("user "); }));
+}
 
 // Replaces every resourceVersion by its rank among those in `j`, so states
 // that differ only in how many writes led to them are one state.
@@ -426,9 +433,9 @@ std::vector<Move> WorldMoves(const State& s, const Bounds& bounds, bool settle) 
 // The stored phase of the owner, or of step `step`, when a user acts: the
 // final check needs to know whether the user acted before the end.
 std::string StoredPhase(const json& owner, const std::string& step) {
-  const json& status = At(owner, "status");
+  const json& status = JsonAt(owner, {"status"});
   if (step.empty()) return status.is_object() ? status.value("phase", "") : "";
-  for (const json& s : At(status, "steps")) {
+  for (const json& s : JsonAt(status, {"steps"})) {
     if (s.value("name", "") == step) return s.value("phase", "");
   }
   return "";
@@ -437,10 +444,12 @@ std::string StoredPhase(const json& owner, const std::string& step) {
 std::vector<Move> UserMoves(const State& s, const Scenario& scenario, const Bounds& bounds) {
   std::vector<Move> moves;
   const std::optional<json>& owner = s.world.view().owner;
-  if (!owner.has_value() || Deleting(*owner) || s.users >= bounds.max_user_actions) return moves;
+  if (!owner.has_value() || Deleting(*owner) || UserActions(s.world) >= bounds.max_user_actions) {
+    return moves;
+  }
   for (const std::string& action : scenario.user_actions) {
-    if (s.done.contains(action)) continue;
-    if (action == "resume" && !s.done.contains("suspend")) continue;
+    if (Asked(s.world, action)) continue;
+    if (action == "resume" && !Asked(s.world, "suspend")) continue;
     const auto spec_edit = [action](std::function<void(json&)> edit) {
       return [action, edit](State& n) {
         json o = *n.world.view().owner;
@@ -484,10 +493,8 @@ std::vector<Move> UserMoves(const State& s, const Scenario& scenario, const Boun
     }
     const std::string phase = StoredPhase(*owner, step);
     moves.push_back({"user: " + action, [action, apply, phase](State& n) {
-                       n.world.facts()["user " + action] = phase;
+                       n.world.facts()[UserFact(action)] = phase;
                        apply(n);
-                       ++n.users;
-                       n.done.insert(action);
                      }});
   }
   return moves;
@@ -519,7 +526,7 @@ std::string JudgeUnit(const std::string& what, const json& unit, const World& wo
                            : absl::StrCat(what, " was ", before, " before the user acted, ",
                                           "and ends ", phase);
   }
-  const json& attempts = At(unit, "attempts");
+  const json& attempts = JsonAt(unit, {"attempts"});
   const json last = attempts.is_array() && !attempts.empty() ? attempts.back() : json();
   const std::string job = last.is_object() ? last.value("job", "") : "";
   const auto fact = world.facts().find(job);
@@ -554,11 +561,9 @@ bool DependencyHolds(const std::string& condition, const std::string& phase) {
 // Empty if the quiet world's end is right.
 std::string JudgeEnd(const World& world) {
   const World::View& v = world.view();
-  const auto asked = [&](const std::string& action) {
-    return world.facts().contains("user " + action);
-  };
+  const auto asked = [&](const std::string& action) { return Asked(world, action); };
   const auto before = [&](const std::string& action) {
-    auto it = world.facts().find("user " + action);
+    auto it = world.facts().find(UserFact(action));
     return it == world.facts().end() ? "" : it->second;
   };
   if (!v.jobs.empty() || !v.pods.empty()) {
@@ -567,14 +572,14 @@ std::string JudgeEnd(const World& world) {
   if (asked("delete")) return v.owner.has_value() ? "the deleted owner is still there" : "";
   if (!v.owner.has_value()) return "the owner is gone but nobody deleted it";
   const json& owner = *v.owner;
-  const json& status = At(owner, "status");
+  const json& status = JsonAt(owner, {"status"});
   bool released = false;
-  for (const json& c : At(status, "conditions")) {
+  for (const json& c : JsonAt(status, {"conditions"})) {
     released |= c.value("type", "") == "ResourcesReleased" && c.value("status", "") == "True";
   }
   // Released is said only of an owner that had children.
-  bool had_children = !At(status, "attempts").empty();
-  for (const json& s : At(status, "steps")) had_children |= !At(s, "attempts").empty();
+  bool had_children = !JsonAt(status, {"attempts"}).empty();
+  for (const json& s : JsonAt(status, {"steps"})) had_children |= !JsonAt(s, {"attempts"}).empty();
   if (had_children && !released) return "the owner ended without ResourcesReleased=True";
   const bool cancel = asked("cancel");
   if (!world.is_flow()) {
@@ -584,13 +589,14 @@ std::string JudgeEnd(const World& world) {
   const json& spec = owner["spec"];
   const bool stop_flow = spec.value("onStepFailure", "StopFlow") == "StopFlow";
   std::map<std::string, std::string> phases;
-  for (const json& s : At(status, "steps")) phases[s.value("name", "")] = s.value("phase", "");
+  for (const json& s : JsonAt(status, {"steps"}))
+    phases[s.value("name", "")] = s.value("phase", "");
   bool any_failed = false;
   for (const auto& [name, phase] : phases) any_failed |= phase == "Failed" || phase == "Killed";
   for (const json& step : spec["steps"]) {
     const std::string name = step.value("name", "");
     const json* st = nullptr;
-    for (const json& s : At(status, "steps")) {
+    for (const json& s : JsonAt(status, {"steps"})) {
       if (s.value("name", "") == name) st = &s;
     }
     if (st == nullptr) return absl::StrCat("step ", name, " has no status");
@@ -723,8 +729,7 @@ class Search {
     split_ = split;
     const json& owner = scenario_.owner;
     State initial{.world = World(owner, scenario_.templates, absl::FromUnixSeconds(1'800'000'000)),
-                  .past = std::nullopt,
-                  .done = {}};
+                  .past = std::nullopt};
     trace_.push_back("user: create " + owner.value("kind", "") + " " + NameOf(owner));
     Visit(initial);
     split_ = nullptr;
@@ -854,7 +859,7 @@ class Search {
     std::vector<std::string>& steps = settle_steps_;
     steps.clear();
     if (s.world.view().owner.has_value() &&
-        At((*s.world.view().owner)["spec"], "suspend") == true) {
+        JsonAt(*s.world.view().owner, {"spec", "suspend"}) == true) {
       json o = *s.world.view().owner;
       o["spec"]["suspend"] = false;
       o["metadata"]["generation"] = o["metadata"].value("generation", 1) + 1;
