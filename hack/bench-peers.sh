@@ -337,12 +337,12 @@ scrape() { "$KUBECTL" get --raw /metrics >"$1"; }
 # weir_api_requests_total, Argo: argo_workflows_k8s_request_duration_count;
 # Volcano's listen addresses served none here) in the run's directory, for
 # telling components apart, with weir's reconcile and work-queue counts and
-# time per reconcile; not parsed here.
+# time per reconcile, watch events and cached objects; not parsed here.
 scrape_clients() {
   local name
   for name in "${!metrics[@]}"; do
     curl -sfk "${metrics[$name]}" 2>/dev/null |
-      grep -E '^[a-z_]*(requests?_total|request_duration_count|reconcile_total|workqueue_adds_total|reconcile_time_seconds_(sum|count))' >"$run_dir/$name.requests" || true
+      grep -E '^[a-z_]*(requests?_total|request_duration_count|reconcile_total|workqueue_adds_total|watch_events_total|informer_objects|reconcile_time_seconds_(sum|count))' >"$run_dir/$name.requests" || true
   done
 }
 

@@ -121,7 +121,7 @@ TEST(InformerTest, PodsAreTransformedAndIndexed) {
 
 // weir caches only its own children (controller_main's selector): the cache,
 // and weir_informer_objects, do not grow with other workloads.
-TEST(InformerTest, ASelectorKeepsOthersObjectsOutAndTheGaugeCountsTheCache) {
+TEST(InformerTest, ASelectorKeepsOthersObjectsOutAndTheMetricsCountTheCacheAndEvents) {
   FakeClock clock;
   FakeClient client(&clock);
   const kube::ResourceRef pods = kube::resources::Pods();
@@ -144,6 +144,11 @@ TEST(InformerTest, ASelectorKeepsOthersObjectsOutAndTheGaugeCountsTheCache) {
   ASSERT_TRUE(client.Delete(pods, "ns", "mine").ok());
   EXPECT_THAT(names->WaitFor(3), ElementsAre("+mine", "+mine-2", "-mine"));
   EXPECT_THAT(registry.Render(), HasSubstr("weir_informer_objects{resource=\"pods\"} 1\n"));
+  // The watch delivered only the selected pods' events: mine-2 added, mine deleted.
+  EXPECT_THAT(registry.Render(),
+              HasSubstr("weir_watch_events_total{resource=\"pods\",type=\"ADDED\"} 1\n"));
+  EXPECT_THAT(registry.Render(),
+              HasSubstr("weir_watch_events_total{resource=\"pods\",type=\"DELETED\"} 1\n"));
   informer.Stop();
 }
 

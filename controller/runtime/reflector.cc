@@ -24,6 +24,9 @@ class RegistryReflectorMetrics final : public ReflectorMetrics {
         lists_(registry.AddCounter("weir_reflector_lists_total",
                                    "Lists made by reflectors, by resource and result.",
                                    {"resource", "result"})),
+        events_(registry.AddCounter("weir_watch_events_total",
+                                    "Watch events received, by resource and type.",
+                                    {"resource", "type"})),
         cached_(registry.AddGauge("weir_informer_objects",
                                   "Objects in the informer's cache, by resource.", {"resource"})) {}
 
@@ -36,10 +39,14 @@ class RegistryReflectorMetrics final : public ReflectorMetrics {
   void OnCached(const std::string& resource, size_t n) override {
     cached_.WithLabelValues({resource}).Set(static_cast<double>(n));
   }
+  void OnWatchEvent(const std::string& resource, absl::string_view type) override {
+    events_.WithLabelValues({resource, std::string(type)}).Inc();
+  }
 
  private:
   CounterFamily& restarts_;
   CounterFamily& lists_;
+  CounterFamily& events_;
   GaugeFamily& cached_;
 };
 
@@ -244,6 +251,9 @@ Reflector::WatchEnd Reflector::WatchOnce() {
   absl::Status error;
   kube::WatchEvent event;
   while (!end && stream->Next(&event)) {
+    if (options_.metrics != nullptr && event.type != kube::EventType::kError) {
+      options_.metrics->OnWatchEvent(resource_name_, kube::EventTypeName(event.type));
+    }
     switch (event.type) {
       case kube::EventType::kAdded:
       case kube::EventType::kModified:

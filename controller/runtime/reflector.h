@@ -77,11 +77,13 @@ class ReflectorMetrics {
   virtual void OnList(const std::string& resource, bool ok) = 0;
   // The informer's cache of `resource` now holds `n` objects.
   virtual void OnCached(const std::string& resource, size_t n) = 0;
+  // A watch delivered an event of `type` (ADDED, MODIFIED, DELETED, BOOKMARK).
+  virtual void OnWatchEvent(const std::string& resource, absl::string_view type) = 0;
 };
 
 // ReflectorMetrics on a registry: weir_watch_restarts_total{resource,reason},
-// weir_reflector_lists_total{resource,result} and
-// weir_informer_objects{resource}.
+// weir_reflector_lists_total{resource,result},
+// weir_watch_events_total{resource,type} and weir_informer_objects{resource}.
 std::unique_ptr<ReflectorMetrics> NewReflectorMetrics(MetricsRegistry& registry);
 
 struct ReflectorOptions {

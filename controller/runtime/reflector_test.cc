@@ -73,6 +73,7 @@ class RecordingMetrics final : public ReflectorMetrics {
     lists_.push_back(absl::StrCat(resource, ":", ok ? "ok" : "error"));
   }
   void OnCached(const std::string&, size_t) override {}
+  void OnWatchEvent(const std::string&, absl::string_view) override {}
   std::vector<std::string> restarts() {
     absl::MutexLock l(&mu_);
     return restarts_;
