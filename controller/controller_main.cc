@@ -20,6 +20,7 @@
 #include "kube/config.h"
 #include "kube/http_client.h"
 #include "kube/server_check.h"
+#include "pplx/threadpool.h"
 #include "reconcile/batch_reconciler.h"
 #include "reconcile/child_informers.h"
 #include "reconcile/children.h"
@@ -268,6 +269,8 @@ int Run(const weir::ClientDecorator& decorate) {
 
 namespace weir {
 
+constexpr size_t kHttpThreads = 4;
+
 int ControllerMain(int argc, char** argv, const ClientDecorator& decorate) {
 #ifdef __GLIBC__
   // Two malloc arenas instead of one per thread: the caches' memory is freed
@@ -275,6 +278,15 @@ int ControllerMain(int argc, char** argv, const ClientDecorator& decorate) {
   // for 10k Jobs + 10k Pods, see README Performance).
   mallopt(M_ARENA_MAX, 2);
 #endif
+  // The HTTP client's I/O threads (cpprestsdk starts 40): they only move
+  // bytes and TLS records, the callers wait in their own threads. Fewer
+  // threads, fewer idle ones woken per read: at 3.8 steps/s, 19.6 instead of
+  // 21.5 ms of CPU per step, 30% fewer context switches (README Performance).
+  try {
+    crossplat::threadpool::initialize_with_threads(kHttpThreads);
+  } catch (const std::exception&) {
+    // Already started (a second ControllerMain in one process): keep it.
+  }
   absl::SetProgramUsageMessage(
       "weir-controller runs Batch and JobFlow resources as Kubernetes Jobs.\n"
       "Usage: weir-controller [flags]   (flags may be spelled --foo-bar or --foo_bar)");

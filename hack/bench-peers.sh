@@ -82,6 +82,10 @@ BENCH_OUT=${BENCH_OUT:-$WEIR_ROOT/build/bench-peers}
 export WEIR_CLUSTER_DIR=${BENCH_CLUSTER_DIR:-/tmp/weir-bench-peers} WEIR_REAL_NODE=0
 [[ $WEIR_CLUSTER_DIR != "$WEIR_ROOT/.cluster" ]] ||
   die "BENCH_CLUSTER_DIR is the default control plane's directory; every run wipes it: pick another"
+# Two invocations on one directory would wipe each other's control plane (and
+# two on one machine measure each other): one at a time.
+exec {bench_lock}>"$WEIR_CLUSTER_DIR.lock"
+flock -n "$bench_lock" || die "another bench-peers is running on $WEIR_CLUSTER_DIR; wait for it"
 cluster="$WEIR_ROOT/hack/cluster.sh"
 driver=${PEERS_BENCH:-$build_dir/bin/peers_bench}
 weir_controller="$build_dir/bin/weir-controller"

@@ -101,4 +101,11 @@ absl::Time FakeClock::NextDeadline() const {
   return next;
 }
 
+int FakeClock::NumTimedWaiters() const {
+  absl::MutexLock l(&mu_);
+  return static_cast<int>(std::count_if(waiters_.begin(), waiters_.end(), [](const Waiter* w) {
+    return w->deadline != absl::InfiniteFuture();
+  }));
+}
+
 }  // namespace weir

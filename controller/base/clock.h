@@ -77,6 +77,8 @@ class FakeClock final : public Clock {
   void WaitForWaiters(int n) const;
   // Earliest deadline among current waiters, InfiniteFuture() if none.
   absl::Time NextDeadline() const;
+  // Number of current waiters with a finite deadline.
+  int NumTimedWaiters() const;
 
  private:
   struct Waiter {

@@ -94,12 +94,23 @@ WorkQueue::Item WorkQueue::Get() {
     if (shutting_down_) return Item{"", true};
     PromoteReadyLocked();
     if (!queue_.empty()) break;
-    const absl::Time deadline = heap_.empty() ? absl::InfiniteFuture() : heap_.front().ready;
-    const uint64_t gen = wake_gen_;
-    auto wake = [this, gen]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return shutting_down_ || !queue_.empty() || wake_gen_ != gen;
-    };
-    clock_.AwaitWithDeadline(mu_, absl::Condition(&wake), deadline);
+    if (!heap_.empty() && !timer_held_) {
+      // This worker watches the earliest delay; the others sleep until a
+      // key is ready or the watch is free again, so a delay that ends wakes
+      // one worker, not all of them.
+      timer_held_ = true;
+      const uint64_t gen = wake_gen_;
+      auto wake = [this, gen]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return shutting_down_ || !queue_.empty() || wake_gen_ != gen;
+      };
+      clock_.AwaitWithDeadline(mu_, absl::Condition(&wake), heap_.front().ready);
+      timer_held_ = false;
+    } else {
+      auto wake = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return shutting_down_ || !queue_.empty() || (!timer_held_ && !heap_.empty());
+      };
+      clock_.AwaitWithDeadline(mu_, absl::Condition(&wake), absl::InfiniteFuture());
+    }
   }
   Item item{std::move(queue_.front()), false};
   queue_.pop_front();

@@ -157,8 +157,11 @@ class WorkQueue {
   std::vector<Delayed> heap_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, absl::Time> waiting_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
-  // Bumped when the earliest delayed deadline moves earlier, so blocked
-  // Get() calls recompute how long to wait.
+  // At most one blocked Get() waits for the earliest delay (timer_held_);
+  // the others wait for a ready key or for that watch to be free. wake_gen_
+  // is bumped when the earliest delay moves earlier, so the watcher
+  // recomputes how long to wait.
+  bool timer_held_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t wake_gen_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

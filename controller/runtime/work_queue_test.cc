@@ -177,6 +177,37 @@ TEST_F(WorkQueueTest, BlockedGetWakesWhenDelayedKeyIsReady) {
   EXPECT_EQ(got, "ns/a");
 }
 
+// Blocked workers do not all wait for the earliest delay: when it ends, one
+// wakes (not every idle worker, which cost CPU per event at low load).
+TEST_F(WorkQueueTest, OneBlockedWorkerWaitsForADelay) {
+  std::vector<std::string> got(4);
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 4; ++i) workers.emplace_back([&, i] { got[i] = MustGet(q_); });
+  clock_.WaitForWaiters(4);
+  EXPECT_EQ(clock_.NumTimedWaiters(), 0);
+  q_.AddAfter("ns/a", Seconds(1));
+  q_.AddAfter("ns/b", Seconds(2));
+  // Give every woken worker time to wait again, then count.
+  for (int i = 0; i < 200 && clock_.NumTimedWaiters() == 0; ++i) absl::SleepFor(Milliseconds(1));
+  absl::SleepFor(Milliseconds(50));
+  clock_.WaitForWaiters(4);
+  EXPECT_EQ(clock_.NumTimedWaiters(), 1);
+  EXPECT_EQ(clock_.NextDeadline(), clock_.Now() + Seconds(1));
+  clock_.Advance(Seconds(1));
+  // The worker that took ns/a left the watch; another takes over for ns/b.
+  for (int i = 0; i < 200 && clock_.NextDeadline() != clock_.Now() + Seconds(1); ++i) {
+    absl::SleepFor(Milliseconds(1));
+  }
+  absl::SleepFor(Milliseconds(50));
+  clock_.WaitForWaiters(3);
+  EXPECT_EQ(clock_.NumTimedWaiters(), 1);
+  clock_.Advance(Seconds(1));
+  q_.Add("ns/c");
+  q_.Add("ns/d");
+  for (auto& w : workers) w.join();
+  EXPECT_THAT(got, UnorderedElementsAre("ns/a", "ns/b", "ns/c", "ns/d"));
+}
+
 TEST_F(WorkQueueTest, BlockedGetWakesOnAdd) {
   std::string got;
   std::thread worker([&] { got = MustGet(q_); });
