@@ -2,6 +2,8 @@
 
 #include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
+#include <openssl/ssl.h>
+#include <pplx/threadpool.h>
 
 #include <algorithm>
 #include <atomic>
@@ -659,6 +661,16 @@ absl::Status HttpClient::StreamPodLog(absl::string_view ns, absl::string_view po
   if (!options.container.empty()) r.params.emplace_back("container", options.container);
   if (options.follow) r.params.emplace_back("follow", "true");
   return impl_->StreamText(ref, r, options.timeout, sink);
+}
+
+bool StartHttpIoThreads(size_t n) {
+  OPENSSL_init_ssl(0, nullptr);
+  try {
+    crossplat::threadpool::initialize_with_threads(n);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 }  // namespace weir::kube
