@@ -302,10 +302,24 @@ void Store::UnindexObject(const std::string& key, const json& object) {
   }
 }
 
+ObjectPtr Store::Read(const Entry& entry) const {
+  if (ObjectPtr live = entry.Live()) return live;
+  ObjectPtr object = entry.Snapshot();
+  KeepDecoded(object);
+  return object;
+}
+
+void Store::KeepDecoded(ObjectPtr object) const {
+  if (options_.keep_decoded == 0) return;
+  if (recent_.size() == options_.keep_decoded) recent_.pop_front();
+  recent_.push_back(std::move(object));
+}
+
 void Store::PutLocked(const std::string& key, const ObjectPtr& object, const ObjectPtr& old) {
   if (old != nullptr) UnindexObject(key, *old);
   IndexObject(key, *object);
   objects_.insert_or_assign(key, Entry(object));
+  KeepDecoded(object);
 }
 
 std::optional<Delta> Store::Upsert(json object) {
@@ -433,14 +447,14 @@ void Store::ReplacePrepared(std::vector<json> prepared,
 ObjectPtr Store::Get(absl::string_view key) const {
   absl::MutexLock l(&mu_);
   auto it = objects_.find(key);
-  return it == objects_.end() ? nullptr : it->second.Snapshot();
+  return it == objects_.end() ? nullptr : Read(it->second);
 }
 
 std::vector<ObjectPtr> Store::List() const {
   absl::MutexLock l(&mu_);
   std::vector<ObjectPtr> out;
   out.reserve(objects_.size());
-  for (const auto& [key, entry] : objects_) out.push_back(entry.Snapshot());
+  for (const auto& [key, entry] : objects_) out.push_back(Read(entry));
   return out;
 }
 
@@ -460,7 +474,7 @@ std::vector<ObjectPtr> Store::ListNamespace(absl::string_view ns) const {
   std::vector<ObjectPtr> out;
   for (auto it = objects_.lower_bound(prefix);
        it != objects_.end() && absl::StartsWith(it->first, prefix); ++it) {
-    out.push_back(it->second.Snapshot());
+    out.push_back(Read(it->second));
   }
   return out;
 }
@@ -476,7 +490,7 @@ std::vector<ObjectPtr> Store::ByIndex(absl::string_view index, absl::string_view
   for (const std::string& key : keys->second) {
     auto it = objects_.find(key);
     // The index invariant guarantees the object exists.
-    if (it != objects_.end()) out.push_back(it->second.Snapshot());
+    if (it != objects_.end()) out.push_back(Read(it->second));
   }
   return out;
 }

@@ -34,6 +34,7 @@
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -119,6 +120,12 @@ struct StoreOptions {
   bool index_owner_uid = true;
   // Label keys indexed in kLabelIndex (e.g. "weir.dev/batch-uid").
   std::vector<std::string> indexed_label_keys;
+  // The last `keep_decoded` objects inserted or decoded by a read stay
+  // decoded (strong references) after their readers let go, so that the
+  // reads an event brings (the old version, the reconcile's) find them
+  // without decoding again. Memory: at most that many trees besides the
+  // encodings.
+  size_t keep_decoded = 0;
 };
 
 // One change a write made, as handlers want it.
@@ -220,6 +227,10 @@ class Store {
   };
 
   nlohmann::json TransformObject(nlohmann::json object) const;
+  // `entry`'s snapshot; a decoded one joins recent_.
+  ObjectPtr Read(const Entry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keeps `object` in recent_, dropping the oldest beyond keep_decoded.
+  void KeepDecoded(ObjectPtr object) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void IndexObject(const std::string& key, const nlohmann::json& object)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnindexObject(const std::string& key, const nlohmann::json& object)
@@ -235,6 +246,8 @@ class Store {
   // exist (empty value sets are erased).
   absl::btree_map<std::string, Entry, std::less<>> objects_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, IndexDef, std::less<>> indexes_ ABSL_GUARDED_BY(mu_);
+  // The objects kept decoded (StoreOptions::keep_decoded), oldest first.
+  mutable std::deque<ObjectPtr> recent_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace weir::runtime

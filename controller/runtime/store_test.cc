@@ -1,5 +1,6 @@
 #include "runtime/store.h"
 
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -211,6 +212,34 @@ TEST(StoreTest, TransformAppliesOnEveryWrite) {
   EXPECT_EQ(calls, 3);
   EXPECT_FALSE(d.object->contains("data"));
   EXPECT_FALSE(d.old_object->contains("data"));
+}
+
+TEST(StoreTest, KeepDecodedHoldsTheLatestObjects) {
+  StoreOptions options;
+  options.keep_decoded = 2;
+  Store store(options);
+  std::weak_ptr<const json> a = store.Upsert(Obj("ns", "a", "1"))->object;
+  std::weak_ptr<const json> b = store.Upsert(Obj("ns", "b", "1"))->object;
+  // No reader holds them: the store does, and a read returns that tree.
+  ASSERT_FALSE(a.expired());
+  EXPECT_EQ(store.Get("ns/a"), a.lock());
+  // A third insert drops the oldest (a); reading a decodes it again, and
+  // that copy is kept in place of b.
+  std::weak_ptr<const json> c = store.Upsert(Obj("ns", "c", "1"))->object;
+  EXPECT_TRUE(a.expired());
+  std::weak_ptr<const json> a2 = store.Get("ns/a");
+  EXPECT_FALSE(a2.expired());
+  EXPECT_TRUE(b.expired());
+  EXPECT_FALSE(c.expired());
+  EXPECT_EQ((*store.Get("ns/a"))["data"]["rv"], "1");
+}
+
+TEST(StoreTest, WithoutKeepDecodedOnlyReadersHoldTrees) {
+  Store store;
+  std::weak_ptr<const json> a = store.Upsert(Obj("ns", "a", "1"))->object;
+  EXPECT_TRUE(a.expired());
+  ObjectPtr held = store.Get("ns/a");
+  EXPECT_EQ(store.Get("ns/a"), held);  // the same tree while a reader holds it
 }
 
 TEST(StoreTest, ConcurrentReadersSeeWholeSnapshots) {
