@@ -454,7 +454,7 @@ std::vector<ObjectPtr> Store::List() const {
   absl::MutexLock l(&mu_);
   std::vector<ObjectPtr> out;
   out.reserve(objects_.size());
-  for (const auto& [key, entry] : objects_) out.push_back(Read(entry));
+  for (const auto& [key, entry] : objects_) out.push_back(entry.Snapshot());
   return out;
 }
 
@@ -474,7 +474,7 @@ std::vector<ObjectPtr> Store::ListNamespace(absl::string_view ns) const {
   std::vector<ObjectPtr> out;
   for (auto it = objects_.lower_bound(prefix);
        it != objects_.end() && absl::StartsWith(it->first, prefix); ++it) {
-    out.push_back(Read(it->second));
+    out.push_back(it->second.Snapshot());
   }
   return out;
 }

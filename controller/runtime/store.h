@@ -120,11 +120,12 @@ struct StoreOptions {
   bool index_owner_uid = true;
   // Label keys indexed in kLabelIndex (e.g. "weir.dev/batch-uid").
   std::vector<std::string> indexed_label_keys;
-  // The last `keep_decoded` objects inserted or decoded by a read stay
-  // decoded (strong references) after their readers let go, so that the
-  // reads an event brings (the old version, the reconcile's) find them
-  // without decoding again. Memory: at most that many trees besides the
-  // encodings.
+  // The last `keep_decoded` objects inserted or decoded by Get or an index
+  // read stay decoded (strong references) after their readers let go, so
+  // that the reads an event brings (the old version, the reconcile's) find
+  // them without decoding again. Whole-list reads (List, ListNamespace) keep
+  // nothing: a scan would flush the objects in use. Memory: at most that
+  // many trees besides the encodings.
   size_t keep_decoded = 0;
 };
 

@@ -232,6 +232,12 @@ TEST(StoreTest, KeepDecodedHoldsTheLatestObjects) {
   EXPECT_TRUE(b.expired());
   EXPECT_FALSE(c.expired());
   EXPECT_EQ((*store.Get("ns/a"))["data"]["rv"], "1");
+  // A scan decodes b for its caller but keeps it no longer than that, and
+  // leaves the kept a and c in place.
+  std::weak_ptr<const json> b2 = store.ListNamespace("ns")[1];
+  EXPECT_TRUE(b2.expired());
+  EXPECT_FALSE(a2.expired());
+  EXPECT_FALSE(c.expired());
 }
 
 TEST(StoreTest, WithoutKeepDecodedOnlyReadersHoldTrees) {
