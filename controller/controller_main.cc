@@ -281,7 +281,6 @@ int ControllerMain(int argc, char** argv, const ClientDecorator& decorate) {
   // bytes and TLS records, the callers wait in their own threads. Fewer
   // threads, fewer idle ones woken per read: at 3.8 steps/s, 19.6 instead of
   // 21.5 ms of CPU per step, 30% fewer context switches (README Performance).
-  // (False for a second ControllerMain in one process: the pool stays.)
   kube::StartHttpIoThreads(kHttpIoThreads);
   absl::SetProgramUsageMessage(
       "weir-controller runs Batch and JobFlow resources as Kubernetes Jobs.\n"

@@ -663,13 +663,12 @@ absl::Status HttpClient::StreamPodLog(absl::string_view ns, absl::string_view po
   return impl_->StreamText(ref, r, options.timeout, sink);
 }
 
-bool StartHttpIoThreads(size_t n) {
+void StartHttpIoThreads(size_t n) {
   OPENSSL_init_ssl(0, nullptr);
   try {
     crossplat::threadpool::initialize_with_threads(n);
-    return true;
   } catch (const std::exception&) {
-    return false;
+    // Already started (a second ControllerMain in one process): it stays.
   }
 }
 

@@ -111,9 +111,9 @@ class HttpClient final : public Client {
 // Starts the process's HTTP I/O threads (cpprestsdk's shared pool, 40 threads
 // if nothing asks) with `n` threads, after initializing OpenSSL so that at
 // exit, statics going in reverse order, the threads stop and their
-// connections close before OpenSSL cleans up. Returns false, and changes
-// nothing, if the pool was already started. Call first thing in main.
-bool StartHttpIoThreads(size_t n);
+// connections close before OpenSSL cleans up. Changes nothing if the pool was
+// already started. Call first thing in main.
+void StartHttpIoThreads(size_t n);
 
 namespace internal {
 // RFC 3986 percent-encoding of everything but unreserved characters.

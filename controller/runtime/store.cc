@@ -252,6 +252,10 @@ Store::Entry::Entry(std::shared_ptr<const std::string> packed, std::string resou
 
 ObjectPtr Store::Entry::Snapshot() const {
   if (ObjectPtr live = live_.lock()) return live;
+  return Decode();
+}
+
+ObjectPtr Store::Entry::Decode() const {
   ObjectPtr object = Unpack(*packed_);
   live_ = object;
   return object;
@@ -304,7 +308,7 @@ void Store::UnindexObject(const std::string& key, const json& object) {
 
 ObjectPtr Store::Read(const Entry& entry) const {
   if (ObjectPtr live = entry.Live()) return live;
-  ObjectPtr object = entry.Snapshot();
+  ObjectPtr object = entry.Decode();
   KeepDecoded(object);
   return object;
 }

@@ -210,7 +210,8 @@ class Store {
   // nlohmann::json tree, whose every member is a std::map node and a
   // std::string) plus a weak reference to the decoded snapshot. While any
   // reader holds that snapshot, reads return the same pointer; afterwards the
-  // next read decodes it again. REQUIRES: mu_ held exclusively for Snapshot().
+  // next read decodes it again. REQUIRES: mu_ held exclusively for Snapshot()
+  // and Decode().
   class Entry {
    public:
     explicit Entry(const ObjectPtr& object);
@@ -218,6 +219,8 @@ class Store {
     ObjectPtr Snapshot() const;
     // The decoded snapshot if a reader still holds it, else null.
     ObjectPtr Live() const { return live_.lock(); }
+    // Decodes the encoding afresh and remembers the result as the snapshot.
+    ObjectPtr Decode() const;
     const std::string& resource_version() const { return resource_version_; }
     const std::shared_ptr<const std::string>& packed() const { return packed_; }
 
