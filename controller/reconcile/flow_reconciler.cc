@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "api/jobtemplate.h"
 #include "api/meta.h"
-#include "base/parallel.h"
 #include "reconcile/children.h"
 
 namespace weir::reconcile {
@@ -127,7 +126,7 @@ absl::StatusOr<bool> FlowReconciler::CreateJobs(const json& object, const api::J
   // pod that ended meanwhile) for seconds.
   std::vector<absl::StatusOr<CreatedJob>> results(plan.create_jobs.size(),
                                                   absl::UnknownError("not created"));
-  ParallelFor(plan.create_jobs.size(), kParallelJobCreates, [&](size_t i) {
+  deps_.helpers->ParallelFor(plan.create_jobs.size(), kParallelJobCreates, [&](size_t i) {
     const FlowJobToCreate& create = plan.create_jobs[i];
     const api::FlowStep* step = nullptr;
     for (const api::FlowStep& s : flow.spec->steps) {
@@ -136,7 +135,7 @@ absl::StatusOr<bool> FlowReconciler::CreateJobs(const json& object, const api::J
     const ChildOwner owner =
         ChildOwner::FlowStep(meta.namespace_name, meta.name, meta.uid, create.step,
                              step != nullptr ? step->template_name : "");
-    results[i] = writes_.CreateJob(owner, create.job, **live);
+    results[i] = writes_.CreateJob(owner, create.job, **live, deps_.clock->Now());
   });
   // Any failure fails the reconcile; the retry adopts the Jobs created.
   for (const absl::StatusOr<CreatedJob>& created : results) {

@@ -56,6 +56,7 @@ class ReconcilerTest : public ::testing::Test {
     deps.recorder = &recorder_;
     deps.metrics = &metrics_;
     deps.clock = &clock_;
+    deps.helpers = &helpers_;
     return deps;
   }
 
@@ -111,6 +112,7 @@ class ReconcilerTest : public ::testing::Test {
   }
 
   FakeClock clock_;
+  ThreadPool helpers_{8};
   runtime::FakeClient client_;
   runtime::EventRecorder recorder_;
   runtime::MetricsRegistry metrics_;
@@ -215,7 +217,7 @@ json FanOutFlow(int steps) {
           {"spec", {{"steps", std::move(list)}}}};
 }
 
-// A fan-out's Jobs are created 8 at a time (ParallelForTest: never more):
+// A fan-out's Jobs are created 8 at a time (ThreadPoolTest: never more):
 // each create waits (up to 5 s) until 8 are in flight together.
 TEST_F(ReconcilerTest, FlowCreatesAFanOutsJobsEightAtATime) {
   FlowReconciler r(Deps(&flows_), FlowDefaults());
