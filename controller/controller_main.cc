@@ -16,7 +16,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
-#include "base/thread_pool.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/http_client.h"
@@ -187,9 +186,6 @@ int Run(const weir::ClientDecorator& decorate) {
   deps.recorder = &mgr.event_recorder();
   deps.metrics = &mgr.metrics();
   deps.clock = &clock;
-  // Helps a reconcile create a fan-out's Jobs at once.
-  weir::ThreadPool helpers(8);
-  deps.helpers = &helpers;
 
   // How a pod ended is often only in its final state (exit 143 after a
   // cancel, then removal); minutes cover any reconcile backlog.

@@ -97,8 +97,8 @@ absl::StatusOr<bool> BatchReconciler::CreateJob(const json& object, const api::B
                       {{"batch", runtime::ObjectKey(meta.namespace_name, meta.name)}});
     return false;
   }
-  absl::StatusOr<CreatedJob> created = writes_.CreateJob(
-      ChildOwner::Batch(meta.namespace_name, meta.name, meta.uid), job, **live, deps_.clock->Now());
+  absl::StatusOr<CreatedJob> created =
+      writes_.CreateJob(ChildOwner::Batch(meta.namespace_name, meta.name, meta.uid), job, **live);
   if (!created.ok()) return created.status();
   if (created->exists) return true;
   api::BatchStatus failed =

@@ -13,10 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-// Creates of one reconcile in flight at once (the client's --kube-api-
-// max-in-flight bounds the whole process's requests).
-constexpr size_t kParallelJobCreates = 8;
-
 std::string PhaseLabel(lifecycle::Phase p) { return std::string(lifecycle::PhaseName(p)); }
 
 }  // namespace
@@ -121,13 +117,8 @@ absl::StatusOr<bool> FlowReconciler::CreateJobs(const json& object, const api::J
     return false;
   }
   // Same generation: the spec (incl. cancel, suspend, step cancels) is the
-  // one planned from. A fan-out's Jobs are created a few at a time: one
-  // after another, 48 creates held the flow's next status write (and every
-  // pod that ended meanwhile) for seconds.
-  std::vector<absl::StatusOr<CreatedJob>> results(plan.create_jobs.size(),
-                                                  absl::UnknownError("not created"));
-  deps_.helpers->ParallelFor(plan.create_jobs.size(), kParallelJobCreates, [&](size_t i) {
-    const FlowJobToCreate& create = plan.create_jobs[i];
+  // one planned from.
+  for (const FlowJobToCreate& create : plan.create_jobs) {
     const api::FlowStep* step = nullptr;
     for (const api::FlowStep& s : flow.spec->steps) {
       if (s.name == create.step) step = &s;
@@ -135,20 +126,14 @@ absl::StatusOr<bool> FlowReconciler::CreateJobs(const json& object, const api::J
     const ChildOwner owner =
         ChildOwner::FlowStep(meta.namespace_name, meta.name, meta.uid, create.step,
                              step != nullptr ? step->template_name : "");
-    results[i] = writes_.CreateJob(owner, create.job, **live, deps_.clock->Now());
-  });
-  // Any failure fails the reconcile; the retry adopts the Jobs created.
-  for (const absl::StatusOr<CreatedJob>& created : results) {
+    absl::StatusOr<CreatedJob> created = writes_.CreateJob(owner, create.job, **live);
     if (!created.ok()) return created.status();
-  }
-  for (size_t i = 0; i < results.size(); ++i) {
-    if (results[i]->exists) continue;
-    const FlowJobToCreate& create = plan.create_jobs[i];
-    plan.status = StatusAfterStepCreateRefused(flow, plan.status.value_or(flow.status), create.step,
-                                               create.attempt, results[i]->refused_message,
-                                               deps_.clock->Now());
+    if (created->exists) continue;
+    plan.status =
+        StatusAfterStepCreateRefused(flow, plan.status.value_or(flow.status), create.step,
+                                     create.attempt, created->refused_message, deps_.clock->Now());
     plan.events.push_back({"Warning", "JobRejected",
-                           absl::StrCat("step ", create.step, ": ", results[i]->refused_message)});
+                           absl::StrCat("step ", create.step, ": ", created->refused_message)});
   }
   return true;
 }

@@ -3,7 +3,7 @@
 // caches, plans, and performs the plan's writes in the same safe order as
 // BatchReconciler (both through OwnerWrites):
 //   1. add the finalizer (before any child can exist);
-//   2. create the starting steps' Jobs (up to 8 at once), only after a live GET of the flow
+//   2. create the starting steps' Jobs, only after a live GET of the flow
 //      shows it is neither deleted nor canceled and its spec is the one the
 //      plan was made from (same generation; a suspend, a step cancel or any
 //      edit recorded since drops the plan: the next reconcile decides);

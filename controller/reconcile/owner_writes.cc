@@ -130,23 +130,13 @@ absl::StatusOr<std::optional<json>> OwnerWrites::LiveOwner(const api::ObjectMeta
 }
 
 absl::StatusOr<CreatedJob> OwnerWrites::CreateJob(const ChildOwner& owner, json job,
-                                                  const json& live_owner, absl::Time now) const {
+                                                  const json& live_owner) const {
   job["metadata"]["annotations"][kAnnotationOwnerGeneration] =
       std::to_string(Meta(live_owner).value("generation", int64_t{0}));
   absl::StatusOr<json> created =
       client_->Create(kube::resources::Jobs(), owner.namespace_name, job);
+  if (created.ok()) return CreatedJob{.exists = true, .refused_message = ""};
   const std::string name = Meta(job).value("name", "");
-  if (created.ok()) {
-    absl::MutexLock lock(&mu_);
-    if (now - created_swept_ >= kCreatedJobTrust) {
-      absl::erase_if(created_,
-                     [&](const auto& c) { return now - c.second.at >= kCreatedJobTrust; });
-      created_swept_ = now;
-    }
-    created_[absl::StrCat(owner.namespace_name, "/", name)] =
-        Created{json::to_msgpack(runtime::transforms::Job(*std::move(created))), now};
-    return CreatedJob{.exists = true, .refused_message = ""};
-  }
   if (kube::IsAlreadyExists(created.status())) {
     absl::StatusOr<json> existing =
         client_->Get(kube::resources::Jobs(), owner.namespace_name, name);
@@ -163,19 +153,9 @@ absl::StatusOr<CreatedJob> OwnerWrites::CreateJob(const ChildOwner& owner, json 
 }
 
 absl::Status OwnerWrites::VerifyJobs(absl::string_view ns, const std::vector<std::string>& names,
-                                     absl::Time now, std::deque<json>& found,
-                                     std::vector<const json*>& jobs,
+                                     std::deque<json>& found, std::vector<const json*>& jobs,
                                      absl::flat_hash_set<std::string>& gone) const {
   for (const std::string& name : names) {
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = created_.find(absl::StrCat(ns, "/", name));
-      if (it != created_.end() && now - it->second.at < kCreatedJobTrust) {
-        found.push_back(json::from_msgpack(it->second.job));
-        jobs.push_back(&found.back());
-        continue;
-      }
-    }
     absl::StatusOr<json> job = client_->Get(kube::resources::Jobs(), ns, name);
     if (job.ok()) {
       found.push_back(*std::move(job));
@@ -187,14 +167,6 @@ absl::Status OwnerWrites::VerifyJobs(absl::string_view ns, const std::vector<std
     }
   }
   return absl::OkStatus();
-}
-
-void OwnerWrites::SeenInCache(absl::string_view ns, const std::vector<const json*>& jobs) const {
-  absl::MutexLock lock(&mu_);
-  if (created_.empty()) return;
-  for (const json* job : jobs) {
-    created_.erase(absl::StrCat(ns, "/", Meta(*job).value("name", "")));
-  }
 }
 
 absl::Status OwnerWrites::ReleasePods(absl::string_view ns,

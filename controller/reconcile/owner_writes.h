@@ -15,7 +15,6 @@
 // client is.
 #pragma once
 
-#include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
@@ -31,7 +30,6 @@
 #include "absl/time/time.h"
 #include "api/meta.h"
 #include "base/clock.h"
-#include "base/thread_pool.h"
 #include "kube/client.h"
 #include "nlohmann/json.hpp"
 #include "reconcile/children.h"
@@ -58,17 +56,11 @@ struct ReconcilerDeps {
   runtime::MetricsRegistry* metrics = nullptr;
   runtime::Logger logger;
   Clock* clock = nullptr;
-  ThreadPool* helpers = nullptr;  // runs a reconcile's independent writes at once
 };
 
 // Rounds of "confirm the Jobs the records name but the cache lacks, then
 // plan again" before a reconcile gives up and retries later.
 inline constexpr int kVerifyRounds = 4;
-
-// How long a Job we created, not yet in the cache, is taken as the create
-// returned it instead of read again (its watch event comes within a second
-// or two; past this, one deleted before the cache saw it is read as gone).
-inline constexpr absl::Duration kCreatedJobTrust = absl::Seconds(10);
 
 // While children are left that must be gone (before ResourcesReleased or the
 // finalizer's removal), the owner lists them live again after half the time
@@ -140,22 +132,16 @@ class OwnerWrites {
   // `live_owner` (LiveOwner's answer): its metadata.generation goes on the
   // Job as kAnnotationOwnerGeneration. Errors other than "refused as invalid"
   // (and a foreign Job of the same name) are returned for the caller to retry.
-  // The created Job is remembered (see VerifyJobs) until the cache shows it.
   absl::StatusOr<CreatedJob> CreateJob(const ChildOwner& owner, nlohmann::json job,
-                                       const nlohmann::json& live_owner, absl::Time now) const;
+                                       const nlohmann::json& live_owner) const;
 
-  // Confirms the Jobs `names`, which records name but the cache lacks (maybe
-  // not seen yet): a Job this object created less than kCreatedJobTrust
-  // before `now` is taken as the create returned it (the reconcile after a
-  // create often runs before the Job's watch event); others are read from the
-  // API server. Found ones are appended to `found` and their addresses to
-  // `jobs`; NotFound ones are added to `gone`.
+  // Reads the Jobs `names` from the API server (to confirm what the cache may
+  // not have seen yet): found ones are appended to `found` and their
+  // addresses to `jobs`; NotFound ones are added to `gone`.
   absl::Status VerifyJobs(absl::string_view ns, const std::vector<std::string>& names,
-                          absl::Time now, std::deque<nlohmann::json>& found,
+                          std::deque<nlohmann::json>& found,
                           std::vector<const nlohmann::json*>& jobs,
                           absl::flat_hash_set<std::string>& gone) const;
-  // The cache shows `jobs` (of namespace `ns`): forgets them as created.
-  void SeenInCache(absl::string_view ns, const std::vector<const nlohmann::json*>& jobs) const;
 
   // Removes kPodFinalizer from the pods, each conditional on it still being
   // at the given index; a pod already gone is not an error.
@@ -208,17 +194,6 @@ class OwnerWrites {
   // namespace/name -> the resourceVersions our writes replaced since the
   // cache last showed a version of someone else's.
   mutable absl::flat_hash_map<std::string, std::vector<std::string>> replaced_ ABSL_GUARDED_BY(mu_);
-  // namespace/name -> a Job we created that the cache has not shown yet, as
-  // the cache would hold it (transforms::Job), MessagePack-encoded: a
-  // fan-out's hundreds of them fit in a few hundred KiB. One deleted before
-  // the cache saw it would stay: entries older than kCreatedJobTrust are
-  // swept when one is added.
-  struct Created {
-    std::vector<std::uint8_t> job;
-    absl::Time at;
-  };
-  mutable absl::flat_hash_map<std::string, Created> created_ ABSL_GUARDED_BY(mu_);
-  mutable absl::Time created_swept_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 // Plans an owner from the caches: fills `in`'s children (jobs, pods and the
@@ -234,7 +209,6 @@ auto PlanWithChildren(const ReconcilerDeps& deps, const OwnerWrites& writes,
   const std::vector<runtime::ObjectPtr> jobs = deps.jobs->ByLabel(uid_label, meta.uid);
   const std::vector<runtime::ObjectPtr> pods = deps.pods->ByLabel(uid_label, meta.uid);
   for (const runtime::ObjectPtr& j : jobs) in.jobs.push_back(j.get());
-  writes.SeenInCache(meta.namespace_name, in.jobs);
   for (const runtime::ObjectPtr& p : pods) in.pods.push_back(p.get());
   std::vector<runtime::ObjectPtr> deleted_pods;
   const auto read_deleted_pods = [&] {
@@ -248,8 +222,7 @@ auto PlanWithChildren(const ReconcilerDeps& deps, const OwnerWrites& writes,
     auto planned = plan(in);
     const std::vector<std::string> names = verify(planned);
     if (names.empty()) return planned;
-    if (absl::Status s = writes.VerifyJobs(meta.namespace_name, names, deps.clock->Now(), live,
-                                           in.jobs, in.jobs_gone);
+    if (absl::Status s = writes.VerifyJobs(meta.namespace_name, names, live, in.jobs, in.jobs_gone);
         !s.ok()) {
       return s;
     }

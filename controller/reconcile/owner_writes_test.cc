@@ -1,10 +1,5 @@
 #include "reconcile/owner_writes.h"
 
-#include <deque>
-#include <string>
-#include <utility>
-#include <vector>
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/errors.h"
@@ -16,8 +11,6 @@ namespace {
 
 using nlohmann::json;
 using ::testing::HasSubstr;
-
-const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
 class OwnerWritesTest : public ::testing::Test {
  protected:
@@ -106,61 +99,25 @@ TEST_F(OwnerWritesTest, LiveOwnerIsNulloptWhenGoneReplacedOrDeleting) {
 TEST_F(OwnerWritesTest, CreateAdoptsOurOwnJobAndRefusesAForeignOne) {
   json flow = CreateFlow();
   json job = StepJob(flow, "a");
-  absl::StatusOr<CreatedJob> created = writes_.CreateJob(StepOwner(flow, "a"), job, flow, kNow);
+  absl::StatusOr<CreatedJob> created = writes_.CreateJob(StepOwner(flow, "a"), job, flow);
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_TRUE(created->exists);
-  created = writes_.CreateJob(StepOwner(flow, "a"), job, flow, kNow);
+  created = writes_.CreateJob(StepOwner(flow, "a"), job, flow);
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_TRUE(created->exists) << "AlreadyExists and ours: adopted";
 
   ChildOwner impostor = StepOwner(flow, "a");
   impostor.uid = "someone-else";
-  created = writes_.CreateJob(impostor, job, flow, kNow);
+  created = writes_.CreateJob(impostor, job, flow);
   EXPECT_FALSE(created.ok());
   EXPECT_THAT(std::string(created.status().message()), HasSubstr("belongs to someone else"));
-}
-
-// A Job we created is taken as the create returned it until the cache shows
-// it or kCreatedJobTrust has passed; then it is read (and found gone if
-// someone deleted it before the cache saw it).
-TEST_F(OwnerWritesTest, VerifyTakesAJobWeCreatedUntilTheCacheShowsIt) {
-  json flow = CreateFlow();
-  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a"), flow, kNow).ok());
-  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "b"), StepJob(flow, "b"), flow, kNow).ok());
-  const std::string a = StepJob(flow, "a")["metadata"]["name"];
-  const std::string b = StepJob(flow, "b")["metadata"]["name"];
-  ASSERT_TRUE(client_.Delete(kube::resources::Jobs(), "ns", b).ok()) << "by someone else";
-
-  auto verify = [&](const std::string& name, absl::Time now) {
-    std::deque<json> found;
-    std::vector<const json*> jobs;
-    absl::flat_hash_set<std::string> gone;
-    EXPECT_TRUE(writes_.VerifyJobs("ns", {name}, now, found, jobs, gone).ok());
-    for (const json* job : jobs) {
-      EXPECT_EQ((*job)["metadata"]["name"], name);
-      EXPECT_TRUE(IsChildOf(*job, StepOwner(flow, "a")) || IsChildOf(*job, StepOwner(flow, "b")))
-          << "with its labels, as the cache holds it: " << *job;
-    }
-    return std::make_pair(jobs.size(), gone.size());
-  };
-  const json cached = client_.Get(kube::resources::Jobs(), "ns", a).value();
-  const int gets = client_.Calls("get");
-  EXPECT_EQ(verify(a, kNow + absl::Seconds(1)), std::make_pair(size_t{1}, size_t{0}));
-  EXPECT_EQ(verify(b, kNow + absl::Seconds(1)), std::make_pair(size_t{1}, size_t{0}));
-  EXPECT_EQ(client_.Calls("get"), gets) << "both taken as created, not read";
-
-  writes_.SeenInCache("ns", {&cached});
-  EXPECT_EQ(verify(a, kNow + absl::Seconds(2)), std::make_pair(size_t{1}, size_t{0}));
-  EXPECT_EQ(client_.Calls("get"), gets + 1) << "once the cache showed it, it is read";
-  EXPECT_EQ(verify(b, kNow + kCreatedJobTrust), std::make_pair(size_t{0}, size_t{1}))
-      << "past the trust, read: gone";
 }
 
 TEST_F(OwnerWritesTest, AJobCarriesTheGenerationOfTheOwnerThatAuthorizedIt) {
   json flow = CreateFlow();
   json live = flow;
   live["metadata"]["generation"] = 7;
-  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a"), live, kNow).ok());
+  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a"), live).ok());
   std::vector<json> jobs = client_.Objects(kube::resources::Jobs());
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0]["metadata"]["annotations"]["weir.dev/owner-generation"], "7");
@@ -171,7 +128,7 @@ TEST_F(OwnerWritesTest, ARefusedJobReportsTheServersMessage) {
   client_.FailNext(
       "create", kube::NewInvalid("Job", "f-a-1", {{"FieldValueInvalid", "spec.template", "bad"}}));
   absl::StatusOr<CreatedJob> created =
-      writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a"), flow, kNow);
+      writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a"), flow);
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_FALSE(created->exists);
   EXPECT_THAT(created->refused_message, HasSubstr("spec.template"));
@@ -179,8 +136,8 @@ TEST_F(OwnerWritesTest, ARefusedJobReportsTheServersMessage) {
 
 TEST_F(OwnerWritesTest, ChildrenGoneListsEveryStepAndDeletesLeftovers) {
   json flow = CreateFlow();
-  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a"), flow, kNow).ok());
-  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "b"), StepJob(flow, "b"), flow, kNow).ok());
+  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "a"), StepJob(flow, "a"), flow).ok());
+  ASSERT_TRUE(writes_.CreateJob(StepOwner(flow, "b"), StepJob(flow, "b"), flow).ok());
   const ChildOwner whole = ChildOwner::FlowStep("ns", "f", flow["metadata"]["uid"], "", "");
   absl::StatusOr<bool> gone = writes_.ChildrenGone(whole);
   ASSERT_TRUE(gone.ok());

@@ -3,13 +3,10 @@
 // create (a cancel or edit the cache has not seen yet creates nothing), a
 // refused create, and nothing written once converged. What they decide is
 // PlanBatch's and PlanJobFlow's (batch_plan_test, flow_plan_test).
-#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -56,7 +53,6 @@ class ReconcilerTest : public ::testing::Test {
     deps.recorder = &recorder_;
     deps.metrics = &metrics_;
     deps.clock = &clock_;
-    deps.helpers = &helpers_;
     return deps;
   }
 
@@ -112,7 +108,6 @@ class ReconcilerTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  ThreadPool helpers_{8};
   runtime::FakeClient client_;
   runtime::EventRecorder recorder_;
   runtime::MetricsRegistry metrics_;
@@ -204,61 +199,6 @@ TEST_F(ReconcilerTest, FlowCreatesTheReadyStepsJobOnlyThenNothingMore) {
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0]["metadata"]["labels"][kLabelStep], "a");
   ExpectConverged(r, {"ns", "f"}, 1);
-}
-
-json FanOutFlow(int steps) {
-  json list = json::array();
-  for (int i = 0; i < steps; ++i) {
-    list.push_back({{"name", absl::StrCat("s", i)}, {"template", "t"}});
-  }
-  return {{"apiVersion", "weir.dev/v1alpha1"},
-          {"kind", "JobFlow"},
-          {"metadata", {{"name", "f"}, {"finalizers", {kFinalizer}}}},
-          {"spec", {{"steps", std::move(list)}}}};
-}
-
-// A fan-out's Jobs are created 8 at a time (ThreadPoolTest: never more):
-// each create waits (up to 5 s) until 8 are in flight together.
-TEST_F(ReconcilerTest, FlowCreatesAFanOutsJobsEightAtATime) {
-  FlowReconciler r(Deps(&flows_), FlowDefaults());
-  CreateTemplate();
-  Create(kube::resources::JobFlows(), FanOutFlow(20));
-  Sync();
-  absl::Mutex mu;
-  int in_flight = 0, peak = 0;
-  bool gave_up = false;  // one create waited 5 s: the others stop waiting
-  client_.SetInterceptor([&](absl::string_view verb, const kube::ResourceRef& ref,
-                             absl::string_view, absl::string_view) {
-    if (verb != "create" || ref.resource != "jobs") return absl::OkStatus();
-    absl::MutexLock l(&mu);
-    peak = std::max(peak, ++in_flight);
-    auto eight = [&] { return peak >= 8 || gave_up; };
-    if (!mu.AwaitWithTimeout(absl::Condition(&eight), absl::Seconds(5))) gave_up = true;
-    --in_flight;
-    return absl::OkStatus();
-  });
-  ASSERT_TRUE(r.Reconcile({"ns", "f"}).ok());
-  EXPECT_EQ(peak, 8);
-  client_.SetInterceptor(nullptr);
-  ExpectConverged(r, {"ns", "f"}, 20);
-  const json status = Stored(kube::resources::JobFlows(), "f")["status"];
-  ASSERT_EQ(status["steps"].size(), 20u);
-  for (const json& step : status["steps"]) EXPECT_EQ(step["attempts"].size(), 1u) << step;
-}
-
-// One of a fan-out's creates fails: the pass fails and writes no status; the
-// next adopts the Jobs created and creates the missing one.
-TEST_F(ReconcilerTest, FlowFanOutCreateErrorFailsThePassAndTheNextAdopts) {
-  FlowReconciler r(Deps(&flows_), FlowDefaults());
-  CreateTemplate();
-  Create(kube::resources::JobFlows(), FanOutFlow(5));
-  Sync();
-  client_.FailNext("create", absl::UnavailableError("connection reset"));
-  EXPECT_FALSE(r.Reconcile({"ns", "f"}).ok());
-  EXPECT_EQ(client_.Objects(kube::resources::Jobs()).size(), 4u);
-  EXPECT_FALSE(Stored(kube::resources::JobFlows(), "f").contains("status"));
-  ASSERT_TRUE(r.Reconcile({"ns", "f"}).ok());
-  ExpectConverged(r, {"ns", "f"}, 5);
 }
 
 // The flow was edited after the cache was read (another generation): the

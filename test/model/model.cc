@@ -164,8 +164,7 @@ absl::StatusOr<std::invoke_result_t<PlanFn, const Input&>> PlanWithLiveChecks(
     auto planned = plan(in);
     const std::vector<std::string> names = verify(planned);
     if (names.empty()) return planned;
-    if (absl::Status s = writes.VerifyJobs("model", names, in.now, live, in.jobs, in.jobs_gone);
-        !s.ok()) {
+    if (absl::Status s = writes.VerifyJobs("model", names, live, in.jobs, in.jobs_gone); !s.ok()) {
       return s;
     }
   }
@@ -206,7 +205,7 @@ absl::Status ReconcileBatch(World& world, const World::View& view, kube::Client&
     const api::Batch current = api::ParseBatch(**owner);
     if (current.spec.ok() && current.spec->cancel) return absl::OkStatus();
     absl::StatusOr<reconcile::CreatedJob> created =
-        writes.CreateJob(children, *plan.create_job, **owner, world.now());
+        writes.CreateJob(children, *plan.create_job, **owner);
     if (!created.ok()) return created.status();
     if (!created->exists) {
       return writes
@@ -260,7 +259,7 @@ absl::Status ReconcileFlow(World& world, const World::View& view, kube::Client& 
       }
       absl::StatusOr<reconcile::CreatedJob> created = writes.CreateJob(
           reconcile::ChildOwner::FlowStep("model", meta.name, meta.uid, create.step, template_name),
-          create.job, **owner, world.now());
+          create.job, **owner);
       if (!created.ok()) return created.status();
       if (created->exists) continue;
       plan.status = reconcile::StatusAfterStepCreateRefused(
