@@ -24,8 +24,10 @@
 #      Per step = over the measured flows' steps plus the warm-up flow's (it
 #      runs inside the window); writes net of the driver's own creates; node
 #      heartbeats (Node status, node Leases) left out.
-# At the end: one Markdown table of medians, per system x workload x profile x
-# pod duration, of this invocation's runs.
+# At the end: one Markdown table of medians, per workload x profile x pod
+# duration x system, of this invocation's runs (hack/bench-peers-table.py,
+# which also makes the README's table from the runs kept in
+# bench/results/peers/).
 #
 # Systems (SYSTEMS, in this order by default):
 #   weir           build_dir's weir-controller, crds/ and deploy/ applied
@@ -415,7 +417,7 @@ COLUMNS_TSV=(session system workload shape flows steps profile duration repeat o
   flow_p50_s flow_p99_s step_p50_ms step_p99_ms status_p50_ms status_p99_ms
   writes_per_step reads_per_step conflicts_per_step events_per_step idle_writes_per_s
   controller_cpu_s controller_cpu_per_1k_steps controller_hwm_mib
-  apiserver_cpu_s etcd_cpu_s kcm_cpu_s scheduler_cpu_s kwok_cpu_s machine_busy_pct load1 run_dir)
+  apiserver_cpu_s etcd_cpu_s kcm_cpu_s scheduler_cpu_s kwok_cpu_s machine_busy_pct load1 run_dir commit)
 
 # Busy share of all CPUs (percent) between two /proc/stat readings.
 cpu_total() { awk '/^cpu / {idle = $5 + $6; t = 0; for (i = 2; i <= NF; i++) t += $i; print t, idle}' /proc/stat; }
@@ -493,7 +495,7 @@ run_one() {  # profile system workload duration repeat
   else
     f+=("" "" "" "" "" "" "" "" "" "" "" "" "" "")
   fi
-  f+=("$(cut -d' ' -f1 /proc/loadavg)" "${run_dir#"$BENCH_OUT"/}")
+  f+=("$(cut -d' ' -f1 /proc/loadavg)" "${run_dir#"$BENCH_OUT"/}" "$commit")
   (IFS=$'\t'; echo "${f[*]}") >>"$results"
 
   stop_system
@@ -504,50 +506,9 @@ run_one() {  # profile system workload duration repeat
 
 # --- the summary ---------------------------------------------------------------------------
 
-# Medians of this session's successful runs, one row per system x workload x
-# profile x pod duration, in the order they ran.
+# Medians of this session's successful runs (hack/bench-peers-table.py).
 summary() {
-  python3 - "$results" "$session" <<'PY'
-import csv, statistics, sys
-path, session = sys.argv[1:]
-rows = [r for r in csv.DictReader(open(path), delimiter="\t") if r["session"] == session]
-groups = {}
-for r in rows:
-    groups.setdefault((r["system"], r["workload"], r["profile"], r["duration"]), []).append(r)
-def med(rs, k, fmt="%.2f"):
-    v = [float(r[k]) for r in rs if r[k] not in ("", "null", "None")]
-    return fmt % statistics.median(v) if v else "—"
-def pair(rs, a, b, fmt="%.0f"):
-    x, y = med(rs, a, fmt), med(rs, b, fmt)
-    return "—" if x == y == "—" else "%s / %s" % (x, y)
-def busiest(rs):
-    # The process that used the most CPU, as a share of one core over the
-    # driver's run (warm-up included).
-    names = ["controller", "apiserver", "etcd", "kcm", "scheduler", "kwok"]
-    cols = ["controller_cpu_s", "apiserver_cpu_s", "etcd_cpu_s", "kcm_cpu_s", "scheduler_cpu_s", "kwok_cpu_s"]
-    use = {}
-    for n, c in zip(names, cols):
-        v = [float(r[c]) / float(r["run_s"]) for r in rs if r[c] and r["run_s"] and float(r["run_s"]) > 0]
-        if v:
-            use[n] = statistics.median(v)
-    if not use:
-        return "—"
-    n = max(use, key=use.get)
-    return "%s %.0f%%" % (n, 100 * use[n])
-print("| system | workload | profile | pods | runs ok | steps/s | flow p50 / p99 s | step p50 / p99 ms "
-      "| status p50 / p99 ms | writes/step | reads/step | 409/step | ctrl CPU s per 1k steps "
-      "| ctrl peak RSS MiB | busiest process (CPU of one core) | machine busy % |")
-print("|" + "---|" * 16)
-for (system, wl, profile, duration), rs in groups.items():
-    good = [r for r in rs if r["ok"] == "1"]
-    print("| %s | %s | %s | %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-        system, wl, profile, duration, len(good), len(rs), med(good, "steps_per_s"),
-        pair(good, "flow_p50_s", "flow_p99_s", "%.1f"), pair(good, "step_p50_ms", "step_p99_ms"),
-        pair(good, "status_p50_ms", "status_p99_ms"), med(good, "writes_per_step"),
-        med(good, "reads_per_step"), med(good, "conflicts_per_step", "%.3f"),
-        med(good, "controller_cpu_per_1k_steps"), med(good, "controller_hwm_mib", "%.0f"),
-        busiest(good), med(good, "machine_busy_pct", "%.0f")))
-PY
+  python3 "$WEIR_ROOT/hack/bench-peers-table.py" --session "$session" "$results"
 }
 
 # --- main ----------------------------------------------------------------------------------
@@ -561,6 +522,9 @@ if [[ -s $results && $(head -n1 "$results") != "$header" ]]; then
 fi
 [[ -s $results ]] || echo "$header" >"$results"
 session="$(date -u +%Y%m%dT%H%M%SZ)"
+# The checkout weir's binaries and CRDs come from ("-dirty": with uncommitted changes).
+commit=$(git -C "$WEIR_ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+[[ -z $(git -C "$WEIR_ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] || commit+=-dirty
 run_dir="$BENCH_OUT/runs/$session"
 log "bench-peers session $session: systems [$SYSTEMS], workloads [$WORKLOADS], profiles [$PROFILES]," \
   "pod durations [$DURATIONS], $REPEATS repeats, SCALE=$SCALE; rows go to $results"
