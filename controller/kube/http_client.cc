@@ -2,7 +2,10 @@
 
 #include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <pplx/threadpool.h>
 
 #include <algorithm>
@@ -178,15 +181,46 @@ const char* ContentType(PatchType type) {
   return "application/json";
 }
 
-void ConfigureTls(boost::asio::ssl::context& ctx, const std::string& ca, const std::string& cert,
+}  // namespace
+
+namespace internal {
+
+absl::StatusOr<std::shared_ptr<X509_STORE>> TrustStore(absl::string_view pem) {
+  std::shared_ptr<X509_STORE> store(X509_STORE_new(), X509_STORE_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), pem.size()), BIO_free);
+  if (store == nullptr || bio == nullptr) return absl::InternalError("out of memory");
+  ERR_clear_error();
+  int certs = 0;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    const int added = X509_STORE_add_cert(store.get(), cert);
+    X509_free(cert);
+    if (added != 1) break;
+    ++certs;
+  }
+  // Reading stops at the end (PEM_R_NO_START_LINE) or at a certificate that
+  // does not parse, which is an error.
+  const unsigned long err = ERR_peek_last_error();
+  ERR_clear_error();
+  if (certs == 0 || (err != 0 && ERR_GET_REASON(err) != PEM_R_NO_START_LINE)) {
+    return absl::InvalidArgumentError(
+        "certificate-authority-data: not one or more PEM certificates");
+  }
+  return store;
+}
+
+void ConfigureTls(boost::asio::ssl::context& ctx, X509_STORE* trust, const std::string& cert,
                   const std::string& key) {
-  if (!ca.empty()) ctx.add_certificate_authority(boost::asio::buffer(ca.data(), ca.size()));
+  if (trust != nullptr) SSL_CTX_set1_cert_store(ctx.native_handle(), trust);
   if (!cert.empty()) {
     ctx.use_certificate_chain(boost::asio::buffer(cert.data(), cert.size()));
     ctx.use_private_key(boost::asio::buffer(key.data(), key.size()),
                         boost::asio::ssl::context::pem);
   }
 }
+
+}  // namespace internal
+
+namespace {
 
 // A watch over one long-lived HTTP response. Each read waits for at least
 // one byte and then takes everything already buffered, so a burst of events
@@ -290,11 +324,19 @@ class HttpClient::Impl {
         return absl::InvalidArgumentError(
             absl::StrCat("server \"", config_.server, "\": scheme must be https or http"));
       }
-      if (!config_.ca_data.empty() || !config_.client_cert_data.empty()) {
-        // Load the TLS material once now so a bad certificate is reported
-        // here rather than on every connection.
+      if (!config_.ca_data.empty()) {
+        absl::StatusOr<std::shared_ptr<X509_STORE>> trust = internal::TrustStore(config_.ca_data);
+        if (!trust.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "cannot set up the client for ", config_.server, ": ", trust.status().message()));
+        }
+        trust_ = *std::move(trust);
+      }
+      if (!config_.client_cert_data.empty()) {
+        // Load the client certificate once now so a bad one is reported here
+        // rather than on every connection.
         boost::asio::ssl::context probe(boost::asio::ssl::context::tls_client);
-        ConfigureTls(probe, config_.ca_data, config_.client_cert_data, config_.client_key_data);
+        internal::ConfigureTls(probe, nullptr, config_.client_cert_data, config_.client_key_data);
       }
       client_ = std::make_unique<httpc::http_client>(base, ClientConfig(config_.timeout));
     } catch (const std::exception& e) {
@@ -308,11 +350,11 @@ class HttpClient::Impl {
     httpc::http_client_config cc;
     cc.set_timeout(std::chrono::microseconds(absl::ToInt64Microseconds(timeout)));
     cc.set_validate_certificates(!config_.insecure_skip_tls_verify);
-    const std::string ca = config_.ca_data;
     const std::string cert = config_.client_cert_data;
     const std::string key = config_.client_key_data;
-    cc.set_ssl_context_callback(
-        [ca, cert, key](boost::asio::ssl::context& ctx) { ConfigureTls(ctx, ca, cert, key); });
+    cc.set_ssl_context_callback([trust = trust_, cert, key](boost::asio::ssl::context& ctx) {
+      internal::ConfigureTls(ctx, trust.get(), cert, key);
+    });
     return cc;
   }
 
@@ -481,6 +523,9 @@ class HttpClient::Impl {
   TokenSource tokens_;
   internal::TokenBucket limiter_;
   internal::InFlightLimit in_flight_;
+  // The kubeconfig's certificate authorities, shared by every connection; null
+  // without them (the system's roots).
+  std::shared_ptr<X509_STORE> trust_;
   std::unique_ptr<httpc::http_client> client_;
 };
 

@@ -1,8 +1,9 @@
 // HttpClient: kube::Client over HTTPS with cpprestsdk.
 //
-// - TLS: the CA and client certificate/key come from RestConfig as PEM bytes
-//   and are loaded into each connection's OpenSSL context; the server's
-//   certificate and host name are verified unless insecure_skip_tls_verify.
+// - TLS: the CA and client certificate/key come from RestConfig as PEM bytes.
+//   With a CA, only it is trusted (one store, shared by every connection; the
+//   system's roots otherwise); the server's certificate and host name are
+//   verified unless insecure_skip_tls_verify.
 // - Auth: bearer token (re-read from its file when it rotates, and once more
 //   after a 401) or client certificate.
 // - Rate limit: a token bucket of RestConfig qps/burst on the injected Clock,
@@ -28,6 +29,12 @@
 #include "base/clock.h"
 #include "kube/client.h"
 #include "kube/config.h"
+
+// OpenSSL's X509_STORE and Boost.Asio's TLS context, for internal::ConfigureTls.
+struct x509_store_st;
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
 namespace weir::kube {
 
@@ -116,6 +123,17 @@ class HttpClient final : public Client {
 void StartHttpIoThreads(size_t n);
 
 namespace internal {
+// The certificate authorities of `pem` (a kubeconfig's
+// certificate-authority-data: one or more PEM certificates) as one X509 store
+// for every connection of a client to share. InvalidArgument if it holds no
+// certificate or one that does not parse.
+absl::StatusOr<std::shared_ptr<x509_store_st>> TrustStore(absl::string_view pem);
+// Sets up `ctx`, made for one connection, to trust only `trust` if not null
+// (as client-go does, a kubeconfig's CA replaces the system's roots; the
+// store is shared, not copied), else the system's roots, and to present the
+// client certificate `cert` with `key` if `cert` is not empty.
+void ConfigureTls(boost::asio::ssl::context& ctx, x509_store_st* trust, const std::string& cert,
+                  const std::string& key);
 // RFC 3986 percent-encoding of everything but unreserved characters.
 std::string PercentEncode(absl::string_view s);
 // "a=1&b=x%20y" from ordered pairs (empty values are kept).

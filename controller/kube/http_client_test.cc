@@ -5,8 +5,11 @@
 
 #include <cpprest/http_listener.h>
 #include <cpprest/producerconsumerstream.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <atomic>
+#include <boost/asio/ssl.hpp>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -573,6 +576,79 @@ TEST(HttpClientNewTest, RejectsBadServerAndTls) {
   absl::Status s = HttpClient::New(config).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("127.0.0.1:6443"));
+}
+
+// --- TLS trust ---
+
+// Two self-signed test CAs (EC P-256, valid until 2126).
+constexpr char kTwoCas[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBiTCCAS+gAwIBAgIUN6wmbw2Jy9W97pNwBQzmuJuKQPgwCgYIKoZIzj0EAwIw\n"
+    "GTEXMBUGA1UEAwwOd2Vpci10ZXN0LWNhLTEwIBcNMjYxMjA4MDIyMTE5WhgPMjEy\n"
+    "NjExMTQwMjIxMTlaMBkxFzAVBgNVBAMMDndlaXItdGVzdC1jYS0xMFkwEwYHKoZI\n"
+    "zj0CAQYIKoZIzj0DAQcDQgAEvGbu/BVIvHb5lD+rTAbJBYYxXsX+92l3O3c2Ni43\n"
+    "4owe+ustujPuKzVqY4rohKhd14h8nMAqSwN9PpZ5FcrUmaNTMFEwHQYDVR0OBBYE\n"
+    "FI/EIKXATbfQoMTHDhTGHthFSd3NMB8GA1UdIwQYMBaAFI/EIKXATbfQoMTHDhTG\n"
+    "HthFSd3NMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIhANk+Se6/\n"
+    "DPrHoI7oIEsbTw2/YiDyHmKbvVvS3zLkC2pQAiAw4cak5IfgHiQjKnpVMIkEAs2S\n"
+    "to4/1rvvHNR9Q7WNKg==\n"
+    "-----END CERTIFICATE-----\n"
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBijCCAS+gAwIBAgIUAhcIlXb81ok7SzqZDaFVe7RLaSYwCgYIKoZIzj0EAwIw\n"
+    "GTEXMBUGA1UEAwwOd2Vpci10ZXN0LWNhLTIwIBcNMjYxMjA4MDIyMTE5WhgPMjEy\n"
+    "NjExMTQwMjIxMTlaMBkxFzAVBgNVBAMMDndlaXItdGVzdC1jYS0yMFkwEwYHKoZI\n"
+    "zj0CAQYIKoZIzj0DAQcDQgAEykuKMB1FpBR1Y6D9QxKmFo8+kitrWnIByPT2LhKW\n"
+    "fwIqw7pn0QlrJuY5S97mSC3NiGVPnXXWJUroE9YeDEcfGaNTMFEwHQYDVR0OBBYE\n"
+    "FK2mTNuwfRaNgh/757Uk/mF4uuhmMB8GA1UdIwQYMBaAFK2mTNuwfRaNgh/757Uk\n"
+    "/mF4uuhmMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAM1roYK2\n"
+    "MAKFCKnZo5wyURlcTEvTsIutdVx2Fkz8wAi6AiEA4X+AF/efVjPKWwNlpq0Y5849\n"
+    "GWmih/Cv4hanvuaFFxs=\n"
+    "-----END CERTIFICATE-----\n";
+
+size_t CertsIn(boost::asio::ssl::context& ctx) {
+  STACK_OF(X509_OBJECT)* objects =
+      X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx.native_handle()));
+  size_t n = 0;
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+    if (X509_OBJECT_get_type(sk_X509_OBJECT_value(objects, i)) == X509_LU_X509) ++n;
+  }
+  return n;
+}
+
+TEST(TlsTrustTest, AKubeconfigCaReplacesTheSystemRootsInEveryConnection) {
+  absl::StatusOr<std::shared_ptr<x509_store_st>> trust = internal::TrustStore(kTwoCas);
+  ASSERT_TRUE(trust.ok()) << trust.status();
+  // As cpprestsdk makes each connection's context: the system's roots first.
+  boost::asio::ssl::context a(boost::asio::ssl::context::sslv23);
+  boost::asio::ssl::context b(boost::asio::ssl::context::sslv23);
+  a.set_default_verify_paths();
+  b.set_default_verify_paths();
+  internal::ConfigureTls(a, trust->get(), "", "");
+  internal::ConfigureTls(b, trust->get(), "", "");
+  EXPECT_EQ(CertsIn(a), 2u);
+  // One store for all connections, not a copy (nor a load of the roots) each.
+  EXPECT_EQ(SSL_CTX_get_cert_store(a.native_handle()), trust->get());
+  EXPECT_EQ(SSL_CTX_get_cert_store(b.native_handle()), trust->get());
+}
+
+TEST(TlsTrustTest, WithoutACaTheSystemRootsStay) {
+  boost::asio::ssl::context ctx(boost::asio::ssl::context::sslv23);
+  ctx.set_default_verify_paths();
+  const size_t roots = CertsIn(ctx);
+  internal::ConfigureTls(ctx, nullptr, "", "");
+  EXPECT_EQ(CertsIn(ctx), roots);
+}
+
+TEST(TlsTrustTest, NoCertificateOrOneThatDoesNotParseIsInvalid) {
+  for (const std::string& pem :
+       {std::string(""), std::string("not pem"),
+        std::string("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"),
+        std::string(kTwoCas) +
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"}) {
+    absl::StatusOr<std::shared_ptr<x509_store_st>> trust = internal::TrustStore(pem);
+    EXPECT_EQ(trust.status().code(), absl::StatusCode::kInvalidArgument) << pem;
+    EXPECT_THAT(trust.status().message(), HasSubstr("certificate-authority-data")) << pem;
+  }
 }
 
 // --- watch ---
