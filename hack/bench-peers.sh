@@ -24,7 +24,9 @@
 #      Per step = over the measured flows' steps plus the warm-up flow's (it
 #      runs inside the window); writes net of the driver's own creates; node
 #      heartbeats (Node status, node Leases) left out.
-# At the end: one Markdown table of medians, per workload x profile x pod
+# At the end: $BENCH_OUT/kept/<session>/, what the README keeps of the session
+# (its rows and each run's request counts: copy it into bench/results/peers/),
+# and one Markdown table of medians, per workload x profile x pod
 # duration x system, of this invocation's runs (hack/bench-peers-table.py,
 # which also makes the README's table from the runs kept in
 # bench/results/peers/).
@@ -541,6 +543,17 @@ for profile in $PROFILES; do
     done
   done
 done
+
+# What the README's table keeps of this session (bench/results/peers/<session>/):
+# its rows and each run's request counts, not the logs.
+kept="$BENCH_OUT/kept/$session"
+mkdir -p "$kept"
+awk -F'\t' -v s="$session" 'NR == 1 || $1 == s' "$results" >"$kept/results.tsv"
+for d in "$run_dir"/*/; do
+  mkdir -p "$kept/$(basename "$d")"
+  cp "$d"requests.tsv "$d"driver.json "$d"*.requests "$kept/$(basename "$d")/" 2>/dev/null || true
+done
+log "to publish this session in the README's table: cp -r $kept bench/results/peers/"
 
 echo
 echo "## bench-peers $session ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); medians of successful runs)"
